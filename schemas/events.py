@@ -1,0 +1,175 @@
+"""Pydantic v2 models for the key and value of every topic.
+
+Events are named in the past tense. Every value carries `schema_version` so a
+consumer can tell which shape it holds; a breaking change gets a new topic
+(`...v2`), an additive one bumps the version here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Event(BaseModel):
+    # Unknown fields are refused so that a producer bug shows up as a dead
+    # letter instead of silently dropped data.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+class _Key(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArticleKey(_Key):
+    article_id: str
+
+
+class SentenceKey(_Key):
+    article_id: str
+
+
+class ClusterKey(_Key):
+    cluster_id: str
+
+
+class ArticleReceived(_Event):
+    """An article accepted by ingest, cleaned, ready for the processors."""
+
+    article_id: str
+    version: int = Field(ge=1, description="1 for the first body seen under this id, +1 per changed body")
+    content_hash: str
+    url: str | None = None
+    outlet: str
+    title: str | None = None
+    body: str = Field(description="Cleaned plain text; sentence offsets refer to it")
+    credit: str | None = Field(None, description="Outlet the story came from (a 'Credits: X' line)")
+    published_at: datetime | None = None
+    received_at: datetime
+    source: Literal["http", "batch", "feed", "file"] = "http"
+
+
+class SentenceExtracted(_Event):
+    """One sentence of an article, with the article facts the later stages need."""
+
+    sentence_id: str
+    article_id: str
+    version: int
+    index: int = Field(ge=0)
+    count: int = Field(ge=1, description="Sentences in this article version")
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    outlet: str
+    url: str | None = None
+    published_at: datetime | None = None
+    received_at: datetime
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    label: str
+    canonical: str
+    start: int
+    end: int
+
+
+class SentenceAnnotated(_Event):
+    """A sentence scored for check-worthiness, with its entities."""
+
+    sentence_id: str
+    article_id: str
+    version: int
+    index: int
+    count: int
+    text: str
+    start: int
+    end: int
+    outlet: str
+    url: str | None = None
+    published_at: datetime | None = None
+    received_at: datetime
+    claim_score: float = Field(ge=0.0, le=1.0)
+    is_claim: bool
+    model_version: str
+    entities: list[Entity] = Field(default_factory=list)
+    cluster_id: str | None = Field(None, description="Set for claims")
+
+
+class ClaimDetected(_Event):
+    """A check-worthy sentence, assigned to a cross-outlet cluster."""
+
+    claim_id: str
+    cluster_id: str
+    article_id: str
+    version: int
+    sentence_id: str
+    text: str
+    start: int
+    end: int
+    outlet: str
+    url: str | None = None
+    published_at: datetime | None = None
+    received_at: datetime
+    detected_at: datetime
+    claim_score: float = Field(ge=0.0, le=1.0)
+    model_version: str
+    entities: list[Entity] = Field(default_factory=list)
+
+
+class ClusterAppearance(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    claim_id: str
+    article_id: str
+    outlet: str
+    url: str | None = None
+    text: str
+    seen_at: datetime
+
+
+class ClusterUpdated(_Event):
+    """The propagation ledger of one claim cluster, republished as it grows."""
+
+    cluster_id: str
+    first_outlet: str
+    first_seen_at: datetime
+    first_claim_id: str
+    text: str = Field(description="Wording of the first appearance")
+    outlets: list[str]
+    appearance_count: int
+    appearances: list[ClusterAppearance]
+    updated_at: datetime
+
+
+class MessageDeadLettered(_Event):
+    """A message a stage could not decode or process, with the reason."""
+
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    stage: str
+    reason: str
+    error: str
+    key: str | None = None
+    payload: str = Field(description="The original bytes, as UTF-8 with replacement, cut to 64 KiB")
+    payload_size: int
+    failed_at: datetime
+
+
+TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
+    "articles": (ArticleKey, ArticleReceived),
+    "sentences": (SentenceKey, SentenceExtracted),
+    "annotations": (SentenceKey, SentenceAnnotated),
+    "claims": (ClusterKey, ClaimDetected),
+    "clusters": (ClusterKey, ClusterUpdated),
+    "deadletter": (ArticleKey, MessageDeadLettered),
+}

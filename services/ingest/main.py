@@ -1,0 +1,52 @@
+"""The ingest service: `uvicorn services.ingest.main:app --port 8001`."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.common.http import BodySizeLimit, add_metrics_route
+from services.common.kafka import ensure_topics
+from services.common.logging import configure_logging, get_logger
+from services.common.settings import CommonSettings, KafkaSettings
+from services.ingest.feeds import poll_forever
+from services.ingest.ledger import Ledger
+from services.ingest.routers import articles, health
+from services.ingest.service import IngestService
+from services.ingest.settings import IngestSettings
+
+log = get_logger("ingest")
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    common, kafka = CommonSettings(), KafkaSettings()
+    configure_logging(common.log_level, common.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await ensure_topics(kafka.bootstrap_servers, common.namespace)
+        service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url))
+        await service.start()
+        app.state.service = service
+        poller = asyncio.create_task(poll_forever(service, settings)) if settings.feeds else None
+        log.info("ingest ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, feeds=len(settings.feeds))
+        try:
+            yield
+        finally:
+            if poller:
+                poller.cancel()
+            await service.stop()
+
+    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.include_router(articles.router)
+    app.include_router(health.router)
+    add_metrics_route(app)
+    return app
+
+
+app = create_app()

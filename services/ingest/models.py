@@ -1,0 +1,40 @@
+"""Request and response models of the ingest API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ArticleIn(BaseModel):
+    """One article as a client posts it: a plain-text `body` or an `html` page."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-/]+$",
+                           description="Your own id; used as the article id everywhere when given")
+    url: str | None = Field(None, max_length=2048, pattern=r"^https?://\S+$")
+    outlet: str = Field(min_length=1, max_length=200)
+    title: str | None = Field(None, max_length=1000)
+    body: str | None = Field(None, description="Plain text, as scraped; boilerplate is removed")
+    html: str | None = Field(None, description="An HTML page; its main text is extracted")
+    published_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "ArticleIn":
+        if bool(self.body) == bool(self.html):
+            raise ValueError("give exactly one of 'body' (plain text) or 'html'")
+        return self
+
+
+class ArticleAccepted(BaseModel):
+    id: str
+    version: int
+    status: Literal["published", "duplicate"] = Field(
+        description="'duplicate' when this exact content was already published under this id")
+
+
+class ArticlesAccepted(BaseModel):
+    articles: list[ArticleAccepted]

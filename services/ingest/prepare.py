@@ -1,0 +1,70 @@
+"""From a posted article to a cleaned draft with a stable id: pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from services.ingest.models import ArticleIn
+from services.nlp.clean import clean_text, html_to_text
+
+# Query parameters that identify a campaign, not a page.
+_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_", "ref", "cmpid")
+
+
+class EmptyArticleError(ValueError):
+    """Nothing of the article is left after boilerplate removal."""
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    article_id: str
+    content_hash: str
+    url: str | None
+    outlet: str
+    title: str | None
+    body: str
+    credit: str | None
+    published_at: datetime | None
+
+
+def canonical_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not k.lower().startswith(_TRACKING_PREFIXES)]
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(sorted(query)), ""))
+
+
+def _digest(text: str, size: int = 20) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:size]
+
+
+def article_id_for(article: ArticleIn, body: str) -> str:
+    """The client's id, else one from the canonical URL, else from the content."""
+    if article.id:
+        return article.id
+    if article.url:
+        return "u-" + _digest(canonical_url(article.url))
+    return "h-" + _digest(f"{article.outlet}\n{article.title or ''}\n{body}")
+
+
+def prepare_article(article: ArticleIn) -> ArticleDraft:
+    raw = article.body if article.body else html_to_text(article.html or "")
+    cleaned = clean_text(raw, article.title)
+    body = cleaned.body.strip()
+    if not body:
+        raise EmptyArticleError("the article body is empty once boilerplate is removed")
+    title = article.title or cleaned.title
+    return ArticleDraft(
+        article_id=article_id_for(article, body),
+        content_hash=_digest(f"{title or ''}\n{body}", 32),
+        url=canonical_url(article.url) if article.url else None,
+        outlet=article.outlet,
+        title=title,
+        body=body,
+        credit=cleaned.credit,
+        published_at=article.published_at,
+    )

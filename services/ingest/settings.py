@@ -1,0 +1,25 @@
+"""Ingest settings, env prefix `INGEST_` (e.g. INGEST_PORT, INGEST_FEEDS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    db_url: str = Field(f"sqlite:///{Path('.run/ingest.db').absolute()}",
+                        description="Ledger of published article ids and versions")
+    max_request_bytes: int = Field(8 * 1024 * 1024, description="Larger requests get 413")
+    max_article_bytes: int = Field(1024 * 1024, description="Larger article bodies get 413")
+    max_batch_articles: int = 1000
+    api_key: str | None = Field(None, description="When set, writes need the X-API-Key header")
+    feeds: list[str] = Field(default_factory=list, description="RSS/Atom feed URLs to poll (JSON list)")
+    feed_interval_s: float = 300.0
+    feed_timeout_s: float = 15.0
+    feed_max_bytes: int = 5 * 1024 * 1024

@@ -1,0 +1,110 @@
+"""First-pass claim deduplication: an exact-match signature of normalised words.
+
+Two outlets reporting the same claim mostly differ in word order, articles,
+entity spellings ("U.S." / "United States") and number formats ("136bn" /
+"136 billion"). The signature removes exactly those differences and keeps
+what changes the meaning of a claim: numbers, negations, named entities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from services.nlp.types import EntityMention
+
+_STOP = frozenset(
+    """a an the and or but if then so of to in on at by for from with as into onto about over under than
+    this that these those there here it its is are was were be been being am has have had having do does did
+    will would shall should can could may might must he she they we you i me him her them us our your his their
+    my which who whom whose what when where while also just very too only even still that's it's said says say
+    saying told reportedly reported according per via s""".split()
+)
+_NEGATIONS = {"n't": " not", "cannot": "can not", "won't": "will not", "shan't": "shall not"}
+_CURRENCY = {"£": " gbp ", "$": " usd ", "€": " eur ", "¥": " jpy ", "%": " percent "}
+_SCALE = {
+    "k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "million": 1e6,
+    "b": 1e9, "bn": 1e9, "billion": 1e9, "tn": 1e12, "trillion": 1e12,
+}
+_WORD_NUM = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER = re.compile(
+    # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
+    r"(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|mln|mn|bn|tn)|(k|m|b))?(?![a-z])"
+)
+_TOKEN = re.compile(r"[a-z0-9_]*[a-z0-9][a-z0-9_]*")
+# Only names are replaced by their canonical form; numeric entities (MONEY,
+# CARDINAL, DATE...) go through the number normaliser instead.
+_NAME_LABELS = frozenset("PERSON ORG GPE NORP LOC FAC EVENT PRODUCT WORK_OF_ART LAW LANGUAGE".split())
+_SUFFIXES = ("ing", "ed", "es", "s")
+
+
+def _number(m: re.Match) -> str:
+    value = float(m.group(1).replace(",", ""))
+    scale = m.group(2) or m.group(3)
+    if scale:
+        value *= _SCALE[scale]
+    # One spelling per value: "136bn", "136 billion", "136,000,000,000" -> "136000000000".
+    text = str(int(value)) if value == int(value) else f"{value:.6g}"
+    return f" {text} "
+
+
+def _stem(word: str) -> str:
+    if word.isdigit() or "_" in word:  # numbers and entity tokens stay exact
+        return word
+    for suf in _SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            return word[: -len(suf)]
+    return word
+
+
+# A wire dateline ("ATHENS - ", "LONDON (Reuters) - ") names where the story was filed, not the claim.
+_DATELINE = re.compile(r"^[A-Z][A-Z .']{1,30}(?:\s*\([^)]{1,40}\))?\s*[-\u2013\u2014]+\s+")
+# Attribution says who asserts the claim; outlets attribute the same claim differently,
+# so it is masked out of the signature ("..., the fire service said." / "According to X, ...").
+_ATTRIBUTION_TAIL = re.compile(
+    r",\s*(?:according to [^,.;\"]{2,80}|[^,.;\"]{2,60}?\s(?:said|says|told [^,.;\"]{2,60}|reported|announced|confirmed)"
+    r"(?:\s+(?:on\s+\w+|last\s+\w+|yesterday|today|this\s+\w+))?)\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_HEAD = re.compile(
+    r"^(?:[Aa]ccording to [^,]{2,80},\s*|[A-Z][^,;\"]{1,50}?\s(?:said|says|told\s[^,;\"]{2,40}?)(?:\s+on\s+\w+)?(?:\s+that)?\s+)"
+)
+
+
+def claim_core(text: str) -> str:
+    """The text with dateline and attribution blanked out; same length, so entity offsets still hold."""
+    for pattern in (_DATELINE, _ATTRIBUTION_HEAD, _ATTRIBUTION_TAIL):
+        m = pattern.search(text)
+        if m:
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end():]
+    return text
+
+
+def claim_signature(text: str, entities: list[EntityMention]) -> str:
+    original, text = text, claim_core(text)
+    # Entities become one token each, e.g. "U.S." -> "united_states". One that is
+    # even partly blanked ("ATHENS - Firefighters") is not replaced: its kept words stay plain.
+    names = [e for e in entities if e.label in _NAME_LABELS and text[e.start:e.end] == original[e.start:e.end]]
+    for e in sorted(names, key=lambda e: e.start, reverse=True):
+        token = "_" + re.sub(r"\W+", "_", e.canonical.casefold()).strip("_") + "_"
+        text = f"{text[: e.start]} {token} {text[e.end :]}"
+    text = text.casefold().replace("’", "'")
+    for src, dst in (*_NEGATIONS.items(), *_CURRENCY.items()):
+        text = text.replace(src, dst)
+    text = _NUMBER.sub(_number, text)
+    words = set()
+    for tok in _TOKEN.findall(text):
+        tok = _WORD_NUM.get(tok, tok)
+        if tok not in _STOP:
+            words.add(_stem(tok))
+    return " ".join(sorted(words))
+
+
+def cluster_id_for(signature: str) -> str:
+    return "c_" + hashlib.sha1(signature.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,33 @@
+"""Plain value types returned by the NLP functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A sentence: its text and its character offsets in the cleaned body."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityMention:
+    text: str
+    label: str  # spaCy label: PERSON, ORG, GPE, NORP, LOC, ...
+    canonical: str  # canonical name ("United States" for US / U.S. / USA)
+    start: int  # offsets within the sentence
+    end: int
+
+
+@dataclass(slots=True)
+class CleanedText:
+    """A scraped body after boilerplate removal."""
+
+    body: str
+    title: str | None = None
+    credit: str | None = None  # outlet named on a "Credits: X" / "Source: X" line
+    removed: list[str] = field(default_factory=list)  # lines dropped as boilerplate

@@ -1,0 +1,120 @@
+"""Agents: decode, call the pure stage function, send. Nothing else lives here."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from schemas import (
+    ArticleReceived,
+    ClaimDetected,
+    ClusterKey,
+    ClusterUpdated,
+    DecodeError,
+    SentenceExtracted,
+    SentenceKey,
+    decode,
+)
+from services.common.logging import get_logger
+from services.nlp import pipeline
+from services.processors.app import app, settings
+from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, STAGE_DURATION
+from services.processors.outputs import dead_letter, send_all
+from services.processors.tables import cluster_ledgers
+from services.processors.topics import articles_topic, claims_topic, sentences_topic
+
+log = get_logger("processors.agents")
+
+# One NLP thread: spaCy and the claim model run off the event loop, so Kafka
+# heartbeats and the other agents keep going while a batch is scored.
+NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+
+async def _decode_or_dead_letter(stage: str, model, event):
+    raw, message = event.value, event.message
+    MESSAGES_IN.labels(stage).inc()
+    try:
+        if raw is not None and len(raw) > MAX_MESSAGE_BYTES:
+            raise DecodeError("oversized", f"{len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
+        return decode(model, raw)
+    except DecodeError as exc:
+        ERRORS.labels(stage, exc.reason).inc()
+        await dead_letter(stage, message.topic, raw, exc.reason, str(exc), key=event.key,
+                          partition=message.partition, offset=message.offset)
+        return None
+
+
+@app.agent(articles_topic)
+async def split_articles(stream):
+    async for event in stream.events():
+        article = await _decode_or_dead_letter("split", ArticleReceived, event)
+        if article is None:
+            continue
+        with STAGE_DURATION.labels("split").time():
+            sentences = pipeline.split_article(article)
+        if sentences:
+            await send_all("split", "sentences", [(SentenceKey(article_id=s.article_id), s) for s in sentences])
+
+
+@app.agent(sentences_topic)
+async def annotate_sentences(stream):
+    loop = asyncio.get_running_loop()
+    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        batch = [s for s in [await _decode_or_dead_letter("annotate", SentenceExtracted, e) for e in events] if s]
+        if not batch:
+            continue
+        with STAGE_DURATION.labels("annotate").time():
+            annotated = await _annotate_isolating_failures(loop, batch, events)
+        now = datetime.now(timezone.utc)
+        claims = [pipeline.claim_from(a, now) for a in annotated if a.is_claim]
+        SENTENCES.inc(len(annotated))
+        CLAIMS.inc(len(claims))
+        await send_all("annotate", "annotations", [(SentenceKey(article_id=a.article_id), a) for a in annotated])
+        await send_all("annotate", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in claims])
+
+
+async def _annotate_isolating_failures(loop, batch: list[SentenceExtracted], events) -> list:
+    """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
+    threshold = settings.claim_threshold
+    try:
+        return await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, batch, threshold)
+    except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
+        log.warning("batch failed, retrying one by one", error=repr(exc))
+    out = []
+    topic = events[0].message.topic if events else "unknown"
+    for sentence in batch:
+        try:
+            out += await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, [sentence], threshold)
+        except Exception as exc:  # noqa: BLE001
+            ERRORS.labels("annotate", "processing_error").inc()
+            await dead_letter("annotate", topic, sentence.model_dump_json().encode(), "processing_error",
+                              repr(exc), key=sentence.article_id.encode())
+    return out
+
+
+@app.agent(claims_topic)
+async def track_clusters(stream):
+    async for event in stream.events():
+        claim = await _decode_or_dead_letter("cluster", ClaimDetected, event)
+        if claim is None:
+            continue
+        with STAGE_DURATION.labels("cluster").time():
+            stored = cluster_ledgers.get(claim.cluster_id)
+            ledger = ClusterUpdated.model_validate(stored) if stored else None
+            updated = pipeline.add_appearance(ledger, claim, datetime.now(timezone.utc), settings.max_appearances)
+        if updated is None:
+            continue  # a replayed claim: the ledger already has it
+        cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
+        await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
+
+
+@app.task
+async def warm_up() -> None:
+    """Load the models before the first batch arrives, off the event loop."""
+    from services.nlp import claims, entities
+
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(NLP_EXECUTOR, lambda: (entities.load_nlp(), claims.score_claims(["warm up"])))
+    log.info("models loaded", claim_model=claims.model_version())

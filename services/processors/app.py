@@ -1,0 +1,42 @@
+"""The faust app. Agents, topics and tables live in their own modules.
+
+Run with `python -m services.processors` (creates the topics first), or
+`faust -A services.processors.app worker` when the topics exist.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from services.common.logging import configure_logging
+from services.common.settings import CommonSettings, KafkaSettings
+from services.processors.settings import ProcessorSettings
+
+settings = ProcessorSettings()
+common = CommonSettings()
+kafka = KafkaSettings()
+configure_logging(common.log_level, common.log_json)
+
+app = faust.App(
+    settings.app_id if common.namespace == "claimstream" else f"{common.namespace}-processors",
+    broker=f"kafka://{kafka.bootstrap_servers}",
+    store=settings.store,
+    datadir=str(settings.data_dir),
+    autodiscover=["services.processors"],
+    origin="services.processors",
+    # At-least-once with deterministic ids and idempotent writes downstream;
+    # faust's exactly_once mode has open duplication and hang bugs.
+    processing_guarantee="at_least_once",
+    producer_acks=-1,
+    consumer_auto_offset_reset="earliest",
+    topic_partitions=4,
+    topic_allow_declare=True,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_in_thread=False,
+    broker_session_timeout=30.0,
+)
+
+
+def main() -> None:
+    app.main()

@@ -1,0 +1,57 @@
+"""The processors' own producer: idempotent, acks=all, and the dead-letter path.
+
+faust's producer enables idempotence only inside transactions (exactly_once),
+so outputs go through an aiokafka producer made like ingest's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import mode
+from pydantic import BaseModel
+
+from schemas import ArticleKey, MessageDeadLettered, encode, topic_name
+from services.common.kafka import make_producer
+from services.common.logging import get_logger
+from services.processors.app import app, common, kafka
+from services.processors.metrics import DEADLETTERS, MESSAGES_OUT
+
+log = get_logger("processors.outputs")
+PAYLOAD_LIMIT = 64 * 1024
+
+
+@app.service
+class Outputs(mode.Service):
+    producer = None
+
+    async def on_start(self) -> None:
+        Outputs.producer = make_producer(kafka.bootstrap_servers, f"{app.conf.id}-outputs")
+        await Outputs.producer.start()
+
+    async def on_stop(self) -> None:
+        if Outputs.producer is not None:
+            await Outputs.producer.stop()
+
+
+async def send_all(stage: str, thing: str, messages: list[tuple[BaseModel, BaseModel]]) -> None:
+    """Send (key, value) pairs and wait for every ack, so the input offset is committed only after."""
+    topic = topic_name(thing, common.namespace)
+    futures = [await Outputs.producer.send(topic, key=encode(k), value=encode(v)) for k, v in messages]
+    await asyncio.gather(*futures)
+    MESSAGES_OUT.labels(stage).inc(len(messages))
+
+
+async def dead_letter(stage: str, source_topic: str, raw: bytes | None, reason: str, error: str,
+                      key: bytes | None = None, partition: int | None = None, offset: int | None = None) -> None:
+    raw = raw or b""
+    letter = MessageDeadLettered(
+        source_topic=source_topic, partition=partition, offset=offset, stage=stage, reason=reason,
+        error=error[:2000], key=key.decode("utf-8", "replace")[:500] if key else None,
+        payload=raw[:PAYLOAD_LIMIT].decode("utf-8", "replace"), payload_size=len(raw),
+        failed_at=datetime.now(timezone.utc),
+    )
+    DEADLETTERS.labels(stage, reason).inc()
+    log.warning("dead-lettered", stage=stage, reason=reason, error=error[:200], topic=source_topic, offset=offset)
+    await send_all(stage, "deadletter", [(ArticleKey(article_id=letter.key or "unknown"), letter)])

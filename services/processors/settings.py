@@ -1,0 +1,22 @@
+"""Processor settings, env prefix `PROCESSORS_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProcessorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCESSORS_", extra="ignore")
+
+    app_id: str = Field("claimstream-processors", description="faust app id = Kafka consumer group")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    store: str = Field("memory://", description="faust table store; tables are changelog-backed either way")
+    data_dir: Path = Path(".run/processors")
+    claim_threshold: float = Field(0.5, ge=0.0, le=1.0, description="claim_score at or above which a sentence is a claim")
+    batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
+    batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
+    max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")

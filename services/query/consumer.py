@@ -1,0 +1,117 @@
+"""Consumes articles, annotations, claims and clusters into the database.
+
+Partitions are assigned manually (no consumer group): every query replica
+keeps a full projection, and its positions live in its own database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
+
+from schemas import ArticleReceived, ClaimDetected, ClusterUpdated, DecodeError, SentenceAnnotated, decode, topic_name
+from services.common.logging import get_logger
+from services.common.metrics import LATENCY_BUCKETS
+from services.query import projection
+
+log = get_logger("query.consumer")
+
+MODELS = {"articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
+          "clusters": ClusterUpdated}
+CONSUMED = Counter("claimstream_query_messages_in_total", "Messages projected", ["topic"])
+REJECTED = Counter("claimstream_query_messages_rejected_total", "Messages that could not be decoded",
+                   ["topic", "reason"])
+FRESHNESS = Histogram("claimstream_query_freshness_seconds",
+                      "Article received by ingest to claim visible in the query API",
+                      buckets=LATENCY_BUCKETS)
+LAG = Gauge("claimstream_query_consumer_lag_messages", "Messages not yet projected", ["topic", "partition"])
+WRITE_TIME = Histogram("claimstream_query_write_duration_seconds", "Time to write one batch",
+                       buckets=LATENCY_BUCKETS)
+
+
+class Projector:
+    def __init__(self, engine, bootstrap_servers: str, namespace: str, batch: int = 500) -> None:
+        self.engine = engine
+        self.namespace = namespace
+        self.topics = {topic_name(thing, namespace): thing for thing in MODELS}
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, client_id=f"{namespace}-query", group_id=None,
+            enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
+        )
+        self.batch = batch
+        # Woken after each committed batch; SSE streams wait on it.
+        self.changed = asyncio.Condition()
+        self.ready = asyncio.Event()
+        self.positions: dict[tuple[str, int], int] = {}  # next offset to project, per partition
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        try:
+            await self._assign()
+            self.ready.set()
+            while True:
+                records = await self.consumer.getmany(timeout_ms=500, max_records=self.batch)
+                if records:
+                    await self._project(records)
+                self._report_lag()
+        finally:
+            await self.consumer.stop()
+
+    async def _assign(self) -> None:
+        partitions = []
+        for topic in self.topics:
+            for _ in range(60):  # the topics may be created moments after we start
+                found = self.consumer.partitions_for_topic(topic)
+                if found:
+                    break
+                await self.consumer._client.force_metadata_update()
+                await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"topic {topic} does not exist")
+            partitions += [TopicPartition(topic, p) for p in sorted(found)]
+        self.consumer.assign(partitions)
+        stored = await asyncio.to_thread(projection.load_offsets, self.engine)
+        for tp in partitions:
+            if (tp.topic, tp.partition) in stored:
+                self.consumer.seek(tp, stored[(tp.topic, tp.partition)] + 1)
+                self.positions[(tp.topic, tp.partition)] = stored[(tp.topic, tp.partition)] + 1
+            else:
+                await self.consumer.seek_to_beginning(tp)
+        log.info("projection assigned", partitions=len(partitions), resumed=len(stored))
+
+    async def _project(self, records) -> None:
+        batch: list[projection.Consumed] = []
+        for tp, messages in records.items():
+            thing = self.topics[tp.topic]
+            for message in messages:
+                self.positions[(tp.topic, tp.partition)] = message.offset + 1
+                try:
+                    event = decode(MODELS[thing], message.value)
+                except DecodeError as exc:
+                    # Upstream stages dead-letter what they cannot read; a bad
+                    # message written straight to an output topic is skipped here, loudly.
+                    REJECTED.labels(thing, exc.reason).inc()
+                    log.warning("skipped undecodable message", topic=tp.topic, offset=message.offset, error=str(exc))
+                    continue
+                batch.append(projection.Consumed(tp.topic, tp.partition, message.offset, event))
+                CONSUMED.labels(thing).inc()
+        if not batch:
+            return
+        with WRITE_TIME.time():
+            new_claims = await asyncio.to_thread(projection.apply, self.engine, batch)
+        now = datetime.now(timezone.utc)
+        for claim in new_claims:
+            FRESHNESS.observe(max(0.0, (now - claim.received_at).total_seconds()))
+        async with self.changed:
+            self.changed.notify_all()
+
+    def _report_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = self.positions.get((tp.topic, tp.partition), 0)
+            LAG.labels(self.topics[tp.topic], str(tp.partition)).set(max(0, highwater - position))

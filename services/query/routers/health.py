@@ -1,0 +1,18 @@
+"""GET /healthz: up, and the projection is consuming."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    projector = getattr(request.app.state, "projector", None)
+    task = getattr(request.app.state, "projector_task", None)
+    if projector is None or task is None or task.done():
+        return JSONResponse({"status": "down", "detail": "projection consumer not running"}, status_code=503)
+    status = "ok" if projector.ready.is_set() else "starting"
+    return JSONResponse({"status": status}, status_code=200 if status == "ok" else 503)
