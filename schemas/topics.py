@@ -30,7 +30,9 @@ TOPICS: dict[str, TopicSpec] = {
     for spec in (
         TopicSpec("articles", 4, "ArticleKey", "ArticleReceived",
                   "Cleaned articles from ingest, keyed by article id",
-                  {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete"}),
+                  {"retention.ms": str(30 * DAY_MS), "cleanup.policy": "delete",
+                   # room for a 1 MiB body plus its JSON; larger payloads reach the dead-letter topic
+                   "max.message.bytes": str(4 * 1024 * 1024)}),
         TopicSpec("sentences", 4, "SentenceKey", "SentenceExtracted",
                   "Sentences with offsets, keyed by article id",
                   {"retention.ms": str(7 * DAY_MS)}),

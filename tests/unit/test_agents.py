@@ -1,0 +1,63 @@
+"""Agent tests with faust's test_context: decode, call, send; poison goes to the dead-letter path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from schemas import ArticleReceived, ClaimDetected, ClusterUpdated, encode
+from services.processors import agents
+
+
+@pytest.fixture()
+def sent(monkeypatch):
+    record: dict[str, list] = {"out": [], "dead": []}
+
+    async def fake_send_all(stage, thing, messages):
+        record["out"] += [(stage, thing, key, value) for key, value in messages]
+
+    async def fake_dead_letter(stage, source_topic, raw, reason, error, **kw):
+        record["dead"].append((stage, reason, raw))
+
+    monkeypatch.setattr(agents, "send_all", fake_send_all)
+    monkeypatch.setattr(agents, "dead_letter", fake_dead_letter)
+    return record
+
+
+def _article() -> ArticleReceived:
+    return ArticleReceived(article_id="agent-1", version=1, content_hash="h", outlet="Harbor Daily",
+                           body="Russia earned £136 billion from oil exports. Is that a lot?",
+                           received_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+async def test_split_articles_sends_one_message_per_sentence(sent):
+    async with agents.split_articles.test_context() as agent:
+        await agent.put(encode(_article()))
+    sentences = [value for _, thing, _, value in sent["out"] if thing == "sentences"]
+    assert [s.text for s in sentences] == ["Russia earned £136 billion from oil exports.", "Is that a lot?"]
+    assert {key.article_id for _, _, key, _ in sent["out"]} == {"agent-1"}
+
+
+async def test_split_articles_dead_letters_poison_and_keeps_going(sent):
+    async with agents.split_articles.test_context() as agent:
+        await agent.put(b"not json at all")
+        await agent.put(b'{"article_id": "x"}')
+        await agent.put(encode(_article()))
+    assert [reason for _, reason, _ in sent["dead"]] == ["not_json", "schema_mismatch"]
+    assert len([1 for _, thing, _, _ in sent["out"] if thing == "sentences"]) == 2
+
+
+async def test_track_clusters_builds_the_ledger_once_per_claim(sent):
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    claim = ClaimDetected(claim_id="s-1", cluster_id="c_1", article_id="agent-1", version=1, sentence_id="s-1",
+                          text="Russia earned £136 billion from oil exports.", start=0, end=44, outlet="Harbor Daily",
+                          received_at=now, detected_at=now, claim_score=0.9, model_version="m")
+    async with agents.track_clusters.test_context() as agent:
+        await agent.put(encode(claim))
+        await agent.put(encode(claim))  # replayed after a crash: no second appearance
+        await agent.put(encode(claim.model_copy(update={"claim_id": "s-2", "outlet": "Metro Courier"})))
+    ledgers = [value for _, thing, _, value in sent["out"] if thing == "clusters"]
+    assert len(ledgers) == 2
+    assert isinstance(ledgers[-1], ClusterUpdated)
+    assert ledgers[-1].appearance_count == 2 and ledgers[-1].first_outlet == "Harbor Daily"

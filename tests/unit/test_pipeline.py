@@ -1,0 +1,57 @@
+from datetime import datetime, timedelta, timezone
+
+from schemas import ArticleReceived
+from services.nlp import pipeline
+
+T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+
+
+def _article(article_id="a1", outlet="Harbor Daily", body=None, published=T0) -> ArticleReceived:
+    body = body or ("North Korea has shipped more than one million artillery shells to Russia since August. "
+                    "What happens next?\n\nThe United States imposed sanctions on five shipping companies on Monday.")
+    return ArticleReceived(article_id=article_id, version=1, content_hash="h", outlet=outlet, body=body,
+                           published_at=published, received_at=T0)
+
+
+def test_split_article_gives_offsets_into_the_body_and_stable_ids():
+    article = _article()
+    sentences = pipeline.split_article(article)
+    assert [s.index for s in sentences] == [0, 1, 2]
+    assert all(article.body[s.start:s.end] == s.text for s in sentences)
+    assert all(s.count == 3 for s in sentences)
+    assert [s.sentence_id for s in sentences] == [s.sentence_id for s in pipeline.split_article(article)]
+
+
+def test_annotation_marks_claims_and_gives_them_clusters():
+    annotated = pipeline.annotate_sentences(pipeline.split_article(_article()), threshold=0.5)
+    by_text = {a.text: a for a in annotated}
+    question = by_text["What happens next?"]
+    assert not question.is_claim and question.cluster_id is None
+    shells = by_text["North Korea has shipped more than one million artillery shells to Russia since August."]
+    assert shells.is_claim and shells.cluster_id.startswith("c_")
+    assert {"North Korea", "Russia"} <= {e.canonical for e in shells.entities}
+
+
+def _claim(article_id, outlet, minutes):
+    article = _article(article_id=article_id, outlet=outlet, published=T0 + timedelta(minutes=minutes))
+    annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold=0.5)
+    return pipeline.claim_from(annotated[0], T0)
+
+
+def test_ledger_keeps_the_earliest_appearance_first_and_ignores_replays():
+    later = _claim("a2", "Metro Courier", 30)
+    earlier = _claim("a1", "Harbor Daily", 0)
+    assert later.cluster_id == earlier.cluster_id
+    ledger = pipeline.add_appearance(None, later, T0)
+    ledger = pipeline.add_appearance(ledger, earlier, T0)
+    assert ledger.first_outlet == "Harbor Daily" and ledger.appearance_count == 2
+    assert ledger.outlets == ["Harbor Daily", "Metro Courier"]
+    assert pipeline.add_appearance(ledger, earlier, T0) is None  # replay: nothing changes
+
+
+def test_ledger_appearances_are_bounded_but_counted():
+    ledger = None
+    for n in range(5):
+        claim = _claim(f"a{n}", f"Outlet {n}", n)
+        ledger = pipeline.add_appearance(ledger, claim, T0, max_appearances=3)
+    assert ledger.appearance_count == 5 and len(ledger.appearances) == 3
