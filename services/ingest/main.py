@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.http import BodySizeLimit, add_metrics_route
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
 from services.ingest.feeds import poll_forever
@@ -27,6 +27,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
         service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url))
         await service.start()

@@ -35,6 +35,7 @@ WRITE_TIME = Histogram("claimstream_query_write_duration_seconds", "Time to writ
 class Projector:
     def __init__(self, engine, bootstrap_servers: str, namespace: str, batch: int = 500) -> None:
         self.engine = engine
+        self.bootstrap_servers = bootstrap_servers
         self.namespace = namespace
         self.topics = {topic_name(thing, namespace): thing for thing in MODELS}
         self.consumer = AIOKafkaConsumer(

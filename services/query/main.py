@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.http import BodySizeLimit, add_metrics_route
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
 from services.query.consumer import Projector
@@ -27,11 +27,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = make_engine(settings.db_url)
+        await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
-        projector = Projector(app.state.engine, kafka.bootstrap_servers, common.namespace, settings.poll_batch)
-        app.state.projector = projector
-        app.state.projector_task = asyncio.create_task(projector.run(), name="projector")
-        app.state.projector_task.add_done_callback(_log_end)
+        app.state.projector = Projector(app.state.engine, kafka.bootstrap_servers, common.namespace,
+                                        settings.poll_batch)
+        app.state.projector_task = asyncio.create_task(_keep_projecting(app), name="projector")
         log.info("query ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, db=settings.db_url)
         try:
             yield
@@ -49,9 +49,27 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     return app
 
 
-def _log_end(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception():
-        log.error("projection consumer stopped", error=repr(task.exception()))
+async def _keep_projecting(app: FastAPI) -> None:
+    """Run the projection; after a failure, start a fresh consumer with backoff.
+
+    Positions come from the database, so a restart resumes exactly where the
+    last committed batch ended.
+    """
+    delay = 1.0
+    while True:
+        try:
+            await app.state.projector.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep the service alive, report and retry
+            log.error("projection consumer failed; restarting", error=repr(exc), retry_in_s=delay)
+            app.state.projector.ready.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            old = app.state.projector
+            app.state.projector = Projector(old.engine, old.bootstrap_servers, old.namespace, old.batch)
+            # SSE streams wait on the projector's condition; keep the same one.
+            app.state.projector.changed = old.changed
 
 
 app = create_app()
