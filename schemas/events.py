@@ -39,6 +39,11 @@ class ClusterKey(_Key):
     cluster_id: str
 
 
+class DeadLetterKey(_Key):
+    source_topic: str
+    stage: str
+
+
 class ArticleReceived(_Event):
     """An article accepted by ingest, cleaned, ready for the processors."""
 
@@ -159,7 +164,7 @@ class MessageDeadLettered(_Event):
     stage: str
     reason: str
     error: str
-    key: str | None = None
+    key: str | None = Field(None, description="The original message key, as UTF-8 text")
     payload: str = Field(description="The original bytes, as UTF-8 with replacement, cut to 64 KiB")
     payload_size: int
     failed_at: datetime
@@ -171,5 +176,5 @@ TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "annotations": (SentenceKey, SentenceAnnotated),
     "claims": (ClusterKey, ClaimDetected),
     "clusters": (ClusterKey, ClusterUpdated),
-    "deadletter": (ArticleKey, MessageDeadLettered),
+    "deadletter": (DeadLetterKey, MessageDeadLettered),
 }

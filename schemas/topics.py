@@ -45,7 +45,7 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec("clusters", 4, "ClusterKey", "ClusterUpdated",
                   "Propagation ledger per cluster; compacted, latest state per key",
                   {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}),
-        TopicSpec("deadletter", 1, "ArticleKey", "MessageDeadLettered",
+        TopicSpec("deadletter", 1, "DeadLetterKey", "MessageDeadLettered",
                   "Messages a stage could not decode or process, with the reason",
                   {"retention.ms": str(30 * DAY_MS)}),
     )

@@ -6,14 +6,13 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 RUN=.run
 mkdir -p "$RUN"
-INGEST_PORT=${INGEST_PORT:-8001}
-QUERY_PORT=${QUERY_PORT:-8000}
-PROCESSORS_WEB_PORT=${PROCESSORS_WEB_PORT:-6066}
+# The services read these themselves (pydantic-settings); exported so health checks agree.
+export INGEST_PORT=${INGEST_PORT:-8001} QUERY_PORT=${QUERY_PORT:-8000} PROCESSORS_WEB_PORT=${PROCESSORS_WEB_PORT:-6066}
 
 declare -A CMD=(
   [processors]="$PY -m services.processors worker -l info"
-  [ingest]="$PY -m uvicorn services.ingest.main:app --host ${INGEST_HOST:-127.0.0.1} --port $INGEST_PORT"
-  [query]="$PY -m uvicorn services.query.main:app --host ${QUERY_HOST:-127.0.0.1} --port $QUERY_PORT"
+  [ingest]="$PY -m services.ingest"
+  [query]="$PY -m services.query"
 )
 declare -A HEALTH=(
   [processors]="http://127.0.0.1:$PROCESSORS_WEB_PORT/healthz"

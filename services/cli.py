@@ -80,7 +80,7 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
     from services.nlp import pipeline
     from services.processors.settings import ProcessorSettings
 
-    threshold = ProcessorSettings().claim_threshold if threshold is None else threshold
+    threshold = ProcessorSettings().threshold() if threshold is None else threshold
     handle = path.open(encoding="utf-8") if path else sys.stdin
     try:
         for _, article in _read_articles(handle, str(path or "stdin")):

@@ -14,7 +14,6 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
-    request_timeout_ms: int = 30_000
 
 
 class CommonSettings(BaseSettings):

@@ -60,7 +60,11 @@ async def poll_once(service: IngestService, settings: IngestSettings, client: ht
             link = entry.get("link")
             if not link:
                 continue
-            probe = ArticleIn(url=link, outlet=title[:200], body="-")
+            try:
+                probe = ArticleIn(url=link, outlet=title[:200], body="-")
+            except ValueError as exc:  # not an http(s) link: skip this entry only
+                log.warning("entry skipped", url=str(link)[:200], error=str(exc))
+                continue
             if await asyncio.to_thread(service.ledger.known, article_id_for(probe, "")):
                 continue  # already ingested: do not fetch the page again
             try:

@@ -24,7 +24,7 @@ class PublishedVersion(_Base):
     article_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(DateTime())  # UTC
 
 
 class Ledger:
@@ -52,7 +52,7 @@ class Ledger:
                                   .where(PublishedVersion.article_id == article_id).limit(1)) is not None
 
     def record(self, rows: list[tuple[str, str, int]]) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
         with Session(self.engine) as session, session.begin():
             for article_id, content_hash, version in rows:
                 session.merge(PublishedVersion(article_id=article_id, content_hash=content_hash,

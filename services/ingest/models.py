@@ -13,7 +13,7 @@ class ArticleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-/]+$",
+    id: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$",
                            description="Your own id; used as the article id everywhere when given")
     url: str | None = Field(None, max_length=2048, pattern=r"^https?://\S+$")
     outlet: str = Field(min_length=1, max_length=200)

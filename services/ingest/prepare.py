@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from services.ingest.models import ArticleIn
 from services.nlp.clean import clean_text, html_to_text
 
-# Query parameters that identify a campaign, not a page.
-_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_", "ref", "cmpid")
+# Query parameters that identify a campaign or a click, not a page.
+_TRACKING = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "cmpid", "ocid", "ref_src", "igshid"})
 
 
 class EmptyArticleError(ValueError):
@@ -33,7 +33,7 @@ class ArticleDraft:
 def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith(_TRACKING_PREFIXES)]
+             if not (k.lower().startswith("utm_") or k.lower() in _TRACKING)]
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(sorted(query)), ""))
 

@@ -70,8 +70,12 @@ class IngestService:
                     next_version[draft.article_id] = version + 1
                     seen_in_request[key] = version
                     event = _received(draft, version, source)
-                    future = await self.producer.send(
-                        self.topic, key=encode(ArticleKey(article_id=draft.article_id)), value=encode(event))
+                    try:
+                        future = await self.producer.send(
+                            self.topic, key=encode(ArticleKey(article_id=draft.article_id)), value=encode(event))
+                    except Exception as exc:  # noqa: BLE001 - e.g. metadata timeout: broker unreachable
+                        future = asyncio.get_running_loop().create_future()
+                        future.set_exception(exc)
                     pending.append((event, future))
                     results.append(ArticleAccepted(id=draft.article_id, version=version, status="published"))
                 acked = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)

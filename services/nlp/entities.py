@@ -81,8 +81,14 @@ _DEMONYMS = {
 _POSSESSIVE = re.compile(r"['’]s?\Z")
 
 
+# Amounts, dates and times are not names: their canonical form is their text.
+_VALUE_LABELS = frozenset("CARDINAL ORDINAL QUANTITY MONEY PERCENT DATE TIME".split())
+
+
 def canonical_name(text: str, label: str) -> str:
     name = " ".join(text.split())
+    if label in _VALUE_LABELS:
+        return name
     name = _POSSESSIVE.sub("", name)
     key = name.casefold()
     hit = _ALIASES.get(key)

@@ -28,6 +28,13 @@ def sentence_id(article_id: str, version: int, index: int) -> str:
     return f"s-{digest}"
 
 
+def claim_id(article_id: str, text: str) -> str:
+    # By wording, not position: an unchanged sentence in a new article version
+    # is the same claim, so it is neither repeated in the feed nor counted twice.
+    digest = hashlib.sha1(f"{article_id}\x00{' '.join(text.split())}".encode()).hexdigest()[:20]
+    return f"k-{digest}"
+
+
 def split_article(article: ArticleReceived) -> list[SentenceExtracted]:
     spans = split.split_sentences(article.body)
     return [
@@ -65,7 +72,7 @@ def annotate_sentences(sentences: list[SentenceExtracted], threshold: float) -> 
 def claim_from(annotated: SentenceAnnotated, detected_at: datetime) -> ClaimDetected:
     assert annotated.is_claim and annotated.cluster_id, "only claims have a cluster"
     return ClaimDetected(
-        claim_id=annotated.sentence_id, cluster_id=annotated.cluster_id,
+        claim_id=claim_id(annotated.article_id, annotated.text), cluster_id=annotated.cluster_id,
         article_id=annotated.article_id, version=annotated.version, sentence_id=annotated.sentence_id,
         text=annotated.text, start=annotated.start, end=annotated.end, outlet=annotated.outlet,
         url=annotated.url, published_at=annotated.published_at, received_at=annotated.received_at,

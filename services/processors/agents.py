@@ -62,11 +62,12 @@ async def split_articles(stream):
 async def annotate_sentences(stream):
     loop = asyncio.get_running_loop()
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        batch = [s for s in [await _decode_or_dead_letter("annotate", SentenceExtracted, e) for e in events] if s]
+        decoded = [(e, await _decode_or_dead_letter("annotate", SentenceExtracted, e)) for e in events]
+        batch = [(e, s) for e, s in decoded if s is not None]
         if not batch:
             continue
         with STAGE_DURATION.labels("annotate").time():
-            annotated = await _annotate_isolating_failures(loop, batch, events)
+            annotated = await _annotate_isolating_failures(loop, batch)
         now = datetime.now(timezone.utc)
         claims = [pipeline.claim_from(a, now) for a in annotated if a.is_claim]
         SENTENCES.inc(len(annotated))
@@ -75,22 +76,22 @@ async def annotate_sentences(stream):
         await send_all("annotate", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in claims])
 
 
-async def _annotate_isolating_failures(loop, batch: list[SentenceExtracted], events) -> list:
+async def _annotate_isolating_failures(loop, batch: list) -> list:
     """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
-    threshold = settings.claim_threshold
+    threshold = settings.threshold()
+    sentences = [s for _, s in batch]
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, batch, threshold)
+        return await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, sentences, threshold)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
         log.warning("batch failed, retrying one by one", error=repr(exc))
     out = []
-    topic = events[0].message.topic if events else "unknown"
-    for sentence in batch:
+    for event, sentence in batch:
         try:
             out += await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, [sentence], threshold)
         except Exception as exc:  # noqa: BLE001
             ERRORS.labels("annotate", "processing_error").inc()
-            await dead_letter("annotate", topic, sentence.model_dump_json().encode(), "processing_error",
-                              repr(exc), key=sentence.article_id.encode())
+            await dead_letter("annotate", event.message.topic, event.value, "processing_error", repr(exc),
+                              key=event.key, partition=event.message.partition, offset=event.message.offset)
     return out
 
 
@@ -106,8 +107,10 @@ async def track_clusters(stream):
             updated = pipeline.add_appearance(ledger, claim, datetime.now(timezone.utc), settings.max_appearances)
         if updated is None:
             continue  # a replayed claim: the ledger already has it
-        cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
+        # Publish first: if the worker dies before the table write, the replay
+        # republishes the same ledger instead of skipping it as already seen.
         await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
+        cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
 
 
 @app.task

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import mode
 from pydantic import BaseModel
 
-from schemas import ArticleKey, MessageDeadLettered, encode, topic_name
+from schemas import DeadLetterKey, MessageDeadLettered, encode, topic_name
 from services.common.kafka import make_producer
 from services.common.logging import get_logger
 from services.processors.app import app, common, kafka
@@ -54,4 +54,4 @@ async def dead_letter(stage: str, source_topic: str, raw: bytes | None, reason: 
     )
     DEADLETTERS.labels(stage, reason).inc()
     log.warning("dead-lettered", stage=stage, reason=reason, error=error[:200], topic=source_topic, offset=offset)
-    await send_all(stage, "deadletter", [(ArticleKey(article_id=letter.key or "unknown"), letter)])
+    await send_all(stage, "deadletter", [(DeadLetterKey(source_topic=source_topic, stage=stage), letter)])

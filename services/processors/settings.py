@@ -16,7 +16,14 @@ class ProcessorSettings(BaseSettings):
     web_port: int = 6066
     store: str = Field("memory://", description="faust table store; tables are changelog-backed either way")
     data_dir: Path = Path(".run/processors")
-    claim_threshold: float = Field(0.5, ge=0.0, le=1.0, description="claim_score at or above which a sentence is a claim")
+    claim_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="claim_score at or above which a sentence is a claim; default: the model's tuned threshold")
+
+    def threshold(self) -> float:
+        from services.nlp.claims import DEFAULT_THRESHOLD
+
+        return DEFAULT_THRESHOLD if self.claim_threshold is None else self.claim_threshold
     batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
     batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")

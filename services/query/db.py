@@ -7,7 +7,7 @@ deleting the database: the consumer then replays every topic from the start.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     create_engine,
     event,
 )
@@ -27,8 +28,31 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+class UTCDateTime(TypeDecorator):
+    """Stored as UTC, read back timezone-aware, on SQLite (which keeps no offset) and PostgreSQL alike.
+
+    Comparisons bind through it too, so `since=...+01:00` means the same instant as its UTC spelling.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 class ArticleRow(Base):
@@ -41,8 +65,8 @@ class ArticleRow(Base):
     title: Mapped[str | None] = mapped_column(Text)
     credit: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 
 
 class SentenceRow(Base):
@@ -80,10 +104,10 @@ class ClaimRow(Base):
     claim_score: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(100))
     entities: Mapped[list] = mapped_column(JSON)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), index=True)
 
 
 class ClaimEntityRow(Base):
@@ -101,13 +125,13 @@ class ClusterRow(Base):
 
     cluster_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     first_outlet: Mapped[str] = mapped_column(String(200))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     first_claim_id: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     outlets: Mapped[list] = mapped_column(JSON)
     appearance_count: Mapped[int] = mapped_column(Integer)
     appearances: Mapped[list] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 
 
 class ConsumedOffset(Base):

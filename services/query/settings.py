@@ -15,7 +15,5 @@ class QuerySettings(BaseSettings):
     port: int = 8000
     db_url: str = Field(f"sqlite:///{Path('.run/query.db').absolute()}",
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
-    page_size: int = 50
-    max_page_size: int = 200
     poll_batch: int = Field(500, description="Most messages written in one transaction")
     max_request_bytes: int = 64 * 1024

@@ -103,6 +103,12 @@ def test_reposting_the_same_article_publishes_it_once(stack, posted):
         httpx.get(f"{stack.query}/articles/{articles[0]['id']}", timeout=10)), message="version 2 in the view")
     assert view["versions"] == [1, 2]
     assert any("2,600 residents" in s["text"] for s in view["sentences"])
+    # Unchanged sentences of version 2 are the same claims, not new copies in the feed.
+    mine = wait_for(lambda: (lambda items: items if any("2,600" in c["text"] for c in items) else None)(
+        [c for c in _claims(stack) if c["article_id"] == articles[0]["id"]]), message="version 2's new claim")
+    texts = [c["text"] for c in mine]
+    assert len(texts) == len(set(texts)), texts
+    assert any("2,600 residents" in t for t in texts) and any("2,400 residents" in t for t in texts)
 
 
 def test_claims_filters_and_pagination(stack, posted, run_id):
@@ -203,3 +209,15 @@ def test_seed_article_loses_its_boilerplate_and_keeps_its_credit(stack, run_id):
         assert not any(junk in t for t in texts), (junk, texts)
     assert texts[0] == "North Korea is selling military equipment and weapons to Russia."
     assert texts[-1] == "Therefore, Ukraine needs to fight and gain control of lost areas."
+
+
+def test_since_and_until_honour_timezone_offsets(stack, posted, run_id):
+    wait_for(lambda: [c for c in _claims(stack) if c["article_id"] == f"{run_id}-sample-courier-jobs"],
+             message="the jobs claims")
+    # The jobs story was published 2026-11-06T14:00Z = 15:00 in UTC+01:00.
+    utc = _claims(stack, since="2026-11-06T14:00:00Z", until="2026-11-06T14:00:01Z")
+    offset = _claims(stack, since="2026-11-06T15:00:00+01:00", until="2026-11-06T15:00:01+01:00")
+    ours = lambda items: sorted(c["claim_id"] for c in items if c["article_id"].startswith(run_id))  # noqa: E731
+    assert ours(utc) and ours(utc) == ours(offset)
+    assert all(c["seen_at"].endswith(("Z", "+00:00")) for c in utc)
+    assert not ours(_claims(stack, since="2026-11-06T14:00:01Z", until="2026-11-06T14:00:02Z"))
