@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: eval help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ down: services-down kafka-down ## stop everything make run started
 
 logs: ## follow the service logs
 	tail -n 50 -F .run/*.log
+
+eval: install ## measure the NLP on ../shared/data: prints one table, writes test-output/eval.json
+	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json
 
 schemas: install ## regenerate schemas/json from the pydantic models
 	$(PY) -m schemas.generate
