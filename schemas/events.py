@@ -58,6 +58,8 @@ class ArticleReceived(_Event):
     published_at: datetime | None = None
     received_at: datetime
     source: Literal["http", "batch", "feed", "file"] = "http"
+    language: str = Field("en", description="ISO 639-1 code detected from the body")
+    language_confidence: float | None = None
 
 
 class SentenceExtracted(_Event):
@@ -85,6 +87,42 @@ class Entity(BaseModel):
     canonical: str
     start: int
     end: int
+    entity_id: str | None = Field(None, description="Stable id from the gazetteer, when linked")
+    metonymy: bool = Field(False, description="A capital or seat standing for its state or institution")
+
+
+class Quantity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    value: float
+    unit: str | None = None
+    start: int
+    end: int
+    approximate: bool = False
+
+
+class DateMention(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    start: int
+    end: int
+    resolved: str | None = Field(None, description="ISO date resolved against the publication date")
+    granularity: str | None = None
+
+
+class ClaimEnrichment(BaseModel):
+    """What kind of claim, who asserts it, and the numbers and dates it mentions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    claim_type: Literal["statistic", "event", "quote", "causal", "comparison", "other"] = "other"
+    source: str | None = None
+    via: str | None = None
+    hedged: bool = False
+    quantities: list[Quantity] = Field(default_factory=list)
+    dates: list[DateMention] = Field(default_factory=list)
 
 
 class SentenceAnnotated(_Event):
@@ -107,6 +145,7 @@ class SentenceAnnotated(_Event):
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
     cluster_id: str | None = Field(None, description="Set for claims")
+    enrichment: ClaimEnrichment | None = Field(None, description="Set for claims")
 
 
 class ClaimDetected(_Event):
@@ -128,6 +167,7 @@ class ClaimDetected(_Event):
     claim_score: float = Field(ge=0.0, le=1.0)
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
+    enrichment: ClaimEnrichment | None = None
 
 
 class ClusterAppearance(BaseModel):
@@ -139,6 +179,8 @@ class ClusterAppearance(BaseModel):
     url: str | None = None
     text: str
     seen_at: datetime
+    copy_of: str | None = Field(None, description="claim_id of the appearance this one copies (wire reprint, "
+                                                  "aggregator); None for an independent report")
 
 
 class ClusterUpdated(_Event):
@@ -151,8 +193,32 @@ class ClusterUpdated(_Event):
     text: str = Field(description="Wording of the first appearance")
     outlets: list[str]
     appearance_count: int
+    independent_outlets: int = Field(1, description="Outlets whose appearance is not a copy of another's")
     appearances: list[ClusterAppearance]
+    update_of: str | None = Field(None, description="Cluster whose figure this one updates (12 dead → 19 dead)")
     updated_at: datetime
+
+
+class ClaimRevision(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    old_claim_id: str | None = None
+    new_claim_id: str | None = None
+    old_text: str | None = None
+    new_text: str | None = None
+
+
+class ArticleRevised(_Event):
+    """A new version of an article, compared claim by claim with the previous one."""
+
+    article_id: str
+    version: int
+    previous_version: int
+    unchanged: list[str] = Field(default_factory=list, description="claim ids present in both versions")
+    edited: list[ClaimRevision] = Field(default_factory=list)
+    withdrawn: list[ClaimRevision] = Field(default_factory=list)
+    added: list[ClaimRevision] = Field(default_factory=list)
+    revised_at: datetime
 
 
 class MessageDeadLettered(_Event):
@@ -176,5 +242,6 @@ TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "annotations": (SentenceKey, SentenceAnnotated),
     "claims": (ClusterKey, ClaimDetected),
     "clusters": (ClusterKey, ClusterUpdated),
+    "revisions": (ArticleKey, ArticleRevised),
     "deadletter": (DeadLetterKey, MessageDeadLettered),
 }
