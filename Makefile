@@ -64,5 +64,10 @@ schemas: install ## regenerate schemas/json from the pydantic models
 test-unit: install ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit -q
 
+# Test tools built or installed once per machine (docker compose plugin for validating docker-compose.yml).
+export CLAIMSTREAM_TOOLS ?= $(HOME)/.cache/claimstream-tools
+
 test: install ## every test: unit, API, integration and end to end against a real broker
+	bash scripts/install_compose.sh
+	bash scripts/install_test_tools.sh
 	$(PY) -m pytest -q -rs

@@ -3,9 +3,12 @@
 from schemas.codec import DecodeError, decode, encode
 from schemas.events import (
     SCHEMA_VERSION,
+    AlertFired,
     ArticleKey,
     ArticleReceived,
     ArticleRevised,
+    BlockKey,
+    ClaimScored,
     ClaimEnrichment,
     ClaimRevision,
     DateMention,
@@ -15,6 +18,8 @@ from schemas.events import (
     ClusterKey,
     ClusterUpdated,
     DeadLetterKey,
+    FeedbackKey,
+    FeedbackRecorded,
     Entity,
     MessageDeadLettered,
     SentenceAnnotated,
@@ -25,9 +30,12 @@ from schemas.topics import TOPICS, TopicSpec, topic_name
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AlertFired",
     "ArticleKey",
     "ArticleReceived",
     "ArticleRevised",
+    "BlockKey",
+    "ClaimScored",
     "ClaimEnrichment",
     "ClaimRevision",
     "DateMention",
@@ -37,6 +45,8 @@ __all__ = [
     "ClusterKey",
     "ClusterUpdated",
     "DeadLetterKey",
+    "FeedbackKey",
+    "FeedbackRecorded",
     "DecodeError",
     "Entity",
     "MessageDeadLettered",

@@ -39,6 +39,18 @@ class ClusterKey(_Key):
     cluster_id: str
 
 
+class BlockKey(_Key):
+    """Routes claims that could be the same claim to one partition (see services/nlp/matching.py)."""
+
+    block: str
+
+
+class FeedbackKey(_Key):
+    """Feedback on one claim stays on one partition, in the order it was given."""
+
+    claim_id: str
+
+
 class DeadLetterKey(_Key):
     source_topic: str
     stage: str
@@ -77,6 +89,7 @@ class SentenceExtracted(_Event):
     url: str | None = None
     published_at: datetime | None = None
     received_at: datetime
+    language: str = Field("en", description="The article's language; only English is scored")
 
 
 class Entity(BaseModel):
@@ -97,6 +110,7 @@ class Quantity(BaseModel):
     text: str
     value: float
     unit: str | None = None
+    scale: str | None = Field(None, description="The scale word as written: billion, bn, millions...")
     start: int
     end: int
     approximate: bool = False
@@ -140,6 +154,7 @@ class SentenceAnnotated(_Event):
     url: str | None = None
     published_at: datetime | None = None
     received_at: datetime
+    language: str = "en"
     claim_score: float = Field(ge=0.0, le=1.0)
     is_claim: bool
     model_version: str
@@ -148,11 +163,34 @@ class SentenceAnnotated(_Event):
     enrichment: ClaimEnrichment | None = Field(None, description="Set for claims")
 
 
+class ClaimScored(_Event):
+    """A check-worthy sentence on its way to matching, keyed by its blocking key."""
+
+    claim_id: str
+    block: str
+    article_id: str
+    version: int
+    sentence_id: str
+    text: str
+    start: int
+    end: int
+    outlet: str
+    url: str | None = None
+    published_at: datetime | None = None
+    received_at: datetime
+    claim_score: float = Field(ge=0.0, le=1.0)
+    model_version: str
+    entities: list[Entity] = Field(default_factory=list)
+    enrichment: ClaimEnrichment | None = None
+
+
 class ClaimDetected(_Event):
     """A check-worthy sentence, assigned to a cross-outlet cluster."""
 
     claim_id: str
     cluster_id: str
+    copy_of: str | None = Field(None, description="claim_id of the earlier appearance this one copies near-verbatim")
+    update_of: str | None = Field(None, description="Cluster whose figure this claim updates")
     article_id: str
     version: int
     sentence_id: str
@@ -236,12 +274,49 @@ class MessageDeadLettered(_Event):
     failed_at: datetime
 
 
+class AlertFired(_Event):
+    """A cluster reached `threshold_outlets` independent outlets within `window_minutes` (claim velocity).
+
+    Fired once per cluster and rule; `alert_id` is derived from both, so a subscriber that sees
+    the same alert twice (two query replicas, a replay) can deduplicate on it.
+    """
+
+    alert_id: str
+    kind: Literal["velocity"] = "velocity"
+    cluster_id: str
+    text: str = Field(description="Wording of the cluster's first appearance")
+    outlets: list[str] = Field(description="The independent outlets inside the window, in order of appearance")
+    independent_outlets: int = Field(description="Independent outlets of the whole cluster when it fired")
+    threshold_outlets: int = Field(ge=1)
+    window_minutes: float = Field(gt=0)
+    window_start: datetime = Field(description="seen_at of the first appearance inside the window")
+    reached_at: datetime = Field(description="seen_at of the appearance that reached the threshold")
+    fired_at: datetime
+
+
+class FeedbackRecorded(_Event):
+    """A reviewer's verdict on a claim (check-worthy or not) or on a cluster member (belongs or not)."""
+
+    feedback_id: str
+    kind: Literal["claim", "cluster"]
+    claim_id: str
+    cluster_id: str
+    model_version: str = Field(description="Claim model version that scored the claim")
+    check_worthy: bool | None = Field(None, description="kind=claim: is the claim worth checking")
+    correct_member: bool | None = Field(None, description="kind=cluster: does the claim belong to the cluster")
+    note: str | None = Field(None, max_length=2000)
+    recorded_at: datetime
+
+
 TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "articles": (ArticleKey, ArticleReceived),
     "sentences": (SentenceKey, SentenceExtracted),
     "annotations": (SentenceKey, SentenceAnnotated),
+    "candidates": (BlockKey, ClaimScored),
     "claims": (ClusterKey, ClaimDetected),
     "clusters": (ClusterKey, ClusterUpdated),
     "revisions": (ArticleKey, ArticleRevised),
     "deadletter": (DeadLetterKey, MessageDeadLettered),
+    "alerts": (ClusterKey, AlertFired),
+    "feedback": (FeedbackKey, FeedbackRecorded),
 }

@@ -77,21 +77,28 @@ async def _ingest(path: Path, batch: int) -> int:
 def _annotate(path: Path | None, threshold: float | None) -> int:
     from schemas import ArticleReceived
     from services.ingest.prepare import prepare_article
-    from services.nlp import pipeline
+    from services.nlp import matching, pipeline
     from services.processors.settings import ProcessorSettings
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
+    # One in-memory index for the whole input: claims of later articles match earlier ones, as in the stream.
+    index = matching.ClaimIndex({}, {})
     handle = path.open(encoding="utf-8") if path else sys.stdin
     try:
         for _, article in _read_articles(handle, str(path or "stdin")):
             draft = prepare_article(article)
             received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at")},
+                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at",
+                "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
-            for s in pipeline.annotate_sentences(pipeline.split_article(received), threshold):
+            annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+            scored = [pipeline.scored_from(a) for a in annotated if a.is_claim]
+            clusters = {c.sentence_id: c.cluster_id
+                        for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
+            for s in annotated:
                 print(json.dumps({
                     "article_id": s.article_id, "sentence": s.text, "start": s.start, "end": s.end,
-                    "is_claim": s.is_claim, "claim_score": s.claim_score, "cluster_id": s.cluster_id,
+                    "is_claim": s.is_claim, "claim_score": s.claim_score, "cluster_id": clusters.get(s.sentence_id),
                     "entities": [e.model_dump() for e in s.entities],
                 }, ensure_ascii=False))
     finally:

@@ -15,6 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+# In-process faust test contexts (agent unit tests) use the memory store; the
+# services that the `stack` fixture starts use RocksDB, as deployed.
+os.environ.setdefault("PROCESSORS_STORE", "memory://")
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 OUTPUT = ROOT / "test-output"
@@ -138,12 +142,13 @@ def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server) -> Stack:
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CLAIMSTREAM_NAMESPACE": namespace,
+        "PROCESSORS_STORE": "rocksdb://",
         "PROCESSORS_WEB_PORT": str(ports["processors"]),
-        "PROCESSORS_DATA_DIR": str(workdir / "processors"),
         "PROCESSORS_BATCH_WITHIN_S": "0.1",
         "INGEST_DB_URL": f"sqlite:///{workdir / 'ingest.db'}",
         "INGEST_FEEDS": f'["{feed_url}/feed.xml"]',
         "INGEST_FEED_INTERVAL_S": "1",
+        "INGEST_FEED_ALLOW_PRIVATE": "true",  # the test feed is served from 127.0.0.1
         "QUERY_DB_URL": f"sqlite:///{workdir / 'query.db'}",
     }
     (feed_root / "feed.xml").write_text(EMPTY_FEED)

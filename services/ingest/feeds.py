@@ -1,10 +1,29 @@
-"""Poll RSS/Atom feeds and ingest their new entries."""
+"""Poll RSS/Atom feeds and ingest their new entries.
+
+Fetching is guarded, because feed entries name any URL they like:
+
+- only http and https;
+- unless INGEST_FEED_ALLOW_PRIVATE is set, the host must resolve to public unicast addresses
+  only: every address getaddrinfo returns is checked (IPv4 and IPv6, IPv4 inside IPv6 included),
+  and one private, loopback, link-local, multicast, reserved or unspecified address refuses the URL;
+- the check runs before every hop, redirects are followed by hand (at most `MAX_REDIRECTS`),
+  and the connection itself goes to an address that was checked at connect time, so a DNS answer
+  that changes between the check and the connection (DNS rebinding) gains nothing;
+- the body is capped at INGEST_FEED_MAX_BYTES (decompressed), and the whole fetch, every hop
+  included, at INGEST_FEED_TIMEOUT_S;
+- environment proxies are ignored (trust_env=False): the checked address is the one connected to.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
 
 import feedparser
+import httpcore
 import httpx
 
 from services.common.logging import get_logger
@@ -15,21 +34,191 @@ from services.ingest.settings import IngestSettings
 
 log = get_logger("ingest.feeds")
 
+MAX_REDIRECTS = 5
+USER_AGENT = "ClaimStream/0.1 (+feed poller)"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix (DNS64): the last 32 bits are IPv4
+# Special-purpose ranges (IANA registries) that not every Python version flags as private.
+_SPECIAL = tuple(ipaddress.ip_network(n) for n in (
+    "100.64.0.0/10",    # shared address space (carrier-grade NAT)
+    "192.0.0.0/24",     # IETF protocol assignments
+    "192.88.99.0/24",   # 6to4 relay anycast
+    "198.18.0.0/15",    # benchmarking
+    "64:ff9b:1::/48",   # local-use NAT64
+    "100::/64",         # discard-only
+    "2001::/23",        # IETF protocol assignments (Teredo, ORCHIDs, ...)
+    "2001:db8::/32",    # documentation
+))
+
 
 class TooLarge(Exception):
     pass
 
 
-async def fetch(client: httpx.AsyncClient, url: str, max_bytes: int) -> str:
-    async with client.stream("GET", url) as response:
-        response.raise_for_status()
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise TooLarge(f"{url} is larger than {max_bytes} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+class FeedRefused(Exception):
+    """The URL may not be fetched: scheme, address or too many redirects."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Address checks
+
+
+def address_refusal(address: str | IPAddress) -> str | None:
+    """Why the poller must not connect to this address, or None for a public unicast address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0] if isinstance(address, str) else address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is a.b.c.d, whatever the Python version says
+            return address_refusal(ip.ipv4_mapped)
+        if ip in _NAT64:  # DNS64 answers for IPv4-only hosts: judged by the IPv4 address they stand for
+            return address_refusal(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        for embedded in _embedded_ipv4(ip):
+            reason = address_refusal(embedded)
+            if reason:
+                return f"{reason} (inside {ip})"
+    for reason, flag in (("an unspecified", ip.is_unspecified), ("a loopback", ip.is_loopback),
+                         ("a link-local", ip.is_link_local), ("a multicast", ip.is_multicast),
+                         ("a private", ip.is_private), ("a reserved", ip.is_reserved),
+                         ("a site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
+                         ("a special-purpose", any(ip in net for net in _SPECIAL if net.version == ip.version)),
+                         ("not a public", not ip.is_global)):
+        if flag:
+            return f"{ip} is {reason} address"
+    return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> Iterable[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries: 6to4, Teredo client, IPv4-compatible (::a.b.c.d)."""
+    if ip.sixtofour is not None:
+        yield ip.sixtofour
+    if ip.teredo is not None:
+        yield ip.teredo[1]
+    if int(ip) >> 32 == 0 and int(ip) > 0xFFFF:
+        yield ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for host (A and AAAA)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+async def checked_addresses(host: str, port: int, resolver: Resolver | None = None) -> list[str]:
+    """The addresses of host, all of them public; FeedRefused when any is not, or none exists."""
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        addresses = [host]
+    except ValueError:
+        try:
+            addresses = await (resolver or resolve)(host, port)
+        except OSError as exc:
+            raise FeedRefused(f"{host} does not resolve: {exc}") from exc
+    if not addresses:
+        raise FeedRefused(f"{host} does not resolve")
+    for address in addresses:
+        reason = address_refusal(address)
+        if reason:
+            raise FeedRefused(f"{host} refused: {reason}")
+    return addresses
+
+
+async def check_url(url: httpx.URL, allow_private: bool, resolver: Resolver | None = None) -> None:
+    if url.scheme not in ("http", "https"):
+        raise FeedRefused(f"only http and https URLs are fetched, not {url.scheme or 'no scheme'!r}")
+    if not url.host:
+        raise FeedRefused("the URL has no host")
+    if not allow_private:
+        await checked_addresses(url.host, url.port or (443 if url.scheme == "https" else 80), resolver)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to checked addresses: resolves, checks every address, then connects to one of them."""
+
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._resolver = resolver
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = await checked_addresses(host, port, self._resolver)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        raise FeedRefused("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        super().__init__(trust_env=False)
+        # The same pool httpx builds, with the guarded network backend.
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                                  network_backend=_GuardedBackend(resolver))
+
+
+def make_client(settings: IngestSettings, resolver: Resolver | None = None) -> httpx.AsyncClient:
+    """The poller's HTTP client: no automatic redirects, no env proxies, connections to checked addresses."""
+    transport = None if settings.feed_allow_private else _GuardedTransport(resolver)
+    return httpx.AsyncClient(timeout=httpx.Timeout(settings.feed_timeout_s), follow_redirects=False,
+                             trust_env=False, transport=transport, headers={"User-Agent": USER_AGENT})
+
+
+# --------------------------------------------------------------------------------------------------
+# Fetching
+
+
+async def fetch(client: httpx.AsyncClient, url: str, max_bytes: int, *, timeout_s: float,
+                allow_private: bool = False, resolver: Resolver | None = None) -> str:
+    """GET url, following at most MAX_REDIRECTS redirects, each hop checked; the text, decoded.
+
+    Raises FeedRefused, TooLarge, TimeoutError (the whole fetch) or httpx.HTTPError.
+    """
+    async with asyncio.timeout(timeout_s):
+        current = _url(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            await check_url(current, allow_private, resolver)
+            async with client.stream("GET", current) as response:
+                if response.is_redirect:
+                    current = _url(response.headers["location"], base=current)
+                    continue
+                response.raise_for_status()
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"{current} is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+                return _decode(b"".join(chunks), response.encoding)
+        raise FeedRefused(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _url(text: str, base: httpx.URL | None = None) -> httpx.URL:
+    try:
+        return base.join(text) if base is not None else httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise FeedRefused(f"not a valid URL: {exc}") from exc
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    try:
+        return data.decode(encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
+
+
+FETCH_ERRORS = (httpx.HTTPError, TooLarge, FeedRefused, TimeoutError)
 
 
 def entry_to_article(entry, feed_title: str, page_html: str | None) -> ArticleIn:
@@ -41,19 +230,24 @@ def entry_to_article(entry, feed_title: str, page_html: str | None) -> ArticleIn
 
 
 def _published(entry):
-    import datetime as dt
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     return dt.datetime(*parsed[:6], tzinfo=dt.timezone.utc) if parsed else None
 
 
-async def poll_once(service: IngestService, settings: IngestSettings, client: httpx.AsyncClient) -> int:
+async def poll_once(service: IngestService, settings: IngestSettings, client: httpx.AsyncClient,
+                    resolver: Resolver | None = None) -> int:
     """One pass over every feed; returns how many new article versions were published."""
+
+    async def get(url: str) -> str:
+        return await fetch(client, url, settings.feed_max_bytes, timeout_s=settings.feed_timeout_s,
+                           allow_private=settings.feed_allow_private, resolver=resolver)
+
     published = 0
     for feed_url in settings.feeds:
         try:
-            parsed = feedparser.parse(await fetch(client, feed_url, settings.feed_max_bytes))
-        except (httpx.HTTPError, TooLarge) as exc:
-            log.warning("feed fetch failed", feed=feed_url, error=str(exc))
+            parsed = feedparser.parse(await get(feed_url))
+        except FETCH_ERRORS as exc:
+            log.warning("feed fetch failed", feed=feed_url, error=str(exc) or type(exc).__name__)
             continue
         title = parsed.feed.get("title") or httpx.URL(feed_url).host
         for entry in parsed.entries:
@@ -68,12 +262,16 @@ async def poll_once(service: IngestService, settings: IngestSettings, client: ht
             if await asyncio.to_thread(service.ledger.known, article_id_for(probe, "")):
                 continue  # already ingested: do not fetch the page again
             try:
-                page = await fetch(client, link, settings.feed_max_bytes)
-            except (httpx.HTTPError, TooLarge) as exc:
-                log.warning("entry fetch failed, using the feed's own text", url=link, error=str(exc))
+                page = await get(link)
+            except FeedRefused as exc:
+                log.warning("entry skipped: its page may not be fetched", url=link, error=str(exc))
+                continue  # the feed's own text of a refused link is not ingested either
+            except FETCH_ERRORS as exc:
+                log.warning("entry fetch failed, using the feed's own text", url=link,
+                            error=str(exc) or type(exc).__name__)
                 page = None
             try:
-                draft = prepare_article(entry_to_article(entry, title, page))
+                draft = await asyncio.to_thread(prepare_article, entry_to_article(entry, title, page))
             except (EmptyArticleError, ValueError) as exc:
                 log.warning("entry skipped", url=link, error=str(exc))
                 continue
@@ -83,9 +281,9 @@ async def poll_once(service: IngestService, settings: IngestSettings, client: ht
 
 
 async def poll_forever(service: IngestService, settings: IngestSettings) -> None:
-    timeout = httpx.Timeout(settings.feed_timeout_s)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5,
-                                 headers={"User-Agent": "ClaimStream/0.1 (+feed poller)"}) as client:
+    if settings.feed_allow_private:
+        log.warning("feed poller may fetch private and local addresses (INGEST_FEED_ALLOW_PRIVATE)")
+    async with make_client(settings) as client:
         while True:
             try:
                 count = await poll_once(service, settings, client)

@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.http import BodySizeLimit, add_metrics_route
+from services.common.http import (BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
+                                  install_error_handlers)
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
+from services.ingest.deps import API_KEY_SCHEME
 from services.ingest.feeds import poll_forever
+from services.nlp.language import detect_language
 from services.ingest.ledger import Ledger
 from services.ingest.routers import articles, health
 from services.ingest.service import IngestService
@@ -31,6 +34,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
         service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url))
         await service.start()
+        # Load the language model before the first request, not inside its deadline.
+        await asyncio.to_thread(detect_language, "ClaimStream is warming up its language detector.")
         app.state.service = service
         poller = asyncio.create_task(poll_forever(service, settings)) if settings.feeds else None
         log.info("ingest ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, feeds=len(settings.feeds))
@@ -41,13 +46,37 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 poller.cancel()
             await service.stop()
 
-    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan,
+                  default_response_class=SafeJSONResponse)
     app.state.settings = settings
+    install_error_handlers(app)
+    # The last one added runs first: the timeout also covers reading an oversized body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
     app.include_router(articles.router)
     app.include_router(health.router)
     add_metrics_route(app)
+    _document_api_key(app, required=bool(settings.api_key))
     return app
+
+
+def _document_api_key(app: FastAPI, required: bool) -> None:
+    """The OpenAPI document says whether this server needs the key: without INGEST_API_KEY the
+    writes also accept anonymous requests (an empty alternative in `security`)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            if not required:
+                for operations in schema.get("paths", {}).values():
+                    for operation in operations.values():
+                        if {API_KEY_SCHEME: []} in operation.get("security", []):
+                            operation["security"].append({})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 app = create_app()

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from services.ingest.models import ArticleIn
 from services.nlp.clean import clean_text, html_to_text
+from services.nlp.language import detect_language
 
 # Query parameters that identify a campaign or a click, not a page.
 _TRACKING = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "cmpid", "ocid", "ref_src", "igshid"})
@@ -28,6 +29,8 @@ class ArticleDraft:
     body: str
     credit: str | None
     published_at: datetime | None
+    language: str = "en"
+    language_confidence: float | None = None
 
 
 def canonical_url(url: str) -> str:
@@ -58,7 +61,10 @@ def prepare_article(article: ArticleIn) -> ArticleDraft:
     if not body:
         raise EmptyArticleError("the article body is empty once boilerplate is removed")
     title = article.title or cleaned.title
+    language, confidence = detect_language(f"{title or ''}\n{body}")
     return ArticleDraft(
+        language=language,
+        language_confidence=round(confidence, 4),
         article_id=article_id_for(article, body),
         content_hash=_digest(f"{title or ''}\n{body}", 32),
         url=canonical_url(article.url) if article.url else None,

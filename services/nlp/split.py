@@ -5,7 +5,16 @@ can never end a sentence (URLs, e-mails, "[...]") are replaced, so that every
 offset in the mask is an offset in the original. Candidate boundaries are then
 found with regexes and each candidate is accepted or rejected by looking only
 at the word before it and the word after it. Python only loops over candidate
-punctuation, never over characters.
+punctuation (and over the lines of blocks that contain single newlines), never
+over characters.
+
+Single newlines inside a paragraph are ambiguous: a hard wrap or a PDF line
+break continues the sentence, while a list, a byline or a scraped boilerplate
+line ends it. A block whose lines are all short and none ends with terminal
+punctuation is taken as a list (one unit per line); otherwise a single newline
+ends a unit only after a short unpunctuated line (heading, byline) that is
+followed by a capitalised line. Everything else is a continuation, so the
+sentence keeps its newline (offsets always point into the original text).
 """
 
 from __future__ import annotations
@@ -29,8 +38,22 @@ _GLUED = re.compile(r"(?<=[a-z0-9])\.(?=[A-Z][a-z])")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _BULLET = re.compile(r"[•⁃▪◦]")
 # List markers: "1.", "2.)", "3)", "a.", optionally behind a bullet.
-_MARKER = re.compile(r"(?:(?<=\s)|^)((?:[•⁃▪◦]\s*)?)(\d{1,2}|[a-z])(\.\)|\)|\.)(?=\s)")
-_PREV_WORD = re.compile(r"(\S*)\s*\Z")
+# Found in two steps for speed: the closing "." / ")" / ".)" first, then the label before it.
+_MARKER_END = re.compile(r"\.\)(?=\s)|[.)](?=\s)")
+_MARKER_LABEL = re.compile(r"(?:(?<=\s)|^)((?:[•⁃▪◦]\s*)?)(\d{1,2}|[a-z])\Z")
+# Bullets at the start of a line: "- item", "* item".
+_LINE_BULLET = re.compile(r"^[ \t]*[-*•⁃▪◦](?=[ \t]+\S)", re.M)
+# Two or more consecutive non-blank lines (a paragraph with single newlines).
+_BLOCK = re.compile(r"^[ \t]*\S[^\n]*(?:\n[ \t]*\S[^\n]*)+", re.M)
+_LINE_END_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*[ \t\r]*\Z")
+_LINE_MAX_WORDS = 8  # a hard-wrapped prose line is longer than this
+# A line ending in one of these continues on the next ("Kim met\nPresident ...").
+_CONTINUES = frozenset(
+    """a an the and or but nor of to in on at by for with from into onto as than that which who whom whose
+    his her its their our my your this these those is are was were be been has have had will would said""".split()
+)
+# "At 5 a.m. Mr. Smith ..." the time opens the sentence, so it cannot end it.
+_TIME_OPENER = re.compile(r"(?:[.!?][\"'”’)]*\s|\n)\s*(?:\S+\s+){0,3}\d{1,2}(?:[:.]\d\d)?\s*\Z")
 _NEXT_WORD = re.compile(r"\s*(\S*)")
 _MULTI_DOT = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]\Z")
 
@@ -56,13 +79,29 @@ _STARTERS = frozenset(
 )
 
 
-def _mask(text: str) -> str:
-    def hide(m: re.Match) -> str:
-        return m.group(0).replace(".", _MASK).replace("…", _MASK)
+def _hide(m: re.Match) -> str:
+    return m.group(0).replace(".", _MASK).replace("…", _MASK)
 
-    for rx in (_URL, _EMAIL, _BRACKET_ELLIPSIS):
-        text = rx.sub(hide, text)
+
+def _mask(text: str) -> str:
+    # Each pass runs only when its cheap substring test says it can match.
+    if "://" in text or "www." in text:
+        text = _URL.sub(_hide, text)
+    if "@" in text:
+        text = _EMAIL.sub(_hide, text)
+    if "..." in text or "…" in text:
+        text = _BRACKET_ELLIPSIS.sub(_hide, text)
     return text
+
+
+def _prev_word(masked: str, end: int) -> tuple[str, int]:
+    """The whitespace-delimited word before `end` (at most 60 chars back) and its start."""
+    lo = max(0, end - 60)
+    seg = masked[lo:end].rstrip()
+    if not seg:
+        return "", lo
+    word = seg.rsplit(None, 1)[-1]
+    return word, lo + len(seg) - len(word)
 
 
 def _is_boundary(masked: str, start: int, end: int, run: str) -> bool:
@@ -77,17 +116,29 @@ def _is_boundary(masked: str, start: int, end: int, run: str) -> bool:
         return dots >= 4  # "that.... She" ends; a 3-dot ellipsis does not
     if run != ".":
         return True  # ! ? !! ?!
-    prev = _PREV_WORD.search(masked, max(0, start - 60), start)
-    word = prev.group(1).lstrip("\"'“‘([")
+    raw, word_start = _prev_word(masked, start)
+    word = raw.lstrip("\"'“‘([")
     low = word.lower()
     if low in _TITLES or low.rsplit(".", 1)[-1] in _TITLES:  # also "Tuesday.Mr. Smith"
         return False
     if nxt[0].isdigit():  # "item. 2. Next" ends; "No. 10", "p. 55", "N°. 1026" do not
-        return low not in _NUM_ABBREV and not (len(word) <= 2 and not word.isdigit())
+        if low in _NUM_ABBREV or _MULTI_DOT.search(word):  # "(H.R. 1)", "U.S. 1"
+            return False
+        return not (len(word) <= 2 and not word.isdigit())
+    if low in ("e.g", "i.e", "viz", "cf"):  # "e.g. The Times" introduces an example, never ends
+        return False
+    if low in ("a.m", "p.m"):
+        if nxt.strip("\"'“‘(") in _STARTERS:
+            return True
+        if nxt.rstrip(".").lower() not in _TITLES:  # "6 p.m. Eastern", "5 a.m. Tuesday"
+            return False
+        ws = max(0, word_start - 60)
+        window = (". " if ws == 0 else "") + masked[ws:word_start]
+        return not _TIME_OPENER.search(window)  # "left at 6 P.M. Mr. Smith then" ends
     if low in _ABBREV or _MULTI_DOT.search(word):
         return nxt.strip("\"'“‘(") in _STARTERS
     if len(word) == 1 and word.isalpha():
-        before = _PREV_WORD.search(masked, max(0, start - 60), prev.start()).group(1)
+        before = _prev_word(masked, word_start)[0]
         if word.islower() or not before or not before[0].islower():
             return False  # initials: "J. K. Rowling", "Albert I. Jones"
         return word == "I" or nxt in _STARTERS  # "you and I. Did"
@@ -96,7 +147,12 @@ def _is_boundary(masked: str, start: int, end: int, run: str) -> bool:
 
 def _list_cuts(masked: str) -> tuple[set[int], set[int]]:
     """Starts of numbered/lettered list items, and the marker dots to ignore."""
-    markers = [(m.start(), m.start(2), m.group(2)) for m in _MARKER.finditer(masked)]
+    markers = []
+    for m in _MARKER_END.finditer(masked):
+        e = m.start()
+        label = _MARKER_LABEL.search(masked, max(0, e - 8), e)
+        if label:
+            markers.append((label.start(), label.start(2), label.group(2)))
     cuts: set[int] = set()
     dots: set[int] = set()
 
@@ -110,6 +166,32 @@ def _list_cuts(masked: str) -> tuple[set[int], set[int]]:
     return cuts, dots
 
 
+def _line_cuts(masked: str) -> set[int]:
+    """Cuts at single newlines that end a unit (lists, headings, bylines)."""
+    cuts: set[int] = set()
+    for m in _BLOCK.finditer(masked):
+        lines = m.group(0).split("\n")
+        words = [len(line.split()) for line in lines]
+        terminal = [bool(_LINE_END_TERMINAL.search(line)) for line in lines]
+        pos = m.start()
+        starts = []
+        for line in lines:
+            starts.append(pos)
+            pos += len(line) + 1
+        if max(words) <= _LINE_MAX_WORDS and not any(terminal):
+            cuts.update(starts[1:])  # "features\ncontact manager\nevents, activities"
+            continue
+        for i in range(len(lines) - 1):
+            line, nxt = lines[i].rstrip(), lines[i + 1].lstrip()
+            if terminal[i] or words[i] > _LINE_MAX_WORDS or not line or line[-1] in ",;:-–—/(&":
+                continue
+            if line.rsplit(None, 1)[-1] in _CONTINUES:
+                continue
+            if nxt[0].isupper() or nxt[0] in "\"“‘'":
+                cuts.add(starts[i + 1])  # "By Jane Doe\nThe council said ..."
+    return cuts
+
+
 def split_sentences(text: str) -> list[Span]:
     """Split `text` into sentences; span.text == text[span.start:span.end]."""
     if not text or not text.strip():
@@ -118,6 +200,9 @@ def split_sentences(text: str) -> list[Span]:
     cuts, marker_dots = _list_cuts(masked)
     cuts.update(m.end() for m in _PARAGRAPH.finditer(masked))
     cuts.update(m.start() for m in _BULLET.finditer(masked))
+    if "\n" in masked:
+        cuts.update(m.start() for m in _LINE_BULLET.finditer(masked))
+        cuts |= _line_cuts(masked)
     for m in _RUN.finditer(masked):
         if m.start() in marker_dots:
             continue

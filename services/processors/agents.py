@@ -7,22 +7,32 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from schemas import (
+    ArticleKey,
     ArticleReceived,
+    BlockKey,
     ClaimDetected,
+    ClaimScored,
     ClusterKey,
     ClusterUpdated,
     DecodeError,
+    SentenceAnnotated,
     SentenceExtracted,
     SentenceKey,
     decode,
 )
 from services.common.logging import get_logger
-from services.nlp import pipeline
+from services.nlp import matching, pipeline, revisions
 from services.processors.app import app, settings
 from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, STAGE_DURATION
 from services.processors.outputs import dead_letter, send_all
-from services.processors.tables import cluster_ledgers
-from services.processors.topics import articles_topic, claims_topic, sentences_topic
+from services.processors.tables import article_versions, claim_buckets, claim_records, cluster_ledgers
+from services.processors.topics import (
+    annotations_topic,
+    articles_topic,
+    candidates_topic,
+    claims_topic,
+    sentences_topic,
+)
 
 log = get_logger("processors.agents")
 
@@ -68,12 +78,11 @@ async def annotate_sentences(stream):
             continue
         with STAGE_DURATION.labels("annotate").time():
             annotated = await _annotate_isolating_failures(loop, batch)
-        now = datetime.now(timezone.utc)
-        claims = [pipeline.claim_from(a, now) for a in annotated if a.is_claim]
+        scored = [pipeline.scored_from(a) for a in annotated if a.is_claim]
         SENTENCES.inc(len(annotated))
-        CLAIMS.inc(len(claims))
+        CLAIMS.inc(len(scored))
         await send_all("annotate", "annotations", [(SentenceKey(article_id=a.article_id), a) for a in annotated])
-        await send_all("annotate", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in claims])
+        await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
 
 
 async def _annotate_isolating_failures(loop, batch: list) -> list:
@@ -95,6 +104,31 @@ async def _annotate_isolating_failures(loop, batch: list) -> list:
     return out
 
 
+def _policy() -> matching.MatchPolicy:
+    policy = matching.MatchPolicy(max_bucket=settings.match_bucket_size,
+                                  window_s=settings.match_window_days * 24 * 3600)
+    if settings.paraphrase_cosine is not None:
+        from dataclasses import replace
+
+        policy = replace(policy, paraphrase_cosine=settings.paraphrase_cosine)
+    return policy
+
+
+@app.agent(candidates_topic)
+async def match_claims(stream):
+    """Claims arrive routed by blocking key; each is matched against its bucket, in order."""
+    index = matching.ClaimIndex(claim_buckets, claim_records, _policy())
+    # One event at a time: table writes must happen inside the event's own
+    # iteration, so faust writes them to that event's changelog partition.
+    async for event in stream.events():
+        claim = await _decode_or_dead_letter("match", ClaimScored, event)
+        if claim is None:
+            continue
+        with STAGE_DURATION.labels("match").time():
+            detected = pipeline.match_claims(index, [claim], datetime.now(timezone.utc))
+        await send_all("match", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in detected])
+
+
 @app.agent(claims_topic)
 async def track_clusters(stream):
     async for event in stream.events():
@@ -111,6 +145,20 @@ async def track_clusters(stream):
         # republishes the same ledger instead of skipping it as already seen.
         await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
         cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
+
+
+@app.agent(annotations_topic)
+async def track_revisions(stream):
+    """Compare each completed article version with the previous one, claim by claim."""
+    async for event in stream.events():
+        sentence = await _decode_or_dead_letter("revise", SentenceAnnotated, event)
+        if sentence is None:
+            continue
+        state, revision = revisions.record(article_versions.get(sentence.article_id), sentence,
+                                           datetime.now(timezone.utc))
+        if revision is not None:
+            await send_all("revise", "revisions", [(ArticleKey(article_id=revision.article_id), revision)])
+        article_versions[sentence.article_id] = state
 
 
 @app.task

@@ -16,12 +16,13 @@ settings = ProcessorSettings()
 common = CommonSettings()
 kafka = KafkaSettings()
 configure_logging(common.log_level, common.log_json)
+settings.worker_dir().mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     settings.app_id if common.namespace == "claimstream" else f"{common.namespace}-processors",
     broker=f"kafka://{kafka.bootstrap_servers}",
     store=settings.store,
-    datadir=str(settings.data_dir),
+    datadir=str(settings.worker_dir()),
     autodiscover=["services.processors"],
     origin="services.processors",
     # At-least-once with deterministic ids and idempotent writes downstream;

@@ -1,13 +1,38 @@
-"""Processor metrics (claimstream_processor_*)."""
+"""Processor metrics (claimstream_processor_*).
+
+Every known label value is created at zero when the module loads (`init_labels`),
+so dashboards and alert rules see `0` for a stage or reason that has not
+happened yet instead of no series at all.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
-from services.common.metrics import stage_metrics
+from services.common.metrics import init_labels, stage_metrics
+
+# The `stage` label values used by services/processors/agents.py; add a new stage here too.
+STAGES = ("split", "annotate", "match", "cluster", "revise")
+# Dead-letter reasons: the codec's DecodeError reasons, the size check and the NLP failure.
+REASONS = ("empty", "not_json", "schema_mismatch", "oversized", "processing_error")
 
 MESSAGES_IN, MESSAGES_OUT, ERRORS, STAGE_DURATION = stage_metrics("processor")
 DEADLETTERS = Counter("claimstream_processor_deadletters_total", "Messages sent to the dead-letter topic",
                       ["stage", "reason"])
 CLAIMS = Counter("claimstream_processor_claims_detected_total", "Sentences scored as claims")
 SENTENCES = Counter("claimstream_processor_sentences_total", "Sentences annotated")
+
+# Filled by services/processors/lag.py from the broker's view of the consumer group.
+CONSUMER_LAG = Gauge("claimstream_processor_consumer_lag_messages",
+                     "Messages in a partition not yet committed by the processors' consumer group",
+                     ["topic", "partition"])
+CONSUMER_COMMITTED = Gauge("claimstream_processor_consumer_committed_offset",
+                           "Offset committed by the processors' consumer group (the log start when none yet)",
+                           ["topic", "partition"])
+LAG_POLL_ERRORS = Counter("claimstream_processor_consumer_lag_poll_errors_total",
+                          "Failed attempts to read the consumer group's offsets from the broker")
+
+for _metric in (MESSAGES_IN, MESSAGES_OUT, STAGE_DURATION):
+    init_labels(_metric, STAGES)
+for _metric in (ERRORS, DEADLETTERS):
+    init_labels(_metric, STAGES, REASONS)

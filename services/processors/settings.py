@@ -14,8 +14,12 @@ class ProcessorSettings(BaseSettings):
     app_id: str = Field("claimstream-processors", description="faust app id = Kafka consumer group")
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    store: str = Field("memory://", description="faust table store; tables are changelog-backed either way")
-    data_dir: Path = Path(".run/processors")
+    store: str = Field("rocksdb://", description="faust table store (rocksdb:// via rocksdict, or memory://); "
+                                                 "tables are changelog-backed either way")
+    data_dir: Path | None = Field(None, description="Default: .run/processors/<web_port>, one per worker")
+
+    def worker_dir(self) -> Path:
+        return self.data_dir or Path(".run/processors") / str(self.web_port)
     claim_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
         description="claim_score at or above which a sentence is a claim; default: the model's tuned threshold")
@@ -27,3 +31,6 @@ class ProcessorSettings(BaseSettings):
     batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
     batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
+    match_bucket_size: int = Field(1000, ge=1, description="Newest claims kept per blocking key for matching")
+    match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")
+    paraphrase_cosine: float | None = Field(None, ge=-1, le=1, description="Default: the matcher's own")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.common.metrics import metrics_payload
+from services.processors import lag  # noqa: F401 - registers the consumer-lag service with the app
 from services.processors.app import app
 
 

@@ -9,7 +9,9 @@ from services.query.settings import QuerySettings
 
 def main() -> None:
     settings = QuerySettings()
-    uvicorn.run("services.query.main:app", host=settings.host, port=settings.port, proxy_headers=False)
+    # Live streams never end by themselves: give them a few seconds on shutdown, then close them.
+    uvicorn.run("services.query.main:app", host=settings.host, port=settings.port, proxy_headers=False,
+                timeout_graceful_shutdown=5)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,30 @@ from datetime import datetime, timezone
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
-from schemas import ArticleReceived, ClaimDetected, ClusterUpdated, DecodeError, SentenceAnnotated, decode, topic_name
+from schemas import (
+    ArticleRevised,
+    AlertFired,
+    ArticleReceived,
+    ClaimDetected,
+    ClusterUpdated,
+    DecodeError,
+    FeedbackRecorded,
+    SentenceAnnotated,
+    decode,
+    topic_name,
+)
 from services.common.logging import get_logger
 from services.common.metrics import LATENCY_BUCKETS
-from services.query import projection
+from services.query import feedlog, projection
 
 log = get_logger("query.consumer")
 
 MODELS = {"articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
-          "clusters": ClusterUpdated}
+          "clusters": ClusterUpdated, "alerts": AlertFired, "feedback": FeedbackRecorded,
+          "revisions": ArticleRevised}
+# Read to their end before anything else at start-up: a rebuilt database then knows every alert
+# fired before (and does not fire it again while replaying the clusters).
+BOOTSTRAP = ("alerts",)
 CONSUMED = Counter("claimstream_query_messages_in_total", "Messages projected", ["topic"])
 REJECTED = Counter("claimstream_query_messages_rejected_total", "Messages that could not be decoded",
                    ["topic", "reason"])
@@ -33,8 +48,12 @@ WRITE_TIME = Histogram("claimstream_query_write_duration_seconds", "Time to writ
 
 
 class Projector:
-    def __init__(self, engine, bootstrap_servers: str, namespace: str, batch: int = 500) -> None:
+    def __init__(self, engine, bootstrap_servers: str, namespace: str, batch: int = 500,
+                 rules: feedlog.LiveRules | None = None, on_commit=()) -> None:
         self.engine = engine
+        self.rules = rules or feedlog.LiveRules()
+        # Called with the batch's feedlog.Effects after each commit (feed hub, outbox, gauges).
+        self.on_commit = list(on_commit)
         self.bootstrap_servers = bootstrap_servers
         self.namespace = namespace
         self.topics = {topic_name(thing, namespace): thing for thing in MODELS}
@@ -47,6 +66,12 @@ class Projector:
         self.changed = asyncio.Condition()
         self.ready = asyncio.Event()
         self.positions: dict[tuple[str, int], int] = {}  # next offset to project, per partition
+
+    def clone(self) -> Projector:
+        """A fresh consumer with the same settings, callbacks and condition (after a failure)."""
+        fresh = Projector(self.engine, self.bootstrap_servers, self.namespace, self.batch, self.rules, self.on_commit)
+        fresh.changed = self.changed
+        return fresh
 
     async def run(self) -> None:
         await self.consumer.start()
@@ -73,6 +98,7 @@ class Projector:
             else:
                 raise RuntimeError(f"topic {topic} does not exist")
             partitions += [TopicPartition(topic, p) for p in sorted(found)]
+        await self._bootstrap([tp for tp in partitions if self.topics[tp.topic] in BOOTSTRAP])
         self.consumer.assign(partitions)
         stored = await asyncio.to_thread(projection.load_offsets, self.engine)
         for tp in partitions:
@@ -82,6 +108,32 @@ class Projector:
             else:
                 await self.consumer.seek_to_beginning(tp)
         log.info("projection assigned", partitions=len(partitions), resumed=len(stored))
+
+    async def _bootstrap(self, partitions: list[TopicPartition]) -> None:
+        """Project the bootstrap topics up to their current end, alone."""
+        if not partitions:
+            return
+        stored = await asyncio.to_thread(projection.load_offsets, self.engine)
+        ends = await self.consumer.end_offsets(partitions)
+        begins = await self.consumer.beginning_offsets(partitions)
+        starts = {tp: max(stored[(tp.topic, tp.partition)] + 1, begins[tp]) if (tp.topic, tp.partition) in stored
+                  else begins[tp] for tp in partitions}
+        if all(starts[tp] >= ends[tp] for tp in partitions):
+            return
+        self.consumer.assign(partitions)
+        for tp in partitions:
+            self.consumer.seek(tp, starts[tp])
+        deadline = asyncio.get_running_loop().time() + 120
+        while True:
+            behind = [tp for tp in partitions if await self.consumer.position(tp) < ends[tp]]
+            if not behind:
+                return
+            if asyncio.get_running_loop().time() > deadline:  # the rest comes with the other topics
+                log.warning("bootstrap topics not read to their end in time", behind=[str(tp) for tp in behind])
+                return
+            records = await self.consumer.getmany(*behind, timeout_ms=500, max_records=self.batch)
+            if records:
+                await self._project(records)
 
     async def _project(self, records) -> None:
         batch: list[projection.Consumed] = []
@@ -101,11 +153,17 @@ class Projector:
                 CONSUMED.labels(thing).inc()
         if not batch:
             return
+        effects = feedlog.Effects()
         with WRITE_TIME.time():
-            new_claims = await asyncio.to_thread(projection.apply, self.engine, batch)
+            new_claims = await asyncio.to_thread(projection.apply, self.engine, batch, self.rules, effects)
         now = datetime.now(timezone.utc)
         for claim in new_claims:
             FRESHNESS.observe(max(0.0, (now - claim.received_at).total_seconds()))
+        for callback in self.on_commit:
+            try:
+                callback(effects)
+            except Exception as exc:  # noqa: BLE001 - a listener's bug must not stop the projection
+                log.error("on_commit callback failed", error=repr(exc))
         async with self.changed:
             self.changed.notify_all()
 

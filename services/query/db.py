@@ -23,7 +23,10 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    inspect,
+    text,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -64,9 +67,22 @@ class ArticleRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     credit: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8), default="en")
     body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+
+
+class ArticleRevisionRow(Base):
+    """What changed, claim by claim, from the previous version (topic `revisions`)."""
+
+    __tablename__ = "article_revisions"
+
+    article_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    previous_version: Mapped[int] = mapped_column(Integer)
+    revised_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+    changes: Mapped[dict] = mapped_column(JSON)
 
 
 class SentenceRow(Base):
@@ -94,6 +110,9 @@ class ClaimRow(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     claim_id: Mapped[str] = mapped_column(String(40), unique=True)
     cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+    copy_of: Mapped[str | None] = mapped_column(String(40))
+    update_of: Mapped[str | None] = mapped_column(String(40))
+    claim_type: Mapped[str | None] = mapped_column(String(20), index=True)  # enrichment.claim_type
     article_id: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
@@ -130,6 +149,8 @@ class ClusterRow(Base):
     text: Mapped[str] = mapped_column(Text)
     outlets: Mapped[list] = mapped_column(JSON)
     appearance_count: Mapped[int] = mapped_column(Integer)
+    independent_outlets: Mapped[int] = mapped_column(Integer, default=1)
+    update_of: Mapped[str | None] = mapped_column(String(40))
     appearances: Mapped[list] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 
@@ -142,7 +163,82 @@ class ConsumedOffset(Base):
     offset: Mapped[int] = mapped_column(Integer)
 
 
+class FeedEventRow(Base):
+    """The ordered log of the live feed: one row per `claim`, `appearance`, `cluster` or `alert` event.
+
+    Written only by the projection, in the same transaction as the rows it describes, so `seq`
+    grows in commit order and a stream resumes after any seq without gaps or repeats.
+    `facets` holds what the filters look at, `payload` what clients receive.
+    """
+
+    __tablename__ = "feed_events"
+    __table_args__ = {"sqlite_autoincrement": True}  # never reuse a seq
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(16))
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+    claim_id: Mapped[str | None] = mapped_column(String(40))
+    facets: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+
+
+class AlertRow(Base):
+    """A fired claim-velocity alert: fired once per cluster and rule, whoever fired it first."""
+
+    __tablename__ = "alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+
+
+class WatchlistRow(Base):
+    __tablename__ = "watchlists"
+    __table_args__ = {"sqlite_autoincrement": True}  # a deleted watchlist's id is never given to another
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    filters: Mapped[dict] = mapped_column(JSON)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    feedback_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    claim_id: Mapped[str] = mapped_column(String(40), index=True)
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+    model_version: Mapped[str] = mapped_column(String(100))
+    check_worthy: Mapped[bool | None] = mapped_column(Boolean)
+    correct_member: Mapped[bool | None] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), index=True)
+
+
+class OutboxRow(Base):
+    """Events to publish to Kafka, written in the same transaction as the rows they describe.
+
+    A publisher task sends them after the commit and deletes them once Kafka acknowledged, so an
+    alert or a feedback is published at least once even if the process stops in between.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    thing: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+
+
 Index("ix_claims_seen", ClaimRow.seen_at.desc())
+Index("ix_claims_received", ClaimRow.received_at)
 
 
 def make_engine(db_url: str) -> Engine:
@@ -152,7 +248,59 @@ def make_engine(db_url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
+    ensure_fts(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Additive migration for a database made by an older version: new columns and indexes.
+
+    `create_all` creates missing tables only. A new nullable column (or one with a scalar
+    default) is added in place; anything else needs a rebuild (delete the file, replay).
+    """
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            existing = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                default = column.default.arg if column.default is not None and column.default.is_scalar else None
+                if not column.nullable and default is None:
+                    raise RuntimeError(f"{table.name}.{column.name} is new and required: delete the query "
+                                       "database to rebuild it from the topics")
+                ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
+                if default is not None:
+                    ddl += f" DEFAULT {int(default) if isinstance(default, bool) else repr(default)}"
+                conn.execute(text(ddl))
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
+
+
+def fts_enabled(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and getattr(engine, "_claimstream_fts", False)
+
+
+def ensure_fts(engine: Engine) -> None:
+    """SQLite: a contentless FTS5 index of claim texts (rowid = claims.seq), filled up to date.
+
+    Without FTS5 (another database, or an SQLite built without it) free text falls back to LIKE.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5("
+                              "text, content='', tokenize='unicode61 remove_diacritics 2')"))
+            # Claims projected before the index existed (an older database).
+            conn.execute(text("INSERT INTO claims_fts(rowid, text) SELECT seq, text FROM claims "
+                              "WHERE seq > (SELECT coalesce(max(rowid), 0) FROM claims_fts)"))
+    except OperationalError:  # no FTS5 in this SQLite build
+        return
+    engine._claimstream_fts = True
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -7,14 +7,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.http import BodySizeLimit, add_metrics_route
+from services.common.http import (
+    BodySizeLimit,
+    RequestTimeout,
+    add_metrics_route,
+    error_responses,
+    install_error_handlers,
+)
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
+from services.query import feedback
 from services.query.consumer import Projector
 from services.query.db import make_engine
-from services.query.routers import articles, claims, clusters, health
+from services.query.feedlog import Effects, LiveRules
+from services.query.live import FeedHub
+from services.query.outbox import OutboxPublisher
+from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, \
+    trending, watchlists
 from services.query.settings import QuerySettings
+from services.query.webhooks import WebhookDispatcher
 
 log = get_logger("query")
 
@@ -29,21 +41,52 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         app.state.engine = make_engine(settings.db_url)
         await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
-        app.state.projector = Projector(app.state.engine, kafka.bootstrap_servers, common.namespace,
-                                        settings.poll_batch)
+        engine = app.state.engine
+        app.state.hub = hub = FeedHub(engine)
+        app.state.outbox = outbox = OutboxPublisher(engine, kafka.bootstrap_servers, common.namespace)
+        app.state.webhooks = webhooks = WebhookDispatcher(engine, settings)
+        await webhooks.reload()
+        hub.listeners.append(webhooks.on_event)
+        app.state.feedback_changed = feedback_changed = asyncio.Event()
+        feedback_changed.set()  # export the gauges once at start
+
+        def on_commit(effects: Effects) -> None:
+            if effects.feed_events:
+                hub.notify()
+            if effects.outbox_rows:
+                outbox.notify()
+            if effects.feedback_rows:
+                feedback_changed.set()
+
+        app.state.projector = Projector(engine, kafka.bootstrap_servers, common.namespace, settings.poll_batch,
+                                        rules=LiveRules(settings.velocity_outlets, settings.velocity_window_minutes),
+                                        on_commit=[on_commit])
         app.state.projector_task = asyncio.create_task(_keep_projecting(app), name="projector")
+        app.state.live_tasks = [
+            asyncio.create_task(hub.run(), name="feed-hub"),
+            asyncio.create_task(outbox.run(), name="outbox"),
+            asyncio.create_task(webhooks.run(), name="webhooks"),
+            asyncio.create_task(_export_feedback(app), name="feedback-gauges"),
+        ]
         log.info("query ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, db=settings.db_url)
         try:
             yield
         finally:
-            app.state.projector_task.cancel()
-            await asyncio.gather(app.state.projector_task, return_exceptions=True)
+            tasks = [app.state.projector_task, *app.state.live_tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             app.state.engine.dispose()
 
-    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan)
+    # Every route may meet a body that is not JSON (400) or the request deadline (504).
+    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan,
+                  responses=error_responses(400, 504))
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (claims, clusters, articles, health):
+    # Streams are long-lived by design: only ordinary requests get the deadline.
+    app.add_middleware(RequestTimeout, seconds=15.0, exempt_paths={"/claims/stream", "/claims/ws"})
+    install_error_handlers(app)
+    for module in (claims, clusters, articles, health, page, watchlists, feedback_routes, trending):
         app.include_router(module.router)
     add_metrics_route(app)
     return app
@@ -66,10 +109,22 @@ async def _keep_projecting(app: FastAPI) -> None:
             app.state.projector.ready.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
-            old = app.state.projector
-            app.state.projector = Projector(old.engine, old.bootstrap_servers, old.namespace, old.batch)
-            # SSE streams wait on the projector's condition; keep the same one.
-            app.state.projector.changed = old.changed
+            # Same settings, commit callbacks and condition (which SSE streams may wait on).
+            app.state.projector = app.state.projector.clone()
+
+
+async def _export_feedback(app: FastAPI) -> None:
+    """Recompute the feedback precision gauges when feedback arrived (API or topic)."""
+    settings: QuerySettings = app.state.settings
+    changed: asyncio.Event = app.state.feedback_changed
+    while True:
+        await changed.wait()
+        changed.clear()
+        try:
+            await asyncio.to_thread(feedback.refresh, app.state.engine, settings.feedback_max_versions)
+        except Exception as exc:  # noqa: BLE001 - gauges are best effort; the API answers from the database
+            log.error("feedback gauges not updated", error=repr(exc))
+        await asyncio.sleep(1.0)  # at most one recomputation per second
 
 
 app = create_app()

@@ -17,3 +17,33 @@ class QuerySettings(BaseSettings):
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
     max_request_bytes: int = 64 * 1024
+    api_key: str | None = Field(None, description="When set, writes (watchlists, feedback) need the X-API-Key header")
+
+    # Live feed (/claims/stream, /claims/ws)
+    stream_queue_size: int = Field(500, ge=1, description="Events queued per live client; a client that falls "
+                                                          "further behind reads the log instead")
+    stream_max_lag_s: float = Field(120.0, gt=0, description="A client that has been reading the log this long "
+                                                             "without catching up is dropped")
+    stream_max_clients: int = Field(2000, ge=1, description="Live clients at once; more get 503 / close 1013")
+    stream_send_timeout_s: float = Field(30.0, gt=0, description="A client whose socket accepts nothing for this "
+                                                                 "long is dropped")
+    stream_ping_s: float = Field(15.0, gt=0, description="Keep-alive comment (SSE) or ping (WebSocket) when idle")
+
+    # Claim-velocity alerts
+    velocity_outlets: int = Field(3, ge=2, description="Independent outlets that make a cluster an alert")
+    velocity_window_minutes: float = Field(60.0, gt=0, description="... when reached within this many minutes")
+
+    # Watchlist webhooks
+    webhook_concurrency: int = Field(4, ge=1, description="Webhook deliveries in flight at once")
+    webhook_queue_size: int = Field(1000, ge=1, description="Deliveries waiting; more are dropped and counted")
+    webhook_max_attempts: int = Field(5, ge=1, description="Attempts per delivery (the first one included)")
+    webhook_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles per attempt, at most 30 s")
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Longest time for one attempt")
+    webhook_max_age_s: float = Field(3600.0, gt=0, description="Events older than this (a replay, a rebuild) are "
+                                                               "not sent to webhooks")
+    webhook_allow_private: bool = Field(False, description="Let webhooks go to private, loopback and other "
+                                                           "non-public addresses")
+
+    # Feedback
+    feedback_max_versions: int = Field(10, ge=1, description="Model versions exported as precision gauges "
+                                                             "(most recent feedback first)")

@@ -2,13 +2,17 @@
 the Prometheus scrape/alert configs and the Grafana provisioning and dashboard.
 
 Nothing is started: `docker compose config` needs the docker client and its compose plugin only,
-no engine. The YAML checks need PyYAML (not a declared dependency of the project: they are skipped
-with a note when it is missing; the dashboard is JSON and always checked).
+no engine. scripts/install_compose.sh (run by `make test`) builds the plugin into the git-ignored
+.tools/docker/cli-plugins/; it is used through DOCKER_CONFIG=.tools/docker (or run standalone when
+there is no docker client), and the user's own `docker compose` is the fallback. The YAML checks
+need PyYAML (not a declared dependency of the project: they are skipped with a note when it is
+missing; the dashboard is JSON and always checked).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
+TOOLS_DOCKER_CONFIG = Path(os.environ.get("CLAIMSTREAM_TOOLS") or ROOT / ".tools") / "docker"  # see install_compose.sh
+TOOLS_COMPOSE_PLUGIN = TOOLS_DOCKER_CONFIG / "cli-plugins" / "docker-compose"
 DASHBOARD = GRAFANA_DIR / "dashboards" / "claimstream.json"
 DATASOURCE = GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml"
 
@@ -30,17 +36,33 @@ def _yaml():
     return pytest.importorskip("yaml", reason="PyYAML is not installed (pip install pyyaml) -- YAML checks skipped")
 
 
+def _compose_command() -> tuple[list[str], dict[str, str]]:
+    """The `docker compose` command to run and its environment: the project's plugin first, else the user's."""
+    docker = shutil.which("docker")
+    env = dict(os.environ)
+    if os.access(TOOLS_COMPOSE_PLUGIN, os.X_OK):
+        if docker is None:
+            return [str(TOOLS_COMPOSE_PLUGIN)], env  # the compose v2 binary also runs standalone
+        env["DOCKER_CONFIG"] = str(TOOLS_DOCKER_CONFIG)
+        return [docker, "compose"], env
+    if docker is None:
+        pytest.skip("the docker client is not installed and neither is .tools/docker/cli-plugins/docker-compose "
+                    "(bash scripts/install_compose.sh)")
+    version = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, env=env)
+    if version.returncode != 0:
+        pytest.skip(f"the docker compose plugin is not installed (bash scripts/install_compose.sh): "
+                    f"{' '.join(version.stderr.split())[:200]}")
+    return [docker, "compose"], env
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("the docker client is not installed")
-    version = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
-    if version.returncode != 0:
-        pytest.skip(f"the docker compose plugin is not installed: {version.stderr.strip()[:200]}")
+    command, env = _compose_command()
+    version = subprocess.run([*command, "version"], capture_output=True, text=True, env=env, timeout=60)
+    assert version.returncode == 0, f"{' '.join(command)} version failed:\n{version.stderr}"
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--format", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [*command, "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
     )
     assert result.returncode == 0, f"docker compose config rejected docker-compose.yml:\n{result.stderr}"
     return json.loads(result.stdout)

@@ -73,6 +73,10 @@ def test_cluster_ledger_names_the_first_outlet(stack, posted, run_id):
     assert cluster["first_outlet"] == "Wire Report Agency"
     assert [a["outlet"] for a in cluster["appearances"]][:1] == ["Wire Report Agency"]
     assert cluster["appearance_count"] == 3
+    review = httpx.get(f"{stack.query}/clusters/{cluster_id}/claimreview", timeout=10).json()
+    assert review["@type"] == "ClaimReview" and review["itemReviewed"]["@type"] == "Claim"
+    assert review["itemReviewed"]["firstAppearance"]["publisher"]["name"] == "Wire Report Agency"
+    assert len(review["itemReviewed"]["appearance"]) == 3
 
 
 def test_article_view_has_every_sentence_credit_and_no_boilerplate(stack, posted, run_id):
@@ -109,6 +113,14 @@ def test_reposting_the_same_article_publishes_it_once(stack, posted):
     texts = [c["text"] for c in mine]
     assert len(texts) == len(set(texts)), texts
     assert any("2,600 residents" in t for t in texts) and any("2,400 residents" in t for t in texts)
+    # The article view says what changed, claim by claim.
+    view = wait_for(lambda: (lambda r: r.json() if r.json()["revisions"] else None)(
+        httpx.get(f"{stack.query}/articles/{articles[0]['id']}", timeout=10)), message="the revision")
+    [revision] = view["revisions"]
+    assert revision["version"] == 2 and revision["previous_version"] == 1
+    assert [(e["old_text"][:50], e["new_text"][:50]) for e in revision["edited"]] == [
+        ("Firefighters evacuated 2,400 residents from three ", "Firefighters evacuated 2,600 residents from three ")]
+    assert revision["unchanged"] and not revision["withdrawn"] and not revision["added"]
 
 
 def test_claims_filters_and_pagination(stack, posted, run_id):
@@ -172,26 +184,38 @@ def test_stream_delivers_new_claims_and_resumes_after_last_event_id(stack, run_i
     assert resumed[0]["id"] == first["id"]
 
 
+def _same_cluster_pairs(rows: list[tuple[str, str | None]]) -> set[tuple[str, str]]:
+    """Which claims share a cluster: ids depend on arrival order, the grouping does not."""
+    claims = [(text, cluster) for text, cluster in rows if cluster]
+    return {(a, b) for i, (a, ca) in enumerate(claims) for b, cb in claims[i + 1:] if ca == cb}
+
+
 def test_annotate_agrees_with_the_stream(stack, posted, tmp_path):
     articles, _ = posted
-    article = articles[3]  # jobs report: several claims, non-claims and entities
-    path = tmp_path / "one.jsonl"
-    path.write_text(json.dumps(article) + "\n")
+    path = tmp_path / "all.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in articles))
     out = subprocess.run([sys.executable, "-m", "services.cli", "annotate", str(path)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300, env=stack.env)
     assert out.returncode == 0, out.stderr
     offline = [json.loads(line) for line in out.stdout.splitlines()]
-    view = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["sentences"] else None)(
-        httpx.get(f"{stack.query}/articles/{article['id']}", timeout=10)), message="the article view")
-    streamed = view["sentences"]
-    assert len(offline) == len(streamed) > 3
+    streamed = []
+    for article in articles:
+        view = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["sentences"]
+                                 and all(s["cluster_id"] for s in r.json()["sentences"] if s["is_claim"])
+                                 else None)(httpx.get(f"{stack.query}/articles/{article['id']}",
+                                                      params={"version": 1}, timeout=10)),
+                        message=f"the article view of {article['id']}")
+        streamed += [dict(s, article_id=article["id"]) for s in view["sentences"]]
+    assert len(offline) == len(streamed) > 20
     for a, b in zip(offline, streamed):
-        assert (a["sentence"], a["start"], a["end"], a["is_claim"], a["cluster_id"]) == \
-               (b["text"], b["start"], b["end"], b["is_claim"], b["cluster_id"])
+        assert (a["article_id"], a["sentence"], a["start"], a["end"], a["is_claim"]) == \
+               (b["article_id"], b["text"], b["start"], b["end"], b["is_claim"])
         assert a["claim_score"] == pytest.approx(b["claim_score"], abs=1e-6)
         assert [(e["text"], e["canonical"], e["start"]) for e in a["entities"]] == \
                [(e["text"], e["canonical"], e["start"]) for e in b["entities"]]
-        assert a["article_id"] == article["id"]
+    key = lambda r: f"{r['article_id']}|{r.get('sentence', r.get('text'))}"  # noqa: E731
+    assert _same_cluster_pairs([(key(a), a["cluster_id"]) for a in offline]) == \
+           _same_cluster_pairs([(key(b), b["cluster_id"]) for b in streamed])
 
 
 def test_seed_article_loses_its_boilerplate_and_keeps_its_credit(stack, run_id):

@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 from schemas import ArticleReceived
-from services.nlp import pipeline
+from services.nlp import matching, pipeline
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 
@@ -22,20 +22,27 @@ def test_split_article_gives_offsets_into_the_body_and_stable_ids():
     assert [s.sentence_id for s in sentences] == [s.sentence_id for s in pipeline.split_article(article)]
 
 
-def test_annotation_marks_claims_and_gives_them_clusters():
+def test_annotation_marks_claims_and_matching_gives_them_clusters():
     annotated = pipeline.annotate_sentences(pipeline.split_article(_article()), threshold=0.5)
     by_text = {a.text: a for a in annotated}
     question = by_text["What happens next?"]
-    assert not question.is_claim and question.cluster_id is None
+    assert not question.is_claim
     shells = by_text["North Korea has shipped more than one million artillery shells to Russia since August."]
-    assert shells.is_claim and shells.cluster_id.startswith("c_")
+    assert shells.is_claim
     assert {"North Korea", "Russia"} <= {e.canonical for e in shells.entities}
+    scored = pipeline.scored_from(shells)
+    assert scored.block and scored.claim_id.startswith("k-")
+    [claim] = pipeline.match_claims(matching.ClaimIndex({}, {}), [scored], T0)
+    assert claim.cluster_id.startswith("c_") and claim.sentence_id == shells.sentence_id
+
+
+INDEX = matching.ClaimIndex({}, {})
 
 
 def _claim(article_id, outlet, minutes):
     article = _article(article_id=article_id, outlet=outlet, published=T0 + timedelta(minutes=minutes))
     annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold=0.5)
-    return pipeline.claim_from(annotated[0], T0)
+    return pipeline.match_claims(INDEX, [pipeline.scored_from(annotated[0])], T0)[0]
 
 
 def test_ledger_keeps_the_earliest_appearance_first_and_ignores_replays():
@@ -55,3 +62,26 @@ def test_ledger_appearances_are_bounded_but_counted():
         claim = _claim(f"a{n}", f"Outlet {n}", n)
         ledger = pipeline.add_appearance(ledger, claim, T0, max_appearances=3)
     assert ledger.appearance_count == 5 and len(ledger.appearances) == 3
+
+
+def test_articles_not_in_english_keep_their_language_and_are_not_scored():
+    from services.ingest.models import ArticleIn
+    from services.ingest.prepare import prepare_article
+
+    draft = prepare_article(ArticleIn(id="de-1", outlet="Rheinische Post", body=(
+        "Die Arbeitslosenquote ist im Oktober auf 3,9 Prozent gesunken, teilte die Bundesagentur mit. "
+        "Die Regierung will die Steuern im nächsten Jahr senken.")))
+    assert draft.language == "de"
+    article = ArticleReceived(article_id=draft.article_id, version=1, content_hash=draft.content_hash,
+                              outlet=draft.outlet, body=draft.body, received_at=T0, language=draft.language)
+    annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold=0.0)
+    assert annotated and all(not a.is_claim and a.language == "de" and not a.entities for a in annotated)
+
+
+def test_claims_carry_linked_entities_and_enrichment():
+    annotated = pipeline.annotate_sentences(pipeline.split_article(_article()), threshold=0.5)
+    shells = next(a for a in annotated if a.text.startswith("North Korea"))
+    assert "country:north-korea" in {e.entity_id for e in shells.entities}
+    assert shells.enrichment is not None and shells.enrichment.claim_type in (
+        "statistic", "event", "quote", "causal", "comparison", "other")
+    assert any(q.value == 1e6 for q in shells.enrichment.quantities)

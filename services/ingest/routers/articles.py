@@ -1,4 +1,4 @@
-"""POST /articles and POST /articles/batch."""
+"""POST /articles and POST /articles/batch: the write endpoints, all behind the API key."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ import json
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 
+from services.common.http import clean_errors, error_responses
 from services.ingest.deps import ServiceDep, SettingsDep, require_api_key
 from services.ingest.models import ArticleIn, ArticlesAccepted
 from services.ingest.prepare import EmptyArticleError
 from services.ingest.service import REJECTED, PublishError
 
+# Every route of this router writes, so every one needs the key (when one is configured).
 router = APIRouter(prefix="/articles", tags=["articles"], dependencies=[Depends(require_api_key)])
 
-_ERRORS = {
-    401: {"description": "API key missing or wrong"},
-    413: {"description": "Request or article body too large"},
-    422: {"description": "Invalid article; nothing was published"},
-    503: {"description": "Kafka unavailable; nothing recorded, retry"},
-}
+_ERRORS = error_responses(
+    400, 401, 413, 422, 503, 504,
+    e400="The body could not be read as text (e.g. not UTF-8)",
+    e413="Request, article body or batch too large; nothing was published",
+    e422="Invalid article(s); nothing was published",
+    e503="Kafka did not acknowledge; nothing recorded, retry",
+)
+
+# Errors listed per item of a batch, at most.
+_MAX_ITEM_ERRORS = 50
 
 
 def _check_size(article: ArticleIn, settings, where: str = "") -> None:
@@ -55,24 +61,27 @@ async def post_article(article: ArticleIn, service: ServiceDep, settings: Settin
     }}},
 )
 async def post_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> ArticlesAccepted:
-    """Accept a JSON list or JSON lines of articles; all are checked before any is published."""
+    """Accept a JSON list or JSON lines of articles; all are checked before any is published.
+
+    A 422 lists the problems of every invalid item (up to 50) with `loc` = `["body", <item>, <field>]`.
+    """
     raw = await request.body()
     items = _parse_batch(raw, request.headers.get("content-type", ""))
     if not items:
         raise HTTPException(422, "the batch is empty")
     if len(items) > settings.max_batch_articles:
         raise HTTPException(413, f"{len(items)} articles in one batch; the limit is {settings.max_batch_articles}")
-    articles, errors = [], []
+    articles, errors, invalid = [], [], 0
     for n, item in enumerate(items):
         try:
             articles.append(ArticleIn.model_validate(item))
         except ValidationError as exc:
-            errors.append({"item": n, "errors": exc.errors(include_url=False, include_context=False,
-                                                           include_input=False)})
-    if errors:
-        REJECTED.labels("invalid").inc(len(errors))
-        raise HTTPException(422, {"message": f"{len(errors)} invalid articles; nothing was published",
-                                  "items": errors[:50]})
+            invalid += 1
+            for error in clean_errors(exc.errors(include_url=False, include_context=False, include_input=False)):
+                errors.append(error | {"loc": ["body", n, *error["loc"]]})
+    if invalid:
+        REJECTED.labels("invalid").inc(invalid)
+        raise HTTPException(422, errors[:_MAX_ITEM_ERRORS])
     for n, article in enumerate(articles):
         _check_size(article, settings, f"item {n}: ")
     return await _publish(service, articles, "batch")
@@ -88,8 +97,8 @@ def _parse_batch(raw: bytes, content_type: str) -> list:
             or stripped.startswith("["):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise HTTPException(422, f"the batch is not valid JSON: {exc}") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise HTTPException(422, f"the batch is not valid JSON: {_reason(exc)}") from exc
         if not isinstance(data, list):
             raise HTTPException(422, "a JSON batch must be a list of articles")
         return data
@@ -99,6 +108,11 @@ def _parse_batch(raw: bytes, content_type: str) -> list:
             continue
         try:
             items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise HTTPException(422, f"line {line_no} is not valid JSON: {exc}") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise HTTPException(422, f"line {line_no} is not valid JSON: {_reason(exc)}") from exc
     return items
+
+
+def _reason(exc: Exception) -> str:
+    # JSONDecodeError's message names a position, never the text; RecursionError: nested too deep.
+    return str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"

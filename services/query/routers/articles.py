@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
-from services.query.db import ArticleRow, SentenceRow
+from services.query.db import ArticleRevisionRow, ArticleRow, SentenceRow
 from services.query.deps import SessionDep
-from services.query.models import ArticlePublic, SentencePublic
+from services.query.models import ArticlePublic, RevisionPublic, SentencePublic
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 
@@ -27,7 +27,12 @@ def get_article(article_id: str, session: SessionDep,
     sentences = session.scalars(select(SentenceRow).where(SentenceRow.article_id == article_id,
                                                           SentenceRow.version == chosen)
                                 .order_by(SentenceRow.index)).all()
+    revisions = session.scalars(select(ArticleRevisionRow).where(ArticleRevisionRow.article_id == article_id)
+                                .order_by(ArticleRevisionRow.version)).all()
     return ArticlePublic(
+        revisions=[RevisionPublic(version=r.version, previous_version=r.previous_version, revised_at=r.revised_at,
+                                  **r.changes) for r in revisions],
+        language=article.language,
         article_id=article.article_id, version=article.version, versions=list(versions), outlet=article.outlet,
         url=article.url, title=article.title, credit=article.credit, published_at=article.published_at,
         received_at=article.received_at, sentence_count=len(sentences),

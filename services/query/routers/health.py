@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+class HealthPublic(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+@router.get("/healthz", response_model=HealthPublic,
+            responses={503: {"model": HealthPublic, "description": "Starting, or the projection consumer is down"}})
 async def healthz(request: Request) -> JSONResponse:
     projector = getattr(request.app.state, "projector", None)
     task = getattr(request.app.state, "projector_task", None)

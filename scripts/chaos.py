@@ -1,0 +1,841 @@
+#!/usr/bin/env python
+"""Fault scenarios against the real ClaimStream stack, each followed by a reconciliation.
+
+    .venv/bin/python scripts/chaos.py [--reduced] [--out test-output/chaos.json] [--bootstrap HOST:PORT]
+
+Full run: starts its OWN Kafka broker (deploy/kafka/kafka.sh on free ports, private
+KAFKA_HOME_DIR, the repo's cached jars linked) so that it may stop and restart it; the
+shared broker is never touched. `--reduced` (used by `make test`) skips the broker scenario
+and runs on KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092) with a fresh namespace.
+Both start processors, query and ingest on free ports (scripts/stackctl.py) and stop
+everything they started when they end, also on Ctrl-C / SIGTERM.
+
+Scenarios (full run, in order; reduced: kill9, poison, query_restart):
+
+- kill9: SIGKILL to the processors worker's process group mid-stream, then start it again.
+- broker_restart: `kafka.sh down` (SIGTERM, data kept) while articles flow, 25 s down (so that
+  ingest's 30 s publish timeout runs out and it answers 503/504), `kafka.sh up`.
+- scale: processor workers 1 -> 2 -> 1: a second worker joins (rebalance), runs until it has
+  annotated sentences and 8 s more, then stops gracefully (LeaveGroup, rebalance).
+- query_restart: SIGTERM to the query service mid-stream, start it again on the same database.
+- poison: on every input topic of the processors (articles, sentences, candidates, claims,
+  annotations) one message that is not JSON, one JSON of the wrong schema and one empty value,
+  plus on `articles` (4 MiB topic limit) a 2.5 MiB payload over the processors' 2 MiB limit;
+  `clusters` (read by the query only) gets the first two kinds and must be skipped there.
+
+Load: articles from samples/generator.py posted to /articles/batch in small batches at a
+steady rate during each scenario, like a client: a 503/504 or a connection error is retried
+with the same articles (same ids) with backoff. Acknowledged = a 202 answer with status
+"published"; a "duplicate" answer to a retry of ours also means an earlier attempt reached
+Kafka (ingest records an id only after Kafka's ack), so it is checked too (counted apart).
+
+Reconciliation after each scenario, over every article acknowledged so far:
+- expected claims per article: the functions behind `claimstream annotate` (prepare_article,
+  pipeline.split_article, annotate_sentences) in this process, with the services' claim model
+  and threshold; expected = distinct claim ids (schemas.ids.claim_id(article_id, text)) among
+  the is_claim sentences (a sentence repeated word for word in one article is one claim);
+- the feed: GET /claims paged with the cursor to the end; lost = expected claims of an
+  acknowledged article that are absent; duplicated = feed items beyond the first with the same
+  claim_id or the same (article_id, text); unexpected = claims of an acknowledged article that
+  the offline run did not predict (reported apart). GET /articles/{id} of every acknowledged
+  article must show the expected sentence and claim counts (projection consistency).
+- dead letters: every poison message (topic, partition, offset as acknowledged to our
+  producer) must have a MessageDeadLettered in the deadletter topic with the expected reason.
+- the claims topic itself is read too: redelivered claim ids there (at-least-once) are
+  reported as `topic_redeliveries`, to show what the query's idempotent writes absorb.
+The reconciliation waits (up to the drain timeout) until the pipeline is idle and the feed
+is complete, then takes the last reading.
+
+Stall, defined precisely. Every 0.5 s this script reads, for each partition of the topics a
+component consumes, the end offset and the component's position: for the processors the
+consumer group's committed offset (admin OffsetFetch; topics articles, sentences,
+candidates, claims, annotations), for the query projection the offset stored in its database
+(consumed_offsets + 1; topics articles, annotations, claims, clusters), where a partition whose
+lag on the query's own claimstream_query_consumer_lag_messages gauge is 0 counts as caught up
+(skipped undecodable messages are not stored as offsets). A partition is *waiting* when
+end > position. Its stall is the time since the last sample at which it was not waiting or its
+position had moved; max_stall_s is the largest stall seen. Not counted: the time the broker is
+deliberately down (every clock restarts when it answers again) and the query's own planned
+downtime (from SIGTERM until the new process answers /healthz; its clocks restart then; the
+downtime is reported as query_downtime_s). A killed processors worker is NOT excused: its
+restart, the rebalance and table recovery all count. Resolution: the 0.5 s sampling plus
+faust's commit interval (2.8 s), since committed offsets move only at commits.
+
+The last line printed is:
+chaos: scenarios=… lost=… duplicated=… deadlettered=<found>/<poison sent> max_stall_s=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
+import stackctl  # noqa: E402
+from stackctl import ROOT, log  # noqa: E402
+
+from samples.generator import make_article  # noqa: E402
+
+PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "claims", "annotations")
+QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")
+STAGE_OF = {"articles": "split", "sentences": "annotate", "candidates": "match", "claims": "cluster",
+            "annotations": "revise"}
+MAX_PROCESSOR_MESSAGE = 2 * 1024 * 1024
+
+
+@dataclass
+class Config:
+    scenarios: tuple
+    rate: float  # articles/s posted during a scenario
+    batch: int
+    before_s: float  # load before the fault
+    after_s: float  # load after recovery
+    drain_timeout_s: float
+    own_broker: bool
+    broker_down_s: float = 25.0  # longer than ingest's 30 s publish timeout once stop and start are added
+
+
+FULL = Config(("kill9", "broker_restart", "scale", "query_restart", "poison"), rate=2.0, batch=2,
+              before_s=8, after_s=8, drain_timeout_s=240, own_broker=True)
+REDUCED = Config(("kill9", "poison", "query_restart"), rate=2.0, batch=2, before_s=4, after_s=3,
+                 drain_timeout_s=150, own_broker=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Load
+
+
+class Supply:
+    def __init__(self, prefix: str, seed: int):
+        self.prefix, self.seed, self.next = prefix, seed, 0
+
+    def take(self, n: int) -> list[dict]:
+        out = [make_article(i, self.seed, self.prefix) for i in range(self.next, self.next + n)]
+        self.next += n
+        return out
+
+
+@dataclass
+class LoadStats:
+    posted: int = 0
+    published: int = 0
+    duplicate_on_retry: int = 0
+    requests: int = 0
+    retried_requests: int = 0
+    http_errors: Counter = field(default_factory=Counter)
+    gave_up: int = 0
+
+
+class Load:
+    """Posts batches at a steady rate while running; each batch is retried until acknowledged."""
+
+    def __init__(self, ingest_url: str, supply: Supply, acked: dict, rate: float, batch: int,
+                 give_up_s: float = 150):
+        self.url = f"{ingest_url}/articles/batch"
+        self.supply, self.acked, self.rate, self.batch = supply, acked, rate, batch
+        self.give_up_s = give_up_s
+        self.stats = LoadStats()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._posts: set[asyncio.Task] = set()
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(45, connect=5))
+
+    def start(self) -> None:
+        self._stop.clear()
+        self.stats = LoadStats()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> LoadStats:
+        """Stop posting new batches and wait until every batch in flight is acknowledged (or given up)."""
+        self._stop.set()
+        if self._task:
+            await self._task
+        if self._posts:
+            await asyncio.gather(*self._posts, return_exceptions=True)
+        return self.stats
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _run(self) -> None:
+        interval = self.batch / self.rate
+        t0 = time.monotonic()
+        k = 0
+        while not self._stop.is_set():
+            articles = self.supply.take(self.batch)
+            task = asyncio.create_task(self._post(articles))
+            self._posts.add(task)
+            task.add_done_callback(self._posts.discard)
+            k += 1
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, t0 + k * interval - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _post(self, articles: list[dict]) -> None:
+        s = self.stats
+        s.posted += len(articles)
+        deadline = time.monotonic() + self.give_up_s
+        delay, attempt = 0.5, 0
+        while True:
+            attempt += 1
+            s.requests += 1
+            try:
+                r = await self.client.post(self.url, json=articles)
+                if r.status_code == 202:
+                    by_id = {a["id"]: a for a in articles}
+                    for item in r.json()["articles"]:
+                        if item["status"] == "published" or attempt > 1:
+                            status = item["status"] if item["status"] == "published" else "duplicate_on_retry"
+                            self.acked[item["id"]] = {"article": by_id[item["id"]], "status": status}
+                            if status == "published":
+                                s.published += 1
+                            else:
+                                s.duplicate_on_retry += 1
+                    if attempt > 1:
+                        s.retried_requests += 1
+                    return
+                s.http_errors[str(r.status_code)] += 1
+                if r.status_code not in (503, 504):
+                    log(f"ingest answered {r.status_code}: {r.text[:300]}")
+                    return
+            except httpx.TransportError as exc:
+                s.http_errors[type(exc).__name__] += 1
+            if time.monotonic() + delay > deadline:
+                s.gave_up += len(articles)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stall monitor
+
+
+@dataclass
+class PartitionClock:
+    position: int = -2
+    last_ok: float = 0.0
+
+
+class StallMonitor:
+    """Samples positions and end offsets every `interval` s; see the module docstring."""
+
+    def __init__(self, stack: stackctl.Stack, interval: float = 0.5):
+        self.stack, self.interval = stack, interval
+        self.clocks: dict[tuple, PartitionClock] = {}
+        self.paused: set[str] = set()
+        self.max_stall = {"processors": 0.0, "query": 0.0}
+        self.worst: dict[str, tuple] = {}
+        self.samples = 0
+        self.errors = 0
+        self.lags = {"processors": {}, "query": {}}
+        self.topics_p = [stack.topic(t) for t in PROCESSOR_INPUTS]
+        self.topics_q = [stack.topic(t) for t in QUERY_INPUTS]
+        self._task: asyncio.Task | None = None
+        self._watch: stackctl.OffsetWatch | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._watch:
+            await self._watch.close()
+
+    def reset_scenario(self) -> None:
+        self.max_stall = {"processors": 0.0, "query": 0.0}
+        self.worst = {}
+
+    def pause(self, *components: str) -> None:
+        self.paused.update(components)
+
+    def resume(self, *components: str) -> None:
+        now = time.monotonic()
+        for c in components:
+            self.paused.discard(c)
+            for key, clock in self.clocks.items():
+                if key[0] == c:
+                    clock.last_ok = now
+
+    def idle(self) -> bool:
+        """Nothing waiting anywhere at the last sample (and at least one sample of each)."""
+        return bool(self.lags["processors"]) and bool(self.lags["query"]) and \
+            not any(self.lags["processors"].values()) and not any(self.lags["query"].values())
+
+    def _observe(self, component: str, key: tuple, end: int, position: int, caught_up: bool, now: float) -> None:
+        clock = self.clocks.get((component, *key))
+        if clock is None:
+            clock = self.clocks[(component, *key)] = PartitionClock(position, now)
+        waiting = end > position and not caught_up
+        self.lags[component][key] = max(0, end - position) if waiting else 0
+        if not waiting or position != clock.position:
+            clock.last_ok = now
+        clock.position = position
+        stall = now - clock.last_ok
+        if stall > self.max_stall[component]:
+            self.max_stall[component] = stall
+            self.worst[component] = (key[0].rsplit(".", 2)[-2], key[1], round(stall, 2), end, position)
+
+    async def _query_positions(self) -> tuple[dict, dict] | None:
+        db = self.stack.workdir / "query.db"
+
+        def read() -> dict:
+            if not db.exists():
+                return {}
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+            try:
+                return {(t, p): o + 1 for t, p, o in con.execute("SELECT topic, partition, offset FROM consumed_offsets")}
+            except sqlite3.OperationalError:
+                return {}
+            finally:
+                con.close()
+
+        stored = await asyncio.to_thread(read)
+        lag_gauge: dict = {}
+        if self.stack.query and self.stack.query.alive():
+            try:
+                async with httpx.AsyncClient(timeout=2) as client:
+                    text = (await client.get(f"{self.stack.query_url}/metrics")).text
+                for (name, labels), value in stackctl.parse_metrics(text).items():
+                    if name == "claimstream_query_consumer_lag_messages":
+                        d = dict(labels)
+                        lag_gauge[(stackctl_topic(self.stack, d["topic"]), int(d["partition"]))] = value
+            except httpx.HTTPError:
+                pass
+        return stored, lag_gauge
+
+    async def _run(self) -> None:
+        while True:
+            t_next = time.monotonic() + self.interval
+            try:
+                await self.sample()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - broker away, coordinator moving: no reading this time
+                self.errors += 1
+                if self._watch:
+                    await self._watch.close()
+                    self._watch = None
+            await asyncio.sleep(max(0.05, t_next - time.monotonic()))
+
+    async def sample(self) -> None:
+        if "all" in self.paused:
+            return
+        if self._watch is None:
+            self._watch = stackctl.OffsetWatch(self.stack.bootstrap, self.stack.group_id,
+                                               sorted(set(self.topics_p) | set(self.topics_q)))
+        offsets = await asyncio.wait_for(self._watch.read(), timeout=8)
+        now = time.monotonic()
+        self.samples += 1
+        if "processors" not in self.paused:
+            for key in offsets.end:
+                if key[0] in self.topics_p:
+                    self._observe("processors", key, offsets.end[key], offsets.committed[key], False, now)
+        if "query" not in self.paused:
+            stored, lag_gauge = await self._query_positions()
+            now = time.monotonic()
+            for key in offsets.end:
+                if key[0] in self.topics_q:
+                    caught_up = lag_gauge.get(key) == 0
+                    self._observe("query", key, offsets.end[key], stored.get(key, 0), caught_up, now)
+
+    def report(self) -> dict:
+        return {"processors_max_stall_s": round(self.max_stall["processors"], 2),
+                "query_max_stall_s": round(self.max_stall["query"], 2),
+                "worst": {k: {"topic": v[0], "partition": v[1], "stall_s": v[2], "end": v[3], "position": v[4]}
+                          for k, v in self.worst.items()}}
+
+
+def stackctl_topic(stack: stackctl.Stack, thing: str) -> str:
+    return stack.topic(thing) if not thing.startswith(stack.namespace) else thing
+
+
+# --------------------------------------------------------------------------------------------------
+# Poison
+
+
+@dataclass
+class Poison:
+    topic: str
+    kind: str
+    reason: str  # expected dead-letter reason ("" = not dead-lettered: only the query reads it)
+    partition: int = -1
+    offset: int = -1
+    size: int = 0
+
+
+async def send_poison(stack: stackctl.Stack, tag: str) -> list[Poison]:
+    producer = stackctl.make_raw_producer(stack.bootstrap)
+    await producer.start()
+    sent = []
+    try:
+        plan = []
+        for thing in PROCESSOR_INPUTS:
+            plan += [(thing, "not_json", b"\xff\xfe{not json at all", "not_json"),
+                     (thing, "wrong_schema", json.dumps({"hello": "world", "n": 1}).encode(), "schema_mismatch"),
+                     (thing, "empty", b"", "empty")]
+        # Over the processors' 2 MiB limit, under the articles topic's 4 MiB (JSON, not an article).
+        big = json.dumps({"padding": "x" * (MAX_PROCESSOR_MESSAGE + 512 * 1024)}).encode()
+        plan.append(("articles", "oversized", big, "oversized"))
+        for kind, payload in (("not_json", b"<html>not json</html>"),
+                              ("wrong_schema", json.dumps({"cluster": 1}).encode())):
+            plan.append(("clusters", kind, payload, ""))
+        for n, (thing, kind, payload, reason) in enumerate(plan):
+            key = json.dumps({"article_id": f"{tag}-poison-{n}"}).encode()
+            meta = await (await producer.send(stack.topic(thing), key=key, value=payload))
+            sent.append(Poison(stack.topic(thing), kind, reason, meta.partition, meta.offset, len(payload)))
+    finally:
+        await producer.stop()
+    return sent
+
+
+# --------------------------------------------------------------------------------------------------
+# Reconciliation
+
+
+class Expectations:
+    """Expected claims per article, computed offline in this process with the functions behind
+    `claimstream annotate` (prepare_article -> pipeline.split_article -> annotate_sentences),
+    in a worker thread, with the services' claim model and threshold."""
+
+    def __init__(self) -> None:
+        self.by_article: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def load_models() -> None:
+        from services.nlp import claims, entities
+
+        entities.load_nlp()
+        claims.score_claims(["warm up"])
+
+    def _compute(self, articles: list[dict]) -> None:
+        from datetime import datetime, timezone
+
+        from schemas import ArticleReceived
+        from schemas.ids import claim_id
+        from services.ingest.models import ArticleIn
+        from services.ingest.prepare import prepare_article
+        from services.nlp import pipeline
+        from services.processors.settings import ProcessorSettings
+
+        threshold = ProcessorSettings().threshold()
+        with self._lock:
+            for raw in articles:
+                if raw["id"] in self.by_article:
+                    continue
+                draft = prepare_article(ArticleIn.model_validate(raw))
+                received = ArticleReceived(**{k: getattr(draft, k) for k in (
+                    "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at")},
+                    version=1, received_at=datetime.now(timezone.utc), source="file")
+                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+                self.by_article[raw["id"]] = {
+                    "sentences": len(annotated),
+                    "claim_sentences": sum(1 for a in annotated if a.is_claim),
+                    "claims": {claim_id(a.article_id, a.text) for a in annotated if a.is_claim},
+                }
+
+    async def ensure(self, articles: list[dict]) -> None:
+        todo = [a for a in articles if a["id"] not in self.by_article]
+        if todo:
+            await asyncio.to_thread(self._compute, todo)
+
+    async def follow(self, acked: dict, every: float = 2.0) -> None:
+        """Keep up with the acknowledged articles in the background (cancelled at the end)."""
+        while True:
+            await self.ensure([v["article"] for v in list(acked.values())])
+            await asyncio.sleep(every)
+
+
+async def fetch_feed(client: httpx.AsyncClient, query_url: str) -> list[dict]:
+    items, cursor = [], None
+    for _ in range(10_000):
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"{query_url}/claims", params=params)).json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return items
+
+
+async def check_articles(client: httpx.AsyncClient, query_url: str, acked: dict, expect: Expectations) -> dict:
+    """GET /articles/{id}: sentence and claim counts as expected (projection consistency)."""
+    bad = []
+    sem = asyncio.Semaphore(8)
+
+    async def one(aid: str) -> None:
+        async with sem:
+            r = await client.get(f"{query_url}/articles/{aid}")
+        e = expect.by_article[aid]
+        if r.status_code != 200:
+            bad.append({"article_id": aid, "status": r.status_code})
+            return
+        body = r.json()
+        claims = sum(1 for s in body["sentences"] if s["is_claim"])
+        if body["sentence_count"] != e["sentences"] or len(body["sentences"]) != e["sentences"] \
+                or claims != e["claim_sentences"]:
+            bad.append({"article_id": aid, "sentences": len(body["sentences"]), "expected": e["sentences"],
+                        "claims": claims, "expected_claims": e["claim_sentences"]})
+
+    await asyncio.gather(*(one(aid) for aid in acked))
+    return {"checked": len(acked), "inconsistent": len(bad), "examples": bad[:5]}
+
+
+def compare(feed: list[dict], acked: dict, expect: Expectations) -> dict:
+    per_article: dict[str, list[dict]] = defaultdict(list)
+    for item in feed:
+        per_article[item["article_id"]].append(item)
+    by_id = Counter(i["claim_id"] for i in feed)
+    by_text = Counter((i["article_id"], " ".join(i["text"].split())) for i in feed)
+    duplicated = sum(c - 1 for c in by_id.values() if c > 1) + sum(c - 1 for c in by_text.values() if c > 1)
+    lost = lost_articles = unexpected = 0
+    lost_retry = 0
+    examples = []
+    for aid, info in acked.items():
+        want = expect.by_article[aid]["claims"]
+        have = {i["claim_id"] for i in per_article.get(aid, [])}
+        missing = len(want - have)
+        if missing:
+            lost_articles += 1
+            if info["status"] == "published":
+                lost += missing
+            else:
+                lost_retry += missing
+            if len(examples) < 5:
+                examples.append({"article_id": aid, "expected": len(want), "found": len(have)})
+        unexpected += len(have - want)
+    foreign = sorted({aid for aid in per_article if aid not in acked})
+    return {"acknowledged": sum(1 for v in acked.values() if v["status"] == "published"),
+            "acknowledged_on_retry": sum(1 for v in acked.values() if v["status"] != "published"),
+            "expected_claims": sum(len(expect.by_article[a]["claims"]) for a in acked),
+            "feed_items": len(feed), "lost": lost, "lost_on_retry_acks": lost_retry, "lost_articles": lost_articles,
+            "duplicated": duplicated, "unexpected": unexpected, "unacknowledged_articles_in_feed": len(foreign),
+            "lost_examples": examples}
+
+
+async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
+    from schemas import MessageDeadLettered
+
+    records = await stackctl.read_topics(stack.bootstrap, [stack.topic("deadletter")])
+    letters = defaultdict(list)
+    for r in records:
+        try:
+            d = MessageDeadLettered.model_validate_json(r.value)
+        except Exception:  # noqa: BLE001 - a broken letter is itself a finding
+            continue
+        letters[(d.source_topic, d.partition, d.offset)].append((d.reason, d.stage))
+    expected = [p for p in poison if p.reason]
+    found, wrong, missing = 0, [], []
+    for p in expected:
+        got = letters.get((p.topic, p.partition, p.offset), [])
+        if any(reason == p.reason for reason, _ in got):
+            found += 1
+        elif got:
+            wrong.append({"topic": p.topic, "kind": p.kind, "expected": p.reason, "got": got})
+        else:
+            missing.append({"topic": p.topic, "kind": p.kind, "partition": p.partition, "offset": p.offset})
+    repeated = sum(len(v) - 1 for v in letters.values() if len(v) > 1)
+    return {"poison_sent": len(poison), "expected_letters": len(expected), "deadlettered": found,
+            "wrong_reason": wrong, "missing": missing, "letters_total": len(records),
+            "repeated_letters": repeated}
+
+
+async def topic_redeliveries(stack: stackctl.Stack) -> int:
+    records = await stackctl.read_topics(stack.bootstrap, [stack.topic("claims")])
+    ids = Counter()
+    for r in records:
+        try:
+            ids[json.loads(r.value)["claim_id"]] += 1
+        except (ValueError, KeyError, TypeError):
+            continue
+    return sum(c - 1 for c in ids.values() if c > 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scenarios
+
+
+class Chaos:
+    def __init__(self, stack: stackctl.Stack, broker: stackctl.OwnBroker | None, cfg: Config, supply: Supply):
+        self.stack, self.broker, self.cfg, self.supply = stack, broker, cfg, supply
+        self.acked: dict[str, dict] = {}
+        self.poison: list[Poison] = []
+        self.expect = Expectations()
+        self.monitor = StallMonitor(stack)
+        self.client = httpx.AsyncClient(timeout=30)
+        self.results: list[dict] = []
+
+    async def query_rejected(self) -> dict:
+        try:
+            text = (await self.client.get(f"{self.stack.query_url}/metrics")).text
+        except httpx.HTTPError:
+            return {}
+        out = {}
+        for (name, labels), value in stackctl.parse_metrics(text).items():
+            if name == "claimstream_query_messages_rejected_total" and value:
+                out[dict(labels)["topic"]] = out.get(dict(labels)["topic"], 0) + value
+        return out
+
+    async def scenario(self, name: str) -> dict:
+        log(f"scenario {name}")
+        self.monitor.reset_scenario()
+        load = Load(self.stack.ingest_url, self.supply, self.acked, self.cfg.rate, self.cfg.batch)
+        t0 = time.monotonic()
+        detail: dict = {}
+        load.start()
+        try:
+            await asyncio.sleep(self.cfg.before_s)
+            detail = await getattr(self, f"fault_{name}")()
+            await asyncio.sleep(self.cfg.after_s)
+        finally:
+            stats = await load.stop()
+            await load.close()
+        loaded_s = time.monotonic() - t0
+        log(f"  load stopped after {loaded_s:.0f} s: {stats.published} published, "
+            f"{stats.duplicate_on_retry} acknowledged on retry, errors {dict(stats.http_errors)}")
+        result = {"name": name, "fault": detail, "load_s": round(loaded_s, 1),
+                  "load": {**stats.__dict__, "http_errors": dict(stats.http_errors)}}
+        result["reconcile"] = await self.reconcile()
+        result["stall"] = self.monitor.report()
+        result["elapsed_s"] = round(time.monotonic() - t0, 1)
+        rec = result["reconcile"]
+        log(f"  {name}: lost {rec['feed']['lost']}, duplicated {rec['feed']['duplicated']}, "
+            f"stall processors {result['stall']['processors_max_stall_s']} s / query "
+            f"{result['stall']['query_max_stall_s']} s, drained in {rec['drain_s']} s")
+        self.results.append(result)
+        return result
+
+    async def reconcile(self) -> dict:
+        t0 = time.monotonic()
+        deadline = t0 + self.cfg.drain_timeout_s
+        await self.expect.ensure([v["article"] for v in self.acked.values()])
+        while True:
+            idle = self.monitor.idle()
+            feed = await fetch_feed(self.client, self.stack.query_url)
+            cmp = compare(feed, self.acked, self.expect)
+            complete = cmp["lost"] == 0 and cmp["lost_on_retry_acks"] == 0
+            if (complete and idle) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        out = {"drain_s": round(time.monotonic() - t0, 1), "idle": idle, "feed": cmp,
+               "articles": await check_articles(self.client, self.stack.query_url, self.acked, self.expect)}
+        if self.poison:
+            out["dead_letters"] = await dead_letters(self.stack, self.poison)
+            out["query_rejected"] = await self.query_rejected()
+        return out
+
+    # -- faults -------------------------------------------------------------------------------------
+
+    async def fault_kill9(self) -> dict:
+        worker = self.stack.workers[0]
+        t = time.monotonic()
+        await asyncio.to_thread(worker.kill9)
+        log(f"  killed {worker.name} (pid {worker.pid}) with SIGKILL; starting it again")
+        fresh = await asyncio.to_thread(self.stack.restart_worker, worker)
+        return {"worker": worker.name, "killed_pid": worker.pid, "new_pid": fresh.pid,
+                "restart_healthy_s": round(time.monotonic() - t, 2)}
+
+    async def fault_broker_restart(self) -> dict:
+        self.monitor.pause("all")
+        t = time.monotonic()
+        down_s = await asyncio.to_thread(self.broker.down)
+        log(f"  broker stopped in {down_s:.1f} s; keeping it down for {self.cfg.broker_down_s:.0f} s")
+        await asyncio.sleep(self.cfg.broker_down_s)
+        up_s = await asyncio.to_thread(self.broker.up)
+        self.monitor.resume("all", "processors", "query")
+        log(f"  broker up again in {up_s:.1f} s")
+        return {"down_s": round(down_s, 2), "up_s": round(up_s, 2), "outage_s": round(time.monotonic() - t, 2)}
+
+    async def fault_scale(self) -> dict:
+        t = time.monotonic()
+        second = await asyncio.to_thread(self.stack.add_worker)
+        joined = time.monotonic() - t
+        log(f"  second worker healthy after {joined:.1f} s; waiting until it has annotated something")
+        # Two workers for real: until the new one has processed sentences (models loaded,
+        # partitions assigned), at most 90 s; then a while longer with both.
+        busy = None
+        for _ in range(180):
+            try:
+                samples = stackctl.parse_metrics((await self.client.get(
+                    self.stack.worker_metrics_url(second), timeout=5)).text)
+                if stackctl.metric(samples, "claimstream_processor_messages_in_total", stage="annotate") > 0:
+                    busy = round(time.monotonic() - t, 2)
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(max(8.0, self.cfg.after_s))
+        t2 = time.monotonic()
+        await asyncio.to_thread(self.stack.remove_worker, second)
+        log("  second worker stopped (graceful)")
+        return {"add_healthy_s": round(joined, 2), "second_worker_busy_s": busy,
+                "remove_s": round(time.monotonic() - t2, 2)}
+
+    async def fault_query_restart(self) -> dict:
+        self.monitor.pause("query")
+        t = time.monotonic()
+        await asyncio.to_thread(self.stack.query.stop)
+        stopped = time.monotonic() - t
+        await asyncio.sleep(2)
+        await asyncio.to_thread(self.stack.start_query)
+        downtime = time.monotonic() - t
+        self.monitor.resume("query")
+        log(f"  query restarted: down {downtime:.1f} s")
+        return {"stop_s": round(stopped, 2), "query_downtime_s": round(downtime, 2)}
+
+    async def fault_poison(self) -> dict:
+        before = await self.query_rejected()
+        sent = await send_poison(self.stack, self.supply.prefix)
+        self.poison += sent
+        log(f"  sent {len(sent)} poison messages")
+        return {"sent": [p.__dict__ for p in sent], "query_rejected_before": before}
+
+
+async def run(chaos: Chaos, models: threading.Thread, warm_up: int = 6) -> None:
+    chaos.monitor.start()
+    await asyncio.to_thread(models.join)
+    following = asyncio.create_task(chaos.expect.follow(chaos.acked))
+    try:
+        # Warm up: the worker loads its models on the first articles; no fault yet.
+        load = Load(chaos.stack.ingest_url, chaos.supply, chaos.acked, chaos.cfg.rate, chaos.cfg.batch)
+        load.start()
+        await asyncio.sleep(warm_up / chaos.cfg.rate)
+        await load.stop()
+        await load.close()
+        warm = await chaos.reconcile()
+        log(f"warm-up: {warm['feed']['acknowledged']} articles, drained in {warm['drain_s']} s")
+        for name in chaos.cfg.scenarios:
+            await chaos.scenario(name)
+        chaos.final = {"topic_redeliveries": await topic_redeliveries(chaos.stack)}
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+        await chaos.monitor.stop()
+        await chaos.client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fault scenarios against the real ClaimStream stack")
+    parser.add_argument("--reduced", action="store_true", help="kill -9, poison and query restart; about a minute")
+    parser.add_argument("--out", type=Path, default=ROOT / "test-output" / "chaos.json")
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                        help="broker for a run without --own-broker")
+    parser.add_argument("--own-broker", action=argparse.BooleanOptionalAction, default=None,
+                        help="start a private broker (default: yes for the full run, no for --reduced)")
+    parser.add_argument("--scenarios", help="comma-separated subset, in the given order")
+    parser.add_argument("--seed", type=int, default=2)
+    args = parser.parse_args(argv)
+    cfg = REDUCED if args.reduced else FULL
+    if args.own_broker is not None:
+        cfg.own_broker = args.own_broker
+    if args.scenarios:
+        cfg.scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
+    if "broker_restart" in cfg.scenarios and not cfg.own_broker:
+        parser.error("broker_restart needs --own-broker (the shared broker is never stopped)")
+    stackctl.install_signal_handlers()
+    started = time.monotonic()
+    env: dict = {"PROCESSORS_BATCH_WITHIN_S": "0.1"}
+    model = stackctl.choose_claim_model(env)
+    run_id = f"chaos{int(time.time()) % 100000}"
+    supply = Supply(run_id, args.seed)
+    workdir = Path(tempfile.mkdtemp(prefix="claimstream-chaos-"))
+    broker = stackctl.OwnBroker(workdir / "kafka") if cfg.own_broker else None
+    report: dict = {"config": {**cfg.__dict__, "reduced": args.reduced, "claim_model": model or "default",
+                               "loadavg_start": os.getloadavg()}}
+    error = None
+    stack = None
+    chaos = None
+    try:
+        if broker:
+            log(f"starting own broker on {broker.bootstrap} ({broker.home})")
+            report["config"]["broker_up_s"] = round(broker.up(), 1)
+        bootstrap = broker.bootstrap if broker else args.bootstrap
+        report["config"]["bootstrap"] = bootstrap
+        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env)
+        # The offline expectations need the NLP models: load them while the services start.
+        models = threading.Thread(target=Expectations.load_models, daemon=True)
+        models.start()
+        log(f"starting processors, query and ingest (namespace {stack.namespace})")
+        report["config"]["healthy_s"] = stack.start(workers=1)
+        chaos = Chaos(stack, broker, cfg, supply)
+        asyncio.run(run(chaos, models))
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report, clean up, exit non-zero
+        error = f"{type(exc).__name__}: {exc}"
+        log(f"chaos failed: {error}")
+    finally:
+        if stack is not None:
+            stack.close(copy_logs_to=ROOT / "test-output" / "chaos-logs")
+        if broker is not None:
+            broker.down()
+            if (broker.home / "kafka.log").exists():
+                (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
+                (ROOT / "test-output" / "chaos-logs" / "kafka.log").write_bytes((broker.home / "kafka.log").read_bytes())
+            broker.remove()
+
+    scenarios = chaos.results if chaos else []
+    last = scenarios[-1]["reconcile"] if scenarios else None
+    dl = (last or {}).get("dead_letters", {"deadlettered": 0, "expected_letters": 0})
+    stall_p = max([s["stall"]["processors_max_stall_s"] for s in scenarios] or [0.0])
+    stall_q = max([s["stall"]["query_max_stall_s"] for s in scenarios] or [0.0])
+    summary = {
+        "scenarios": len(scenarios),
+        "lost": (last["feed"]["lost"] + last["feed"]["lost_on_retry_acks"]) if last else None,
+        "duplicated": last["feed"]["duplicated"] if last else None,
+        "deadlettered": dl["deadlettered"], "poison_expected": dl["expected_letters"],
+        "all_poison_deadlettered": dl["deadlettered"] == dl["expected_letters"] and bool(scenarios),
+        "max_stall_s": round(max(stall_p, stall_q), 2),
+        "processors_max_stall_s": stall_p, "query_max_stall_s": stall_q,
+        "inconsistent_articles": last["articles"]["inconsistent"] if last else None,
+        "unexpected_claims": last["feed"]["unexpected"] if last else None,
+        **(getattr(chaos, "final", {}) if chaos else {}),
+    }
+    report.update({"scenarios": scenarios, "summary": summary, "error": error,
+                   "elapsed_s": round(time.monotonic() - started, 1)})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print_table(scenarios)
+    ok = error is None and summary["lost"] == 0 and summary["duplicated"] == 0
+    print(f"chaos: scenarios={summary['scenarios']} lost={summary['lost']} duplicated={summary['duplicated']} "
+          f"deadlettered={summary['deadlettered']}/{summary['poison_expected']} "
+          f"max_stall_s={summary['max_stall_s']:.2f}", flush=True)
+    return 0 if ok else 1
+
+
+def print_table(scenarios: list[dict]) -> None:
+    print(f"{'scenario':<15} {'acked':>6} {'lost':>5} {'dup':>4} {'unexp':>6} {'incons':>7} {'stall_p':>8} "
+          f"{'stall_q':>8} {'drain_s':>8}  fault")
+    for s in scenarios:
+        f, r = s["reconcile"]["feed"], s["reconcile"]
+        fault = {k: v for k, v in s["fault"].items() if k not in ("sent", "query_rejected_before")}
+        print(f"{s['name']:<15} {f['acknowledged'] + f['acknowledged_on_retry']:>6} "
+              f"{f['lost'] + f['lost_on_retry_acks']:>5} {f['duplicated']:>4} {f['unexpected']:>6} "
+              f"{r['articles']['inconsistent']:>7} {s['stall']['processors_max_stall_s']:>8.2f} "
+              f"{s['stall']['query_max_stall_s']:>8.2f} {r['drain_s']:>8.1f}  {fault}")
+        if "dead_letters" in r:
+            d = r["dead_letters"]
+            print(f"{'':<15} dead letters {d['deadlettered']}/{d['expected_letters']} "
+                  f"(missing {len(d['missing'])}, wrong reason {len(d['wrong_reason'])}, repeated "
+                  f"{d['repeated_letters']}); query rejected {r.get('query_rejected')}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,536 @@
+#!/usr/bin/env python
+"""Measure ClaimStream's NLP on the shared public data sets: one table, also written as JSON.
+
+    .venv/bin/python scripts/eval.py [--data ../shared/data] [--out test-output/eval.json] [--quick]
+
+Rows (metric, value, target, met, note; plus a machine-readable status):
+  split.*     sentence-splitting accuracy on both English golden-rule sets, and the
+              speed ratio against pySBD on the same text (scripts/bench_split.py)
+  claims.*    positive-class precision / recall / F1 of services.nlp.claims.score_claims at
+              claims.DEFAULT_THRESHOLD on ClaimBuster groundtruth.csv and on the CheckThat! 2021
+              1B dev debates; expected calibration error (10 equal-width bins) on groundtruth
+  ner.*       CoNLL-2003 eng.testa F1 via services.nlp.ner_eval.conll_ner_f1, when that exists
+  linking.*   entity-linking accuracy on the gazetteer engineer's own cases, when that exists
+  pipeline.*  words per CPU-second of the per-sentence NLP (services.nlp.pipeline.split_article +
+              annotate_sentences + the claims' cluster signature) on articles generated from
+              samples/news_bench.txt; one process pinned to one CPU, native libraries single-threaded
+
+Missing data sets are reported as "skipped: <what was missing>" and modules that other work
+has not landed yet as "not available yet"; neither is an error. The exit code is 0 whenever
+the report was produced, targets met or not; it is 1 when a measurement raised an exception
+(the row says which) and 2 on bad arguments. --quick measures small subsets (for tests).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Single thread for every native library, set before numpy / onnxruntime / spaCy load.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import hashlib  # noqa: E402
+import importlib  # noqa: E402
+import inspect  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (ROOT, ROOT / "scripts"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+NOT_YET = "not available yet"
+
+# metric -> (comparison, bound). Metrics without an agreed target are absent (shown as "—").
+TARGETS: dict[str, tuple[str, float]] = {
+    "split.golden_rules_en.accuracy": (">=", 0.95),
+    "split.golden_rules_pragmatic.accuracy": (">=", 0.95),
+    "split.speed_vs_pysbd": (">=", 5.0),
+    "pipeline.words_per_s_per_core": (">=", 5000.0),
+}
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.details: dict[str, Any] = {}
+        self.errors = 0
+
+    def add(self, metric: str, value: float | None, note: str = "", status: str = "ok", fmt: str = "rate") -> None:
+        target = TARGETS.get(metric)
+        if value is None or target is None:
+            met = "—"
+        else:
+            op, bound = target
+            met = "yes" if (value >= bound if op == ">=" else value <= bound) else "no"
+        self.rows.append({
+            "metric": metric,
+            "value": None if value is None else round(float(value), 4),
+            "target": None if target is None else f"{target[0]} {target[1]:g}",
+            "met": met,
+            "note": note,
+            "status": status,
+            "format": fmt,
+        })
+
+    def skip(self, metrics: list[str], why: str, status: str = "skipped") -> None:
+        for m in metrics:
+            self.add(m, None, f"{status}: {why}" if status != NOT_YET else f"{NOT_YET}: {why}", status=status)
+
+    def error(self, metrics: list[str], exc: BaseException) -> None:
+        self.errors += 1
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        for m in metrics:
+            self.add(m, None, f"error: {type(exc).__name__}: {exc}{where}"[:300], status="error")
+
+
+def _fmt_value(row: dict) -> str:
+    v = row["value"]
+    if v is None:
+        return "—"
+    if row["format"] == "ratio":
+        return f"{v:.1f}x"
+    if row["format"] == "count":
+        return f"{v:,.0f}"
+    return f"{v:.3f}"
+
+
+def print_table(rows: list[dict], out=sys.stdout) -> None:
+    cells = [(r["metric"], _fmt_value(r), r["target"] or "—", r["met"], r["note"]) for r in rows]
+    head = ("metric", "value", "target", "met", "note")
+    widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(4)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  " + head[4]
+    print(line, file=out)
+    print("-" * min(len(line) + 60, 160), file=out)
+    for c in cells:
+        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w) for i, (x, w) in enumerate(zip(c[:4], widths)))
+              + "  " + c[4], file=out)
+
+
+def optional_module(name: str):
+    """The module, or None when it does not exist yet (errors inside an existing module propagate)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == name or name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def prf(labels: list[int], preds: list[bool]) -> tuple[float, float, float, int, int, int]:
+    """Positive-class precision, recall, F1 (0 where undefined) and tp, fp, fn."""
+    tp = sum(1 for y, p in zip(labels, preds) if p and y == 1)
+    fp = sum(1 for y, p in zip(labels, preds) if p and y != 1)
+    fn = sum(1 for y, p in zip(labels, preds) if not p and y == 1)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1, tp, fp, fn
+
+
+def expected_calibration_error(labels: list[int], probs: list[float], bins: int = 10) -> tuple[float, list[dict]]:
+    """ECE of the positive-class probability: sum over 10 equal-width bins of
+    (bin share) * |mean predicted probability - observed positive rate|."""
+    buckets: list[list[tuple[float, int]]] = [[] for _ in range(bins)]
+    for y, p in zip(labels, probs):
+        p = min(max(float(p), 0.0), 1.0)
+        buckets[min(int(p * bins), bins - 1)].append((p, 1 if y == 1 else 0))
+    n = len(labels)
+    ece = 0.0
+    table = []
+    for i, b in enumerate(buckets):
+        if not b:
+            continue
+        conf = sum(p for p, _ in b) / len(b)
+        acc = sum(y for _, y in b) / len(b)
+        ece += len(b) / n * abs(conf - acc)
+        table.append({"bin": f"[{i / bins:.1f},{(i + 1) / bins:.1f})", "n": len(b),
+                      "mean_prob": round(conf, 4), "positive_rate": round(acc, 4)})
+    return ece, table
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+SPLIT_SETS = (("split.golden_rules_en.accuracy", "golden_rules_en.jsonl"),
+              ("split.golden_rules_pragmatic.accuracy", "golden_rules_en_pragmatic_segmenter.jsonl"))
+
+
+def _ws(sentences: list[str]) -> list[str]:
+    return [" ".join(s.split()) for s in sentences]
+
+
+def eval_split(rep: Report, data: Path, quick: bool) -> None:
+    from services.nlp.split import split_sentences
+
+    for metric, name in SPLIT_SETS:
+        path = data / "golden_rules_en" / name
+        if not path.exists():
+            rep.skip([metric], f"{path} not found")
+            continue
+        try:
+            rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+            failed = [r["id"] for r in rows
+                      if _ws([s.text for s in split_sentences(r["text"])]) != _ws(r["expected"])]
+            ok = len(rows) - len(failed)
+            rep.add(metric, ok / len(rows),
+                    f"{ok}/{len(rows)}; whitespace-normalised compare (spans keep original text)"
+                    + (f"; failing ids {failed}" if failed else ""))
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            rep.error([metric], exc)
+
+    metric = "split.speed_vs_pysbd"
+    try:
+        from bench_split import bench, load_articles, pysbd_segmenter
+
+        if pysbd_segmenter() is None:
+            rep.skip([metric], "pysbd not installed (dev dependency)")
+            return
+        res = bench([b for _, b in load_articles()], repeat=10 if quick else 50, rounds=3 if quick else 7)
+        rep.details["split_bench"] = res
+        rep.add(metric, res["ratio"],
+                f"chars/s ours {res['ours']['chars_per_s']:,.0f} vs pysbd {res['pysbd']['chars_per_s']:,.0f}; "
+                f"sentences/s {res['ours']['sentences_per_s']:,.0f} vs {res['pysbd']['sentences_per_s']:,.0f} "
+                f"(samples/news_bench.txt, per article, best of interleaved rounds)", fmt="ratio")
+    except Exception as exc:  # noqa: BLE001
+        rep.error([metric], exc)
+
+
+def _score(texts: list[str], batch: int = 256) -> list[float]:
+    from services.nlp import claims
+
+    out: list[float] = []
+    for i in range(0, len(texts), batch):
+        out.extend(float(s) for s in claims.score_claims(texts[i:i + batch]))
+    return out
+
+
+def _claim_rows(rep: Report, prefix: str, texts: list[str], labels: list[int], src: str, ece: bool) -> None:
+    from services.nlp import claims
+
+    threshold = float(claims.DEFAULT_THRESHOLD)
+    version = claims.model_version()
+    t0 = time.perf_counter()
+    probs = _score(texts)
+    secs = time.perf_counter() - t0
+    p, r, f, tp, fp, fn = prf(labels, [x >= threshold for x in probs])
+    pos = sum(1 for y in labels if y == 1)
+    base = f"{src}: n={len(texts)}, {pos} positive; model {version} @ {threshold:g}"
+    rep.add(f"{prefix}.precision", p, f"{base}; tp={tp} fp={fp}")
+    rep.add(f"{prefix}.recall", r, f"{base}; fn={fn}")
+    rep.add(f"{prefix}.f1", f, f"{base}; scored {len(texts) / secs:,.0f} sentences/s" if secs else base)
+    rep.details.setdefault("claims", {})[prefix] = {
+        "n": len(texts), "positive": pos, "threshold": threshold, "model_version": version,
+        "tp": tp, "fp": fp, "fn": fn}
+    if ece:
+        e, table = expected_calibration_error(labels, probs)
+        rep.add(f"{prefix}.ece", e, f"{src}: 10 equal-width bins of P(check-worthy), n={len(texts)}; lower is better")
+        rep.details["claims"][prefix]["calibration_bins"] = table
+
+
+GT = "claims.claimbuster_groundtruth"
+CT = "claims.checkthat21_1b_dev"
+
+
+def eval_claims(rep: Report, data: Path, quick: bool) -> None:
+    gt_metrics = [f"{GT}.{m}" for m in ("precision", "recall", "f1", "ece")]
+    ct_metrics = [f"{CT}.{m}" for m in ("precision", "recall", "f1")]
+
+    path = data / "claimbuster" / "groundtruth.csv"
+    if not path.exists():
+        rep.skip(gt_metrics, f"{path} not found")
+    else:
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = [(r["Text"], 1 if r["Verdict"].strip() == "1" else 0) for r in csv.DictReader(f)]
+            if quick:
+                rows = rows[:200]
+            note = "groundtruth.csv" + (" (quick: first 200)" if quick else "")
+            _claim_rows(rep, GT, [t for t, _ in rows], [y for _, y in rows], note, ece=True)
+        except Exception as exc:  # noqa: BLE001
+            rep.error(gt_metrics, exc)
+
+    folder = data / "checkthat2021_1b_debates" / "dev"
+    files = sorted(folder.glob("*.tsv")) if folder.is_dir() else []
+    if not files:
+        rep.skip(ct_metrics, f"no {folder}/*.tsv")
+        return
+    try:
+        texts, labels = [], []
+        for fp in files[:1] if quick else files:
+            for line in fp.read_text(encoding="utf-8").splitlines():
+                parts = line.split("\t")
+                if len(parts) < 4:
+                    continue
+                texts.append("\t".join(parts[2:-1]))
+                labels.append(1 if parts[-1].strip() == "1" else 0)
+        if quick:
+            texts, labels = texts[:300], labels[:300]
+        note = f"{len(files[:1] if quick else files)} dev debates" + (" (quick: first 300 lines)" if quick else "")
+        _claim_rows(rep, CT, texts, labels, note, ece=False)
+    except Exception as exc:  # noqa: BLE001
+        rep.error(ct_metrics, exc)
+
+
+def _pick_number(result: Any, keys: tuple[str, ...]) -> float | None:
+    if isinstance(result, (int, float)):
+        return float(result)
+    if isinstance(result, dict):
+        for k in keys:
+            v = result.get(k)
+            if isinstance(v, (int, float)):
+                return float(v)
+    return None
+
+
+def _brief(result: Any) -> str:
+    if isinstance(result, dict):
+        parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                 for k, v in result.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+        return ", ".join(parts)[:160]
+    return ""
+
+
+def eval_ner(rep: Report, data: Path, quick: bool) -> None:
+    metric = "ner.conll_testa.f1"
+    try:
+        mod = optional_module("services.nlp.ner_eval")
+        fn = getattr(mod, "conll_ner_f1", None) if mod else None
+        if fn is None:
+            rep.skip([metric], "services.nlp.ner_eval.conll_ner_f1 does not exist", status=NOT_YET)
+            return
+        path = data / "conll2003" / "eng.testa"
+        if not path.exists():
+            rep.skip([metric], f"{path} not found")
+            return
+        result = fn(path, limit=300 if quick else None)
+        value = _pick_number(result, ("f1", "micro_f1", "overall_f1", "F1"))
+        rep.details["ner"] = result if isinstance(result, dict) else {"f1": value}
+        if value is None:
+            rep.add(metric, None, f"conll_ner_f1 returned no f1: {str(result)[:120]}", status="error")
+            rep.errors += 1
+        else:
+            rep.add(metric, value, f"eng.testa{' (quick: 300 sentences)' if quick else ''}; {_brief(result)}")
+    except Exception as exc:  # noqa: BLE001
+        rep.error([metric], exc)
+
+
+def _linking_function() -> tuple[Callable | None, str]:
+    """The gazetteer engineer's linking-accuracy function: services.nlp.ner_eval first, then
+    services.nlp.gazetteer; a public callable whose name has both "link" and "acc"/"eval"."""
+    for modname in ("services.nlp.ner_eval", "services.nlp.gazetteer"):
+        mod = optional_module(modname)
+        if mod is None:
+            continue
+        for name in ("linking_accuracy", "link_accuracy", "entity_linking_accuracy", "eval_linking"):
+            if callable(getattr(mod, name, None)):
+                return getattr(mod, name), f"{modname}.{name}"
+        for name, obj in vars(mod).items():
+            low = name.lower()
+            if (callable(obj) and not name.startswith("_") and "link" in low
+                    and ("acc" in low or "eval" in low) and getattr(obj, "__module__", "") == modname):
+                return obj, f"{modname}.{name}"
+    return None, ""
+
+
+def eval_linking(rep: Report, data: Path, quick: bool) -> None:
+    metric = "linking.accuracy"
+    try:
+        fn, name = _linking_function()
+        if fn is None:
+            rep.skip([metric], "no linking-accuracy function in services.nlp.ner_eval / gazetteer", status=NOT_YET)
+            return
+        required = [p for p in inspect.signature(fn).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if required:
+            rep.skip([metric], f"{name}{inspect.signature(fn)} needs arguments this eval does not know",
+                     status=NOT_YET)
+            return
+        result = fn()
+        value = _pick_number(result, ("accuracy", "acc", "linking_accuracy"))
+        rep.details["linking"] = result if isinstance(result, dict) else {"accuracy": value}
+        if value is None:
+            rep.add(metric, None, f"{name} returned no accuracy: {str(result)[:120]}", status="error")
+            rep.errors += 1
+        else:
+            rep.add(metric, value, f"{name}; {_brief(result)}")
+    except Exception as exc:  # noqa: BLE001
+        rep.error([metric], exc)
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def generate_articles(n: int, seed: int = 7) -> list[tuple[str, str]]:
+    """n (title, body) articles made from samples/news_bench.txt: paragraphs reordered and
+    digits redrawn, so no two bodies are the same text."""
+    from bench_split import load_articles
+
+    base = load_articles()
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        title, body = base[i % len(base)]
+        paras = body.split("\n\n")
+        head, rest = paras[0], paras[1:]
+        rng.shuffle(rest)
+        text = "\n\n".join([head, *rest])
+        text = _DIGITS.sub(lambda m: str(rng.randint(1 if m.start() == 0 else 0, 9)), text)
+        out.append((title, text))
+    return out
+
+
+def _idlest_cpu(allowed: list[int], sample_s: float = 0.2) -> int:
+    """The allowed CPU with the most idle time over a short sample of /proc/stat (Linux)."""
+    def snap() -> dict[int, tuple[int, int]]:
+        out = {}
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("cpu") and line[3].isdigit():
+                    name, *vals = line.split()
+                    ticks = [int(v) for v in vals]
+                    out[int(name[3:])] = (ticks[3] + ticks[4], sum(ticks))  # idle + iowait, total
+        return out
+
+    try:
+        a = snap()
+        time.sleep(sample_s)
+        b = snap()
+        idle = {c: (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in allowed if c in a and c in b}
+        return max(idle, key=idle.get) if idle else allowed[-1]
+    except (OSError, ValueError, IndexError):
+        return allowed[-1]
+
+
+def _pin_one_cpu() -> str:
+    """Pin this process (and every thread it starts later) to its idlest allowed CPU."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        cpu = _idlest_cpu(cpus) if len(cpus) > 1 else cpus[0]
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    except (AttributeError, OSError) as exc:
+        return f"not pinned ({type(exc).__name__})"
+
+
+def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
+    """Words per CPU-second of split_article + annotate_sentences (claim score, entities and,
+    once the pipeline does it, enrichment) + the cluster signature of each claim
+    (pipeline.scored_from: matching features and blocking key; older pipelines computed the
+    signature inside annotate_sentences). CPU time, not wall time, is the per-core measure:
+    on a shared machine wall time also counts the time other processes held the core."""
+    metric = "pipeline.words_per_s_per_core"
+    try:
+        from schemas import ArticleReceived
+        from services.nlp import claims, pipeline
+
+        threshold = float(claims.DEFAULT_THRESHOLD)
+        signature = getattr(pipeline, "scored_from", None)
+        now = datetime.now(timezone.utc)
+        articles = [
+            ArticleReceived(article_id=f"bench-{i}", version=1, content_hash=hashlib.sha1(body.encode()).hexdigest(),
+                            outlet="Bench Wire", title=title, body=body, received_at=now, source="file")
+            for i, (title, body) in enumerate(generate_articles(30 if quick else 300))
+        ]
+
+        def process(article) -> list:
+            annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
+            if signature is not None:
+                for s in annotated:
+                    if s.is_claim:
+                        signature(s)
+            return annotated
+
+        warm = [s for a in articles[:2] for s in process(a)]  # model loading is not throughput
+        words = sum(len(a.body.split()) for a in articles)
+        sentences = claims_found = 0
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for a in articles:  # one article at a time, as the stream processor does
+            annotated = process(a)
+            sentences += len(annotated)
+            claims_found += sum(1 for s in annotated if s.is_claim)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        per_core = words / max(cpu, 1e-9)
+
+        enrich_mod = optional_module("services.nlp.enrich")
+        if hasattr(pipeline, "enrich") or any(getattr(s, "enrichment", None) for s in warm):
+            enrich_note = "enrichment included"
+        elif enrich_mod is not None:
+            enrich_note = "enrich.py exists but the pipeline does not call it yet"
+        else:
+            enrich_note = f"enrichment {NOT_YET}"
+        steps = "split+claim score+entities+" + (
+            "cluster signature (scored_from)" if signature else "cluster signature (in annotate_sentences)")
+        rep.add(metric, per_core,
+                f"{len(articles)} generated articles, {words:,} words, {sentences:,} sentences, {claims_found} claims; "
+                f"{cpu:.2f}s CPU ({words / wall:,.0f} words/s by wall clock, {wall:.2f}s); {pinned}; "
+                f"{steps}; {enrich_note}; model {claims.model_version()}", fmt="count")
+        rep.details["pipeline_speed"] = {"articles": len(articles), "words": words, "sentences": sentences,
+                                         "claims": claims_found, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                                         "words_per_wall_s": round(words / wall, 1), "pinned": pinned,
+                                         "steps": steps, "enrichment": enrich_note}
+    except Exception as exc:  # noqa: BLE001
+        rep.error([metric], exc)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the shared data sets")
+    ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "eval.json", help="JSON report path")
+    ap.add_argument("--quick", action="store_true", help="small subsets, for tests")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    args = ap.parse_args(argv)
+
+    data = args.data if args.data.is_absolute() else (Path.cwd() / args.data)
+    pinned = "not pinned (--no-pin)" if args.no_pin else _pin_one_cpu()
+    rep = Report()
+    started = time.perf_counter()
+    if not data.is_dir():
+        print(f"note: data folder {data} does not exist; every data set is skipped", file=sys.stderr)
+    eval_split(rep, data, args.quick)
+    eval_claims(rep, data, args.quick)
+    eval_ner(rep, data, args.quick)
+    eval_linking(rep, data, args.quick)
+    eval_pipeline_speed(rep, args.quick, pinned)
+
+    print_table(rep.rows)
+    report = {
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data_dir": str(data),
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": [{k: v for k, v in r.items() if k != "format"} for r in rep.rows],
+        "details": rep.details,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out} ({report['seconds']}s)")
+    if rep.errors:
+        print(f"{rep.errors} measurement(s) raised an error; see the rows marked 'error'", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, run as an int8 ONNX model.
+
+The encoder is exported by scripts/train_claim_transformer.py: the plain
+sentence-transformers recipe (mean of the last hidden states over the real
+tokens, then L2 normalisation) baked into one ONNX graph and quantised to
+int8. Here it runs on onnxruntime with the `tokenizers` library, so the
+services need neither PyTorch nor transformers.
+
+`OnnxTextModel` is the shared runner: the check-worthiness model in
+services/nlp/claims.py uses it too, with its own graph and the same tokenizer.
+
+Environment:
+    CLAIMSTREAM_NLP_THREADS   onnxruntime intra-op threads per model (default 1:
+                              the processors run the NLP in one executor thread)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODELS_DIR = Path(__file__).parent / "models"
+EMBED_META_PATH = MODELS_DIR / "minilm-embed.json"
+DIM = 384
+THREADS_ENV = "CLAIMSTREAM_NLP_THREADS"
+# Sentences per onnxruntime call. Each sentence is run on its own by default:
+# int8 dynamic quantisation picks its activation scales over the whole input
+# tensor, so in a batch a sentence's output would depend (slightly) on its
+# batch-mates and a replayed article could score differently. On one thread,
+# batching buys little for sentence-length inputs (see `benchmark`).
+DEFAULT_BATCH_SIZE = 1
+
+
+def nlp_threads() -> int:
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, not {raw!r}")
+    return value
+
+
+def read_metadata(path: Path) -> dict:
+    if not path.exists():
+        raise RuntimeError(f"model metadata missing at {path}; run scripts/train_claim_transformer.py")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class OnnxTextModel:
+    """A tokenizer plus an ONNX graph taking input_ids/attention_mask, one output row per text.
+
+    Inputs are tokenised without padding, ordered by length and cut into
+    batches padded to their own longest member, so little work goes to padding;
+    outputs come back in the caller's order.
+    """
+
+    def __init__(self, onnx_path: str | Path, tokenizer_path: str | Path, max_length: int,
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise RuntimeError(f"the MiniLM models need onnxruntime and tokenizers installed ({exc})") from exc
+        for path in (onnx_path, tokenizer_path):
+            if not Path(path).exists():
+                raise RuntimeError(f"model file missing at {path}; run scripts/train_claim_transformer.py")
+        self.max_length = int(max_length)
+        self.batch_size = max(1, int(batch_size))
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_length)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = nlp_threads() if threads is None else int(threads)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads must not spin: the cores are shared with the rest of the processor.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self._lock = threading.Lock()
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        return [enc.ids for enc in self.tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def run(self, texts: list[str]) -> np.ndarray:
+        ids = self.token_ids(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        rows: list[np.ndarray | None] = [None] * len(ids)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            input_ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for r, i in enumerate(chunk):
+                input_ids[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            feeds = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(input_ids)
+            with self._lock:  # one run at a time per session keeps the thread budget predictable
+                out = self.session.run(None, feeds)[0]
+            for r, i in enumerate(chunk):
+                rows[i] = out[r]
+        return np.stack(rows) if rows else np.zeros((0,), dtype=np.float32)
+
+
+class SentenceEmbedder:
+    def __init__(self, meta_path: Path = EMBED_META_PATH, threads: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        meta = read_metadata(meta_path)
+        self.version: str = meta["model_version"]
+        self.dim: int = int(meta.get("dim", DIM))
+        self.metadata = meta
+        base = Path(meta_path).parent
+        self.model = OnnxTextModel(base / meta["onnx"], base / meta["tokenizer"], meta["max_length"],
+                                   threads=threads, batch_size=batch_size)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.run(texts).astype(np.float32, copy=False)
+        # The graph already normalises; int8 rounding leaves norms a hair off 1, so renormalise.
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _cached_embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+def get_embedder() -> SentenceEmbedder:
+    """The shipped encoder, loaded on first use and kept for the process."""
+    with _load_lock:
+        return _cached_embedder()
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """L2-normalised float32 embeddings, shape (len(texts), 384); cosine similarity is a dot product."""
+    return get_embedder().embed(list(texts))
+
+
+def embedding_version() -> str:
+    return read_metadata(EMBED_META_PATH)["model_version"]
+
+
+def benchmark(texts: list[str], run, seconds: float = 5.0) -> dict:
+    """Throughput of `run(texts)`, repeated for about `seconds` after one warm-up.
+
+    Reports wall-clock rates and rates per CPU-second of this process: on a
+    shared machine the latter is the fairer "per core" figure (with one
+    intra-op thread the process does all its work on one core at a time).
+    """
+    import time
+
+    run(texts[:8])
+    words = sum(len(t.split()) for t in texts)
+    done, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
+    while True:
+        run(texts)
+        done += 1
+        wall = time.perf_counter() - wall0
+        if wall >= seconds:
+            break
+    cpu = time.process_time() - cpu0
+    return {"sentences": len(texts) * done, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "sentences_per_s": round(len(texts) * done / wall, 1), "words_per_s": round(words * done / wall),
+            "sentences_per_cpu_s": round(len(texts) * done / cpu, 1), "words_per_cpu_s": round(words * done / cpu)}
+
+
+def sample_sentences(path: str | None = None) -> list[str]:
+    """Benchmark input: lines of `path`, else the sentences of samples/articles.jsonl."""
+    if path:
+        return [t for t in Path(path).read_text(encoding="utf-8").splitlines() if t.strip()]
+    from services.nlp.split import split_sentences
+
+    articles = Path(__file__).resolve().parents[2] / "samples" / "articles.jsonl"
+    out = []
+    with open(articles, encoding="utf-8") as f:
+        for line in f:
+            body = json.loads(line).get("body", "")
+            out.extend(span.text for span in split_sentences(body) if len(span.text.split()) >= 3)
+    return out
+
+
+if __name__ == "__main__":  # python -m services.nlp.embeddings [sentences.txt]: throughput on this machine
+    import sys
+
+    sample = sample_sentences(sys.argv[1] if len(sys.argv) > 1 else None)
+    print(f"{len(sample)} sentences, {sum(len(t.split()) for t in sample) / len(sample):.1f} words each on average")
+    for bs in (1, 16):
+        embedder = SentenceEmbedder(batch_size=bs)
+        print(f"embed, batch {bs}, {embedder.model.session.get_session_options().intra_op_num_threads} thread(s):",
+              benchmark(sample, embedder.embed))

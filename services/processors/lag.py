@@ -1,0 +1,142 @@
+"""Consumer lag of the processors' consumer group, as the broker sees it.
+
+A background service of the worker asks the broker every few seconds for the
+group's committed offsets (admin OffsetFetch) and for the end offsets of every
+topic an agent of the app reads, and publishes
+
+    claimstream_processor_consumer_lag_messages{topic,partition}     end offset - committed offset
+    claimstream_processor_consumer_committed_offset{topic,partition}  the committed offset itself
+
+(`topic` is the topic thing, e.g. `articles`, not the namespaced name). Measuring from
+committed offsets rather than from the worker's in-memory positions means the
+number also covers what a crashed or rebalancing worker has not finished: it
+is what a restart would have to process again. A partition without a commit
+yet counts from the start of its log, where `auto_offset_reset=earliest`
+starts. faust commits every `broker_commit_interval` (2.8 s by default), so a
+busy partition shows a small lag even when the worker keeps up.
+
+Every worker of the group reports the same numbers: aggregate with
+`max by (topic, partition)`, never `sum`, across processor instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import mode
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import TOPICS, topic_name
+from services.common.logging import get_logger
+from services.processors.app import app, common, kafka
+from services.processors.metrics import CONSUMER_COMMITTED, CONSUMER_LAG, LAG_POLL_ERRORS
+
+log = get_logger("processors.lag")
+
+
+class LagSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCESSORS_LAG_", extra="ignore")
+
+    interval_s: float = Field(5.0, gt=0, description="Seconds between two reads of the group's offsets")
+    timeout_s: float = Field(10.0, gt=0, description="Longest wait for one read")
+
+
+def partition_positions(end: Mapping[TopicPartition, int], begin: Mapping[TopicPartition, int],
+                        committed: Mapping[TopicPartition, int]) -> dict[TopicPartition, tuple[int, int]]:
+    """(lag, position) per partition of `end`.
+
+    The position is the committed offset; without one (or -1), or when retention
+    has already deleted the committed offset, it is the start of the log.
+    """
+    out = {}
+    for tp, end_offset in end.items():
+        start = begin.get(tp, 0)
+        position = committed.get(tp, -1)
+        position = start if position is None or position < start else position
+        out[tp] = (max(0, end_offset - position), position)
+    return out
+
+
+@app.service
+class ConsumerLagMonitor(mode.Service):
+    """Publishes the lag gauges; a failed read counts an error, keeps the last values and retries."""
+
+    settings = LagSettings()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.group_id = app.conf.id
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def on_stop(self) -> None:
+        await self._close_clients()
+
+    async def _close_clients(self) -> None:
+        admin, consumer, self._admin, self._consumer = self._admin, self._consumer, None, None
+        for client in (consumer, admin):
+            if client is None:
+                continue
+            try:
+                await client.stop() if isinstance(client, AIOKafkaConsumer) else await client.close()
+            except Exception:  # noqa: BLE001 - closing a broken client
+                pass
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._admin is None or self._consumer is None:
+            client_id = f"{self.group_id}-lag"
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, client_id=client_id,
+                                              request_timeout_ms=int(self.settings.timeout_s * 1000))
+            await self._admin.start()
+            # No group and no subscription: only used for ListOffsets, never consumes.
+            self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, client_id=client_id,
+                                              group_id=None, enable_auto_commit=False,
+                                              request_timeout_ms=int(self.settings.timeout_s * 1000))
+            await self._consumer.start()
+        return self._admin, self._consumer
+
+    @staticmethod
+    def consumed_topics() -> dict[str, str]:
+        """Topic name -> label for every topic an agent reads (the agents register at import)."""
+        things = {topic_name(thing, common.namespace): thing for thing in TOPICS}
+        names = {name for agent in app.agents.values() for name in getattr(agent.channel, "topics", ())}
+        return {name: things.get(name, name) for name in sorted(names)}
+
+    async def poll_once(self) -> dict[TopicPartition, tuple[int, int]]:
+        topics = self.consumed_topics()
+        if not topics:
+            return {}
+        admin, consumer = await self._clients()
+        partitions = []
+        for described in await admin.describe_topics(list(topics)):
+            if described.get("error_code"):
+                continue  # not created yet: no lag to report
+            partitions += [TopicPartition(described["topic"], p["partition"]) for p in described["partitions"]]
+        if not partitions:
+            return {}
+        committed = await admin.list_consumer_group_offsets(self.group_id, partitions=partitions)
+        end = await consumer.end_offsets(partitions)
+        begin = await consumer.beginning_offsets(partitions)
+        positions = partition_positions(end, begin, {tp: meta.offset for tp, meta in committed.items()})
+        for tp, (lag, position) in positions.items():
+            labels = (topics[tp.topic], str(tp.partition))
+            CONSUMER_LAG.labels(*labels).set(lag)
+            CONSUMER_COMMITTED.labels(*labels).set(position)
+        return positions
+
+    @mode.Service.task
+    async def _poll_forever(self) -> None:
+        while not self.should_stop:
+            try:
+                await asyncio.wait_for(self.poll_once(), timeout=self.settings.timeout_s * 3)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - metrics must never take the worker down
+                LAG_POLL_ERRORS.inc()
+                log.warning("could not read the consumer group's offsets", error=repr(exc))
+                await self._close_clients()
+            await self.sleep(self.settings.interval_s)

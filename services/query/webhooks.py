@@ -1,0 +1,243 @@
+"""Watchlist webhooks: matching feed events are POSTed as JSON, off the projection's path.
+
+The hub hands every new event to `WebhookDispatcher.on_event`, which only matches it against the
+watchlists that have a webhook and puts (watchlist, event) pairs on a bounded queue; when the
+queue is full the delivery is dropped and counted. `webhook_concurrency` workers send them, each
+with up to `webhook_max_attempts` attempts and exponential backoff (tenacity) on timeouts,
+connection errors, 408, 429 and 5xx; other answers are final.
+
+Each POST carries `X-ClaimStream-Delivery` (`<watchlist id>-<seq>`, the same on every retry, so
+a receiver can deduplicate) and `X-ClaimStream-Event` (the event type). The body is
+`{"delivery_id", "watchlist": {"id", "name"}, "event": {"seq", "type", "data"}}`.
+
+Unless QUERY_WEBHOOK_ALLOW_PRIVATE is set, a webhook may only reach public addresses: the host
+is resolved at connect time and every address must be public, IPv4 inside IPv6 included, and
+the connection goes to one of the checked addresses. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpcore
+import httpx
+from prometheus_client import Counter, Gauge
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from services.common.logging import get_logger
+from services.query.db import WatchlistRow
+from services.query.filters import FeedFilter, Matcher, matcher
+from services.query.live import FeedEvent
+from services.query.settings import QuerySettings
+
+log = get_logger("query.webhooks")
+
+FAILURE_REASONS = ("status", "timeout", "connection", "refused", "queue_full")
+DELIVERIES = Counter("claimstream_query_webhook_deliveries_total", "Webhook deliveries the receiver accepted (2xx)")
+FAILURES = Counter("claimstream_query_webhook_failures_total",
+                   "Failed webhook attempts (status, timeout, connection, refused) and deliveries dropped "
+                   "because the queue was full (queue_full)", ["reason"])
+GIVEN_UP = Counter("claimstream_query_webhook_given_up_total",
+                   "Deliveries abandoned: attempts exhausted or a final answer")
+PENDING = Gauge("claimstream_query_webhook_queued_deliveries", "Webhook deliveries waiting for a worker")
+for _reason in FAILURE_REASONS:
+    FAILURES.labels(_reason)
+
+USER_AGENT = "ClaimStream/0.1 (+watchlist webhook)"
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class WebhookRefused(Exception):
+    """The webhook's host is not a public address."""
+
+
+class _Retry(Exception):
+    pass
+
+
+class _Final(Exception):
+    pass
+
+
+def not_public(address: str) -> str | None:
+    """Why a webhook may not connect to this address, or None for a public unicast one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None,
+                    ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None]
+        for inner in embedded:
+            if inner is not None and not_public(str(inner)):
+                return f"{ip} carries the non-public {inner}"
+    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
+        return f"{ip} is not a public unicast address"
+    return None
+
+
+def host_refusal(host: str) -> str | None:
+    """Checks that need no DNS, for the API: a literal non-public address or a localhost name."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is a local name"
+    try:
+        return not_public(host)
+    except ValueError:
+        return None  # a name: resolved and checked when connecting
+
+
+class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host, refuses it if any address is not public, connects to a checked address."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+            addresses = [host.strip("[]")]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise WebhookRefused(f"{host} does not resolve: {exc}") from exc
+            addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        if not addresses:
+            raise WebhookRefused(f"{host} does not resolve")
+        for address in addresses:
+            reason = not_public(address)
+            if reason:
+                raise WebhookRefused(f"{host} refused: {reason}")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                      socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        raise WebhookRefused("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PublicOnlyTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                                  network_backend=_PublicOnlyBackend())
+
+
+@dataclass(frozen=True)
+class Target:
+    watchlist_id: int
+    name: str
+    url: str
+    match: Matcher
+
+
+def _load_targets(engine: Engine) -> list[Target]:
+    with Session(engine) as session:
+        rows = session.execute(select(WatchlistRow.id, WatchlistRow.name, WatchlistRow.filters,
+                                      WatchlistRow.webhook_url).where(WatchlistRow.webhook_url.is_not(None))).all()
+    return [Target(r.id, r.name, r.webhook_url, matcher([FeedFilter.model_validate(r.filters)])) for r in rows]
+
+
+class WebhookDispatcher:
+    def __init__(self, engine: Engine, settings: QuerySettings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.queue: asyncio.Queue[tuple[Target, FeedEvent]] = asyncio.Queue(maxsize=settings.webhook_queue_size)
+        self.targets: list[Target] = []
+        PENDING.set_function(self.queue.qsize)
+
+    async def reload(self) -> None:
+        """Read the watchlists with a webhook again (after a change through the API)."""
+        self.targets = await asyncio.to_thread(_load_targets, self.engine)
+
+    def on_event(self, event: FeedEvent) -> None:
+        if not self.targets:
+            return
+        at = event.facets.get("at")
+        if at and (datetime.now(timezone.utc) - datetime.fromisoformat(at)).total_seconds() > \
+                self.settings.webhook_max_age_s:
+            return  # a replay or a rebuild, not news
+        for target in self.targets:
+            if target.match(event.type, event.facets):
+                try:
+                    self.queue.put_nowait((target, event))
+                except asyncio.QueueFull:
+                    FAILURES.labels("queue_full").inc()
+                    log.warning("webhook queue full; delivery dropped", watchlist=target.watchlist_id, seq=event.seq)
+
+    async def run(self) -> None:
+        transport = None if self.settings.webhook_allow_private else _PublicOnlyTransport()
+        async with httpx.AsyncClient(timeout=httpx.Timeout(self.settings.webhook_timeout_s), follow_redirects=False,
+                                     trust_env=False, transport=transport,
+                                     headers={"User-Agent": USER_AGENT}) as client:
+            await asyncio.gather(*(self._worker(client) for _ in range(self.settings.webhook_concurrency)))
+
+    async def _worker(self, client: httpx.AsyncClient) -> None:
+        while True:
+            target, event = await self.queue.get()
+            try:
+                await self.deliver(client, target, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the worker
+                log.error("webhook delivery crashed", watchlist=target.watchlist_id, error=repr(exc))
+            finally:
+                self.queue.task_done()
+
+    async def deliver(self, client: httpx.AsyncClient, target: Target, event: FeedEvent) -> bool:
+        delivery_id = f"{target.watchlist_id}-{event.seq}"
+        body = json.dumps({"delivery_id": delivery_id, "watchlist": {"id": target.watchlist_id, "name": target.name},
+                           "event": {"seq": event.seq, "type": event.type, "data": event.payload}},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "X-ClaimStream-Delivery": delivery_id,
+                   "X-ClaimStream-Event": event.type}
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.settings.webhook_max_attempts),
+                                 wait=wait_exponential(multiplier=self.settings.webhook_backoff_s, max=30),
+                                 retry=retry_if_exception_type(_Retry), reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._attempt(client, target.url, body, headers)
+        except (_Retry, _Final) as exc:
+            GIVEN_UP.inc()
+            log.warning("webhook delivery abandoned", watchlist=target.watchlist_id, seq=event.seq, error=str(exc))
+            return False
+        DELIVERIES.inc()
+        return True
+
+    async def _attempt(self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict) -> None:
+        try:
+            response = await client.post(url, content=body, headers=headers)
+        except WebhookRefused as exc:
+            FAILURES.labels("refused").inc()
+            raise _Final(str(exc)) from exc
+        except httpx.TimeoutException as exc:
+            FAILURES.labels("timeout").inc()
+            raise _Retry(f"timeout: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            if isinstance(exc.__cause__, WebhookRefused) or isinstance(exc.__context__, WebhookRefused):
+                FAILURES.labels("refused").inc()
+                raise _Final(str(exc)) from exc
+            FAILURES.labels("connection").inc()
+            raise _Retry(f"connection: {exc!r}") from exc
+        if 200 <= response.status_code < 300:
+            return
+        FAILURES.labels("status").inc()
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise _Retry(f"HTTP {response.status_code}")
+        raise _Final(f"HTTP {response.status_code}")

@@ -1,0 +1,179 @@
+"""scripts/eval_dedup.py: the claim-matching eval runs, reports every section in range, and its own set holds.
+
+The script runs once per module with --quick (5,000-claim cost run, 200 MSRP / STS pairs, the whole own
+set) into a temporary file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "eval_dedup.py"
+OWN_SET = ROOT / "samples" / "dedup_eval.jsonl"
+
+pytestmark = pytest.mark.timeout(900)  # a loaded two-core machine: the --quick run takes about a minute
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("eval_dedup", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ev():
+    return _load_script()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval_dedup") / "eval_dedup.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=850)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "own set" in proc.stdout and "cost" in proc.stdout, proc.stdout[-2000:]
+    return json.loads(out.read_text())
+
+
+def _unit(x):
+    return isinstance(x, float | int) and 0.0 <= x <= 1.0
+
+
+def _run(report, encoder="hashed", policy="default"):
+    return next(r for r in report["own_set"]["runs"] if r["encoder"] == encoder and r["policy"] == policy)
+
+
+# --- the own set itself -----------------------------------------------------------------------------
+
+def test_own_set_is_well_formed(ev):
+    claims, pairs = ev.load_set(OWN_SET)
+    ids = [c["id"] for c in claims]
+    assert len(ids) == len(set(ids))
+    clusters = defaultdict(list)
+    for c in claims:
+        assert set(c) >= {"id", "cluster", "outlet", "published_at", "text"}
+        ev.epoch(c["published_at"])
+        clusters[c["cluster"]].append(c)
+    multi = {k: v for k, v in clusters.items() if len(v) > 1}
+    assert sum(len(v) for v in multi.values()) >= 60
+    for members in multi.values():
+        assert 2 <= len(members) <= 5
+        assert len({m["outlet"] for m in members}) == len(members), "one claim per outlet in a cluster"
+    by_id = {c["id"]: c for c in claims}
+    assert len(pairs) >= 40
+    assert {p["kind"] for p in pairs} >= {"number", "year", "place", "negation", "direction", "update"}
+    for p in pairs:
+        a, b = by_id[p["a"]], by_id[p["b"]]
+        assert a["cluster"] != b["cluster"]
+        if p.get("expect_update"):
+            assert b["published_at"] > a["published_at"], p
+    for c in claims:
+        if c.get("copy_of"):
+            assert by_id[c["copy_of"]]["cluster"] == c["cluster"]
+
+
+# --- metric helpers ---------------------------------------------------------------------------------
+
+def test_pairwise_and_bcubed_on_a_known_partition(ev):
+    gold = {"a": "x", "b": "x", "c": "x", "d": "y"}
+    pred = {"a": "1", "b": "1", "c": "2", "d": "2"}
+    pw = ev.pairwise(gold, pred)
+    assert (pw["tp"], pw["fp"], pw["fn"]) == (1, 1, 2)
+    assert math.isclose(pw["precision"], 0.5) and math.isclose(pw["recall"], 1 / 3)
+    b3 = ev.bcubed(gold, gold)
+    assert b3["precision"] == b3["recall"] == b3["f1"] == 1.0
+
+
+def test_spearman_averages_ties_and_pearson_is_scale_free(ev):
+    import numpy as np
+
+    x = np.array([1.0, 2.0, 2.0, 3.0])
+    assert list(ev.ranks(x)) == [0.0, 1.5, 1.5, 3.0]
+    assert math.isclose(ev.spearman(x, x ** 3), 1.0)
+    assert math.isclose(ev.pearson(x, 10 * x + 4), 1.0)
+    assert math.isclose(ev.spearman(x, -x), -1.0)
+
+
+def test_readers_keep_quotes_and_strip_the_bom(ev, tmp_path):
+    sts = tmp_path / "sts.tsv"
+    sts.write_text('genre\tfile\tyear\tid\tscore\tsentence1\tsentence2\n'
+                   'main-news\tf\t2012\t0001\t3.5\t"Quoted," he said.\tAn "odd quote\n', encoding="utf-8")
+    assert ev.read_sts(sts, None) == [(3.5, '"Quoted," he said.', 'An "odd quote')]
+    msrp = tmp_path / "msrp.txt"
+    msrp.write_text("\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tOne \"a\".\tTwo.\n", encoding="utf-8")
+    assert ev.read_msrp(msrp, None) == [(1, 'One "a".', "Two.")]
+
+
+def test_missing_data_skips_with_a_reason(ev, tmp_path):
+    hashed = {"hashed": None}
+    sections = (ev.eval_msrp(tmp_path, hashed, {"hashed": 0.6}, 5), ev.eval_sts(tmp_path, hashed, 5))
+    for section in sections:
+        assert section["status"] == "skipped" and str(tmp_path) in section["reason"]
+
+
+# --- the --quick report -----------------------------------------------------------------------------
+
+def test_report_has_every_section_in_range(report):
+    own = report["own_set"]
+    assert own["negative_pairs"] >= 40 and own["clustered_claims"] >= 60
+    encoders = ["hashed"] + (["minilm"] if not report["encoders"]["minilm"].startswith("not evaluated") else [])
+    for enc in encoders:
+        assert len(own["sweep"][enc]) >= 5
+        for policy in ("default", "best-of-sweep"):
+            run = _run(report, enc, policy)
+            for key in ("precision", "recall", "f1"):
+                assert _unit(run["pairwise"][key]) and _unit(run["bcubed"][key])
+            for key in ("blocking_recall", "hard_negative_accuracy", "hard_negative_accuracy_isolated",
+                        "update_detection", "update_detection_isolated"):
+                assert _unit(run[key]), key
+            assert sum(v["pairs"] for v in run["hard_negative_by_kind"].values()) == own["negative_pairs"]
+            assert "missed_pairs" in run["failures"] and "false_merges" in run["failures"]
+    assert own["winner"] in (None, *encoders)
+    if len(encoders) > 1:
+        assert own["winner"] is not None
+
+    for section, keys in (("msrp", ("accuracy", "precision", "recall", "f1", "blocking_recall")),
+                          ("sts", ("pearson", "spearman"))):
+        part = report[section]
+        if part["status"] == "skipped":
+            assert part["reason"]
+            continue
+        assert {r["encoder"] for r in part["rows"]} == set(encoders)
+        for row in part["rows"]:
+            for key in keys:
+                lo = -1.0 if section == "sts" else 0.0
+                assert lo <= row[key] <= 1.0, (section, key, row[key])
+
+    rows = report["cost"]["rows"]
+    assert rows and all("error" not in r for r in rows), rows
+    for r in rows:
+        assert r["claims"] == 5000 and r["rss_mb"]["filled"] > 0
+        for scenario in ("warm", "cold"):
+            for what in ("candidates_ms", "match_ms", "match_cpu_ms"):
+                q = r[scenario][what]
+                assert 0 <= q["p50"] <= q["p99"], (scenario, what, q)
+        assert r["decide_cpu_ms"]["current"]["p50"] >= 0  # the vectorised proposal's agreement is reported only
+    assert {"cache_size", "cached_after", "bounded"} <= set(report["cost"]["cache_bound"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the shipped matcher (default MatchPolicy, hashed vectors) is below target on samples/dedup_eval.jsonl "
+    "(pairwise precision < 0.95 and F1 < 0.90; MiniLM vectors are below too). False merges: no rule for "
+    "different organisations or for places NER labels ORG, 'raised' has no direction, a shared place hides a "
+    "different one, a claim joins a cluster whose other members it conflicts with; misses: capital metonymy "
+    "(Washington, Moscow) read as a place conflict, 'not seen since' read as negation, low hashed cosine. "
+    "Failing pairs and proposed fixes were reported to the lead, who decides."))
+def test_own_set_meets_the_targets(report):
+    run = _run(report)
+    assert run["pairwise"]["precision"] >= 0.95, run["pairwise"]
+    assert run["pairwise"]["f1"] >= 0.90, run["pairwise"]

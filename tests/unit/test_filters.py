@@ -1,0 +1,253 @@
+"""Feed filters, the velocity rule, webhook address checks, feedback precision and the additive migration.
+
+No broker: the pure functions, and SQLite files under tmp_path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+
+from schemas import ClusterAppearance, ClusterUpdated
+from services.query.db import ClaimRow, FeedbackRow, fts_enabled, make_engine
+from services.query.feedback import summary
+from services.query.feedlog import alert_id, velocity_window
+from services.query.filters import FeedFilter, apply_sql, fold, fts_query, matcher, terms
+from services.query.models import WatchlistCreate
+from services.query.webhooks import host_refusal, not_public
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def facets(**overrides) -> dict:
+    base = {"cluster_id": "c1", "outlets": ["Harbor Daily"], "entities": ["north korea", "russia"],
+            "claim_types": ["statistic"], "score": 0.8, "independent_outlets": 2,
+            "text": "North Korea shipped 1,000 containers to Russia.", "seen_at": T0.isoformat()}
+    return base | overrides
+
+
+def test_terms_fold_case_and_accents_and_split_like_fts5():
+    assert terms("Élysée Palace, U.S. 2,400 snake_case") == \
+        ["elysee", "palace", "u", "s", "2", "400", "snake", "case"]
+    assert fold("Straße İstanbul Œuvre") == "straße istanbul œuvre"  # lower case and marks dropped, as FTS5
+    assert fts_query('bridge "OR" collapse*') == '"bridge" "or" "collapse"'
+
+
+@pytest.mark.parametrize("f, expected", [
+    ({}, True),
+    ({"entity": "NORTH KOREA"}, True),
+    ({"entity": "north"}, False),  # whole canonical names, not parts
+    ({"outlet": "Harbor Daily"}, True),
+    ({"outlet": "harbor daily"}, False),  # outlets match exactly
+    ({"claim_type": "statistic"}, True),
+    ({"claim_type": "quote"}, False),
+    ({"min_score": 0.8}, True),
+    ({"min_score": 0.81}, False),
+    ({"min_outlets": 2}, True),
+    ({"min_outlets": 3}, False),
+    ({"q": "russia containers"}, True),
+    ({"q": "russia tanks"}, False),
+    ({"q": "contain"}, False),  # whole words
+    ({"types": ["claim", "appearance"]}, True),
+    ({"types": ["cluster"]}, False),
+    ({"entity": "russia", "min_score": 0.5, "q": "north"}, True),
+    ({"entity": "russia", "min_score": 0.9}, False),
+])
+def test_matcher_applies_every_filter(f, expected):
+    assert matcher([FeedFilter(**f)])("claim", facets()) is expected
+
+
+def test_matcher_ands_the_query_with_a_watchlist_and_handles_missing_facets():
+    both = matcher([FeedFilter(entity="russia"), FeedFilter(min_outlets=3, types=["cluster"])])
+    assert not both("cluster", facets())
+    assert both("cluster", facets(independent_outlets=3))
+    assert not both("claim", facets(independent_outlets=3))
+    assert not matcher([FeedFilter(min_score=0.1, types=["alert"])])("alert", facets(score=None))
+    assert not matcher([FeedFilter(claim_type="statistic")])("claim", facets(claim_types=[]))
+
+
+def test_without_types_only_claims_pass_and_all_means_every_type():
+    default = matcher([FeedFilter(outlet="Harbor Daily")])
+    assert [default(kind, facets()) for kind in ("claim", "appearance", "cluster", "alert")] == \
+        [True, True, False, False]
+    everything = matcher([FeedFilter(types="all")])
+    assert all(everything(kind, facets()) for kind in ("claim", "appearance", "cluster", "alert"))
+    assert FeedFilter(types="all").types == ["claim", "appearance", "cluster", "alert"]
+
+
+def test_matcher_time_range_and_cluster():
+    m = matcher([], cluster="c1", since=T0, until=T0 + timedelta(hours=1))
+    assert m("claim", facets())
+    assert not m("claim", facets(cluster_id="c2"))
+    assert not m("claim", facets(seen_at=(T0 + timedelta(hours=1)).isoformat()))  # until is exclusive
+    naive = matcher([], since=T0.replace(tzinfo=None))
+    assert naive("claim", facets()) and not naive("claim", facets(seen_at=(T0 - timedelta(seconds=1)).isoformat()))
+
+
+@pytest.mark.parametrize("bad", [
+    {"q": "!!!"}, {"q": " ".join(["w"] * 17)}, {"types": []}, {"types": ["claim", "rumour"]},
+    {"min_score": 1.1}, {"min_outlets": 0}, {"claim_type": "gossip"}, {"entity": ""}, {"surprise": True},
+])
+def test_invalid_filters_are_refused(bad):
+    with pytest.raises(ValidationError):
+        FeedFilter(**bad)
+
+
+def test_types_accept_commas_and_repeats_and_keep_a_stable_order():
+    assert FeedFilter(types="alert,claim").types == ["claim", "alert"]
+    assert FeedFilter(types=["cluster", "claim,cluster"]).types == ["claim", "cluster"]
+
+
+def test_a_watchlist_needs_a_filter():
+    with pytest.raises(ValidationError, match="at least one filter"):
+        WatchlistCreate(name="everything")
+    assert WatchlistCreate(name="alerts", types=["alert"]).types == ["alert"]
+
+
+def test_python_free_text_agrees_with_sqlite_fts5(tmp_path):
+    texts = ["The Élysée Palace said 2,400 people were evacuated.", "Prices rose 3% in Zürich, the bank said.",
+             "A snake_case identifier and U.S. officials", "ELYSEE statement on bridges", "bridge collapse",
+             "Die Straße in İstanbul", "Une œuvre, ÆTHER"]
+    queries = ["elysee", "ÉLYSÉE palace", "zurich bank", "2 400", "snake", "u s officials", "bridge", "bridges",
+               "palace bridge", "rose", "straße", "strasse", "istanbul", "œuvre", "oeuvre", "æther"]
+    db = sqlite3.connect(tmp_path / "fts.db")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')")
+    db.executemany("INSERT INTO t(rowid, text) VALUES (?, ?)", list(enumerate(texts)))
+    for q in queries:
+        in_sql = {row[0] for row in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (fts_query(q),))}
+        m = matcher([FeedFilter(q=q)])
+        in_python = {i for i, text in enumerate(texts) if m("claim", facets(text=text))}
+        assert in_python == in_sql, q
+
+
+def _claim_values(seq: int, text: str, **overrides) -> dict:
+    values = dict(seq=seq, claim_id=f"k{seq}", cluster_id=f"c{seq}", article_id="a", version=1, text=text, start=0,
+                  end=len(text), outlet="O", claim_score=0.7, model_version="m", entities=[], received_at=T0,
+                  detected_at=T0, seen_at=T0)
+    return values | overrides
+
+
+def test_the_claims_list_uses_fts5_and_the_same_words(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    assert fts_enabled(engine)
+    from sqlalchemy import text as sql
+    from sqlalchemy.orm import Session
+
+    rows = [_claim_values(1, "The Élysée bridge closed."), _claim_values(2, "Bridges reopened in Lyon.",
+                                                                        claim_type="event"),
+            _claim_values(3, "The bridge in Lyon reopened.", claim_type="event")]
+    with Session(engine) as session, session.begin():
+        for values in rows:
+            session.execute(insert(ClaimRow).values(**values))
+            session.execute(sql("INSERT INTO claims_fts(rowid, text) VALUES (:s, :t)"),
+                            {"s": values["seq"], "t": values["text"]})
+    with Session(engine) as session:
+        def ids(f: FeedFilter, with_engine=engine) -> list[int]:
+            return sorted(session.scalars(apply_sql(select(ClaimRow.seq), f, with_engine)))
+
+        assert ids(FeedFilter(q="bridge")) == [1, 3]
+        assert ids(FeedFilter(q="ELYSEE")) == [1]
+        assert ids(FeedFilter(q="lyon reopened", claim_type="event")) == [2, 3]
+        assert ids(FeedFilter(q="bridge lyon")) == [3]
+        assert ids(FeedFilter(q="bridge"), with_engine=None) == [1, 2, 3]  # LIKE fallback: substrings
+
+
+def _ledger(*apps: tuple[str, int, str | None]) -> ClusterUpdated:
+    items = [ClusterAppearance(claim_id=f"k-{o}-{m}", article_id="a", outlet=o, text="t",
+                               seen_at=T0 + timedelta(minutes=m), copy_of=cp) for o, m, cp in apps]
+    return ClusterUpdated(cluster_id="c", first_outlet=items[0].outlet, first_seen_at=items[0].seen_at,
+                          first_claim_id=items[0].claim_id, text="t", outlets=sorted({a.outlet for a in items}),
+                          appearance_count=len(items), appearances=items, updated_at=T0)
+
+
+def test_velocity_counts_independent_outlets_once_within_the_window():
+    window = timedelta(minutes=30)
+    assert velocity_window(_ledger(("A", 0, None), ("B", 10, None)), 3, window) is None
+    found = velocity_window(_ledger(("A", 0, None), ("B", 10, None), ("C", 30, None)), 3, window)
+    assert [o for o, _ in found] == ["A", "B", "C"]  # the window's end is included
+    assert velocity_window(_ledger(("A", 0, None), ("B", 10, None), ("C", 31, None)), 3, window) is None
+    # A copy does not count, and an outlet counts once, at its first appearance.
+    assert velocity_window(_ledger(("A", 0, None), ("B", 5, "k-A-0"), ("A", 6, None), ("C", 8, None)), 3,
+                           window) is None
+    # Any window will do: here the last three.
+    late = velocity_window(_ledger(("A", 0, None), ("B", 50, None), ("C", 60, None), ("D", 70, None)), 3, window)
+    assert [o for o, _ in late] == ["B", "C", "D"]
+
+
+def test_alert_ids_are_deterministic_per_cluster_and_rule():
+    assert alert_id("c1", 3, 60) == alert_id("c1", 3, 60.0)
+    assert len({alert_id("c1", 3, 60), alert_id("c2", 3, 60), alert_id("c1", 4, 60), alert_id("c1", 3, 30)}) == 4
+
+
+@pytest.mark.parametrize("address, public", [
+    ("93.184.216.34", True), ("2606:2800:220:1::1", True), ("127.0.0.1", False), ("10.0.0.7", False),
+    ("100.64.1.1", False), ("169.254.169.254", False), ("224.0.0.1", False), ("0.0.0.0", False), ("::1", False),
+    ("::ffff:10.0.0.1", False), ("64:ff9b::a00:1", False), ("fe80::1", False), ("fc00::1", False),
+])
+def test_webhooks_reach_public_addresses_only(address, public):
+    assert (not_public(address) is None) is public
+
+
+def test_webhook_hosts_checked_without_dns():
+    assert host_refusal("localhost") and host_refusal("api.localhost") and host_refusal("[::1]")
+    assert host_refusal("127.0.0.1") and host_refusal("192.168.1.10")
+    assert host_refusal("hooks.example.org") is None and host_refusal("8.8.8.8") is None
+
+
+def test_precision_uses_the_latest_verdict_per_claim_and_membership(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    from sqlalchemy.orm import Session
+
+    def fb(i: int, kind: str, claim: str, version: str, verdict: bool, minutes: int, cluster: str = "c1") -> dict:
+        return dict(feedback_id=f"f{i}", kind=kind, claim_id=claim, cluster_id=cluster, model_version=version,
+                    check_worthy=verdict if kind == "claim" else None,
+                    correct_member=verdict if kind == "cluster" else None, note=None,
+                    recorded_at=T0 + timedelta(minutes=minutes))
+
+    rows = [fb(1, "claim", "k1", "v1", True, 0), fb(2, "claim", "k2", "v1", True, 1),
+            fb(3, "claim", "k2", "v1", False, 2),  # k2 judged again: the later verdict counts
+            fb(4, "claim", "k3", "v2", False, 3), fb(5, "cluster", "k1", "v1", True, 4),
+            fb(6, "cluster", "k1", "v1", False, 5, cluster="c9"),  # another membership of the same claim
+            ]
+    with Session(engine) as session, session.begin():
+        session.execute(insert(FeedbackRow), rows)
+    result = summary(engine)
+    assert result.feedback_count == 6
+    assert [v.model_version for v in result.versions] == ["v1", "v2"]  # most recently judged first
+    v1, v2 = result.versions
+    assert (v1.claim.judged, v1.claim.positive, v1.claim.precision) == (2, 1, 0.5)
+    assert (v1.cluster.judged, v1.cluster.positive, v1.cluster.precision) == (2, 1, 0.5)
+    assert (v2.claim.judged, v2.claim.precision) == (1, 0.0)
+    assert (v2.cluster.judged, v2.cluster.precision) == (0, None)
+
+
+def test_an_older_database_gets_the_new_columns_tables_and_index(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE claims (seq INTEGER PRIMARY KEY, claim_id VARCHAR(40) UNIQUE, cluster_id VARCHAR(40),
+            article_id VARCHAR(200), version INTEGER, text TEXT, start INTEGER, "end" INTEGER, outlet VARCHAR(200),
+            url TEXT, claim_score FLOAT, model_version VARCHAR(100), entities JSON, published_at DATETIME,
+            received_at DATETIME, detected_at DATETIME, seen_at DATETIME);
+        CREATE TABLE clusters (cluster_id VARCHAR(40) PRIMARY KEY, first_outlet VARCHAR(200), first_seen_at DATETIME,
+            first_claim_id VARCHAR(40), text TEXT, outlets JSON, appearance_count INTEGER, appearances JSON,
+            updated_at DATETIME);
+        INSERT INTO claims (seq, claim_id, cluster_id, text) VALUES (7, 'k7', 'c7', 'An old bridge claim.');
+        INSERT INTO clusters (cluster_id, appearance_count) VALUES ('c7', 1);
+    """)
+    db.commit()
+    db.close()
+    engine = make_engine(f"sqlite:///{path}")
+    db = sqlite3.connect(path)
+    claim_columns = {row[1] for row in db.execute("PRAGMA table_info(claims)")}
+    assert {"claim_type", "copy_of", "update_of"} <= claim_columns
+    assert db.execute("SELECT independent_outlets FROM clusters").fetchone() == (1,)  # the column default
+    assert {"feed_events", "watchlists", "alerts", "feedback", "outbox"} <= {
+        row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    # The text index was filled with the claims that were already there.
+    assert db.execute("SELECT rowid FROM claims_fts WHERE claims_fts MATCH '\"bridge\"'").fetchall() == [(7,)]
+    assert fts_enabled(engine)
