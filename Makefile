@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: eval help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: bench chaos eval help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -57,6 +57,12 @@ logs: ## follow the service logs
 
 eval: install ## measure the NLP on ../shared/data: prints one table, writes test-output/eval.json
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json
+
+bench: install kafka-up ## drive the real stack at full and half rate; prints a `bench:` line, writes test-output/bench.json
+	$(PY) scripts/bench.py --out test-output/bench.json
+
+chaos: install kafka-up ## fault scenarios with reconciliation; prints a `chaos:` line, writes test-output/chaos.json
+	$(PY) scripts/chaos.py --out test-output/chaos.json
 
 schemas: install ## regenerate schemas/json from the pydantic models
 	$(PY) -m schemas.generate

@@ -116,19 +116,16 @@ class Articles:
 
 def baseline(supply: Articles, seconds: float) -> dict:
     """The stage functions in a plain loop in this process; articles/s and words/s."""
-    from schemas import ArticleReceived
     from services.ingest.models import ArticleIn
     from services.ingest.prepare import prepare_article
+    from services.ingest.service import _received  # ingest's own ArticleReceived builder
     from services.nlp import matching, pipeline
     from services.processors.settings import ProcessorSettings
 
     threshold = ProcessorSettings().threshold()
     pool = []
     for raw in supply.take(max(60, int(seconds * 40))):
-        draft = prepare_article(ArticleIn.model_validate(raw))
-        pool.append((ArticleReceived(**{k: getattr(draft, k) for k in (
-            "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at")},
-            version=1, received_at=datetime.now(timezone.utc), source="batch"), word_count(raw)))
+        pool.append((_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
     index = matching.ClaimIndex({}, {})
 
     def one(article) -> None:

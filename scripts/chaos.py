@@ -34,11 +34,19 @@ Reconciliation after each scenario, over every article acknowledged so far:
   pipeline.split_article, annotate_sentences) in this process, with the services' claim model
   and threshold; expected = distinct claim ids (schemas.ids.claim_id(article_id, text)) among
   the is_claim sentences (a sentence repeated word for word in one article is one claim);
-- the feed: GET /claims paged with the cursor to the end; lost = expected claims of an
-  acknowledged article that are absent; duplicated = feed items beyond the first with the same
-  claim_id or the same (article_id, text); unexpected = claims of an acknowledged article that
-  the offline run did not predict (reported apart). GET /articles/{id} of every acknowledged
-  article must show the expected sentence and claim counts (projection consistency).
+- the processors' own decisions: the annotations topic, read to its end (is_claim, score and
+  model version of every sentence);
+- the feed: GET /claims paged with the cursor to the end. lost = claims absent from the feed
+  although the processors annotated the sentence as a claim, or although the offline run
+  expects one and the processors never annotated that sentence; duplicated = feed items
+  beyond the first with the same claim_id or the same (article_id, text); unexpected = feed
+  claims that neither the offline run nor the processors' annotations call a claim.
+  scored_differently counts sentences where the offline run and the processors disagree on
+  is_claim (a model or code difference between this process and the workers, e.g. a model
+  file replaced while the run goes on), with examples; offline_mismatch is the strict count
+  (expected-offline claims absent from the feed plus feed claims not expected offline).
+  GET /articles/{id} of every acknowledged article must show the offline sentence count and,
+  per sentence, the processors' is_claim (projection consistency).
 - dead letters: every poison message (topic, partition, offset as acknowledged to our
   producer) must have a MessageDeadLettered in the deadletter topic with the expected reason.
 - the claims topic itself is read too: redelivered claim ids there (at-least-once) are
@@ -417,6 +425,8 @@ class Expectations:
 
     def __init__(self) -> None:
         self.by_article: dict[str, dict] = {}
+        self.model_version: str | None = None
+        self.threshold: float | None = None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -427,29 +437,28 @@ class Expectations:
         claims.score_claims(["warm up"])
 
     def _compute(self, articles: list[dict]) -> None:
-        from datetime import datetime, timezone
-
-        from schemas import ArticleReceived
         from schemas.ids import claim_id
         from services.ingest.models import ArticleIn
         from services.ingest.prepare import prepare_article
-        from services.nlp import pipeline
+        from services.ingest.service import _received  # ingest's own ArticleReceived builder
+        from services.nlp import claims, pipeline
         from services.processors.settings import ProcessorSettings
 
         threshold = ProcessorSettings().threshold()
         with self._lock:
+            self.model_version = claims.model_version()
+            self.threshold = threshold
             for raw in articles:
                 if raw["id"] in self.by_article:
                     continue
-                draft = prepare_article(ArticleIn.model_validate(raw))
-                received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                    "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at")},
-                    version=1, received_at=datetime.now(timezone.utc), source="file")
+                received = _received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch")
                 annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
                 self.by_article[raw["id"]] = {
                     "sentences": len(annotated),
                     "claim_sentences": sum(1 for a in annotated if a.is_claim),
                     "claims": {claim_id(a.article_id, a.text) for a in annotated if a.is_claim},
+                    # claim id of every sentence -> (is_claim, score): to tell a scoring difference from a loss
+                    "decisions": {claim_id(a.article_id, a.text): (a.is_claim, a.claim_score) for a in annotated},
                 }
 
     async def ensure(self, articles: list[dict]) -> None:
@@ -476,43 +485,86 @@ async def fetch_feed(client: httpx.AsyncClient, query_url: str) -> list[dict]:
     return items
 
 
-async def check_articles(client: httpx.AsyncClient, query_url: str, acked: dict, expect: Expectations) -> dict:
-    """GET /articles/{id}: sentence and claim counts as expected (projection consistency)."""
+async def check_articles(client: httpx.AsyncClient, query_url: str, acked: dict, expect: Expectations,
+                         stream: dict) -> dict:
+    """GET /articles/{id}: every sentence there (as many as the offline split finds), each with the
+    processors' own is_claim decision from the annotations topic (projection consistency)."""
+    from schemas.ids import claim_id
+
     bad = []
     sem = asyncio.Semaphore(8)
 
     async def one(aid: str) -> None:
         async with sem:
             r = await client.get(f"{query_url}/articles/{aid}")
-        e = expect.by_article[aid]
         if r.status_code != 200:
             bad.append({"article_id": aid, "status": r.status_code})
             return
         body = r.json()
-        claims = sum(1 for s in body["sentences"] if s["is_claim"])
-        if body["sentence_count"] != e["sentences"] or len(body["sentences"]) != e["sentences"] \
-                or claims != e["claim_sentences"]:
-            bad.append({"article_id": aid, "sentences": len(body["sentences"]), "expected": e["sentences"],
-                        "claims": claims, "expected_claims": e["claim_sentences"]})
+        annotated = stream.get(aid, {})
+        wrong = [s["text"][:60] for s in body["sentences"]
+                 if annotated.get(claim_id(aid, s["text"]), (None,))[0] != s["is_claim"]]
+        expected = expect.by_article[aid]["sentences"]
+        if body["sentence_count"] != expected or len(body["sentences"]) != expected or wrong:
+            bad.append({"article_id": aid, "sentences": len(body["sentences"]), "expected": expected,
+                        "is_claim_not_as_annotated": wrong[:3]})
 
     await asyncio.gather(*(one(aid) for aid in acked))
     return {"checked": len(acked), "inconsistent": len(bad), "examples": bad[:5]}
 
 
-def compare(feed: list[dict], acked: dict, expect: Expectations) -> dict:
+async def stream_decisions(stack: stackctl.Stack) -> tuple[dict, Counter]:
+    """article id -> claim id -> (is_claim, score, model version), as the processors annotated it."""
+    from schemas.ids import claim_id
+
+    out: dict[str, dict] = defaultdict(dict)
+    versions: Counter = Counter()
+    for r in await stackctl.read_topics(stack.bootstrap, [stack.topic("annotations")]):
+        try:
+            d = json.loads(r.value)
+            out[d["article_id"]][claim_id(d["article_id"], d["text"])] = (d["is_claim"], d["claim_score"],
+                                                                           d["model_version"])
+            versions[d["model_version"]] += 1
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out, versions
+
+
+def compare(feed: list[dict], acked: dict, expect: Expectations, stream: dict) -> dict:
+    """lost: a claim absent from the feed although the processors' own annotation says it is one, or
+    although the offline run says it is one and the processors never annotated that sentence.
+    scored_differently: the offline run and the processors decided differently on the same sentence
+    (a model or code difference, not a loss; listed with both scores). offline_mismatch: the strict
+    count of expected-offline claims absent from the feed plus feed claims not expected offline."""
     per_article: dict[str, list[dict]] = defaultdict(list)
     for item in feed:
         per_article[item["article_id"]].append(item)
     by_id = Counter(i["claim_id"] for i in feed)
     by_text = Counter((i["article_id"], " ".join(i["text"].split())) for i in feed)
     duplicated = sum(c - 1 for c in by_id.values() if c > 1) + sum(c - 1 for c in by_text.values() if c > 1)
-    lost = lost_articles = unexpected = 0
-    lost_retry = 0
+    lost = lost_articles = unexpected = lost_retry = offline_mismatch = unannotated = 0
+    differently: list[dict] = []
+    n_differently = 0
     examples = []
     for aid, info in acked.items():
-        want = expect.by_article[aid]["claims"]
+        offline = expect.by_article[aid]
+        want = offline["claims"]
+        annotated = stream.get(aid, {})
         have = {i["claim_id"] for i in per_article.get(aid, [])}
-        missing = len(want - have)
+        offline_mismatch += len(want - have) + len(have - want)
+        missing = 0
+        for cid, (off_claim, off_score) in offline["decisions"].items():
+            got = annotated.get(cid)
+            if got is None:
+                unannotated += 1
+                missing += off_claim and cid not in have
+                continue
+            if got[0] != off_claim:
+                n_differently += 1
+                if len(differently) < 8:
+                    differently.append({"article_id": aid, "claim_id": cid, "offline": [off_claim, off_score],
+                                        "stream": list(got)})
+            missing += got[0] and cid not in have
         if missing:
             lost_articles += 1
             if info["status"] == "published":
@@ -520,15 +572,17 @@ def compare(feed: list[dict], acked: dict, expect: Expectations) -> dict:
             else:
                 lost_retry += missing
             if len(examples) < 5:
-                examples.append({"article_id": aid, "expected": len(want), "found": len(have)})
-        unexpected += len(have - want)
+                examples.append({"article_id": aid, "expected": len(want), "found": len(have), "missing": missing})
+        unexpected += len({c for c in have - want if not annotated.get(c, (False,))[0]})
     foreign = sorted({aid for aid in per_article if aid not in acked})
     return {"acknowledged": sum(1 for v in acked.values() if v["status"] == "published"),
             "acknowledged_on_retry": sum(1 for v in acked.values() if v["status"] != "published"),
             "expected_claims": sum(len(expect.by_article[a]["claims"]) for a in acked),
             "feed_items": len(feed), "lost": lost, "lost_on_retry_acks": lost_retry, "lost_articles": lost_articles,
             "duplicated": duplicated, "unexpected": unexpected, "unacknowledged_articles_in_feed": len(foreign),
-            "lost_examples": examples}
+            "scored_differently": n_differently, "unannotated_sentences": unannotated,
+            "offline_mismatch": offline_mismatch, "model_version_offline": expect.model_version,
+            "lost_examples": examples, "scored_differently_examples": differently}
 
 
 async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
@@ -630,13 +684,16 @@ class Chaos:
         while True:
             idle = self.monitor.idle()
             feed = await fetch_feed(self.client, self.stack.query_url)
-            cmp = compare(feed, self.acked, self.expect)
+            stream, versions = await stream_decisions(self.stack)
+            cmp = compare(feed, self.acked, self.expect, stream)
+            cmp["model_versions_stream"] = dict(versions)
             complete = cmp["lost"] == 0 and cmp["lost_on_retry_acks"] == 0
             if (complete and idle) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(2)
         out = {"drain_s": round(time.monotonic() - t0, 1), "idle": idle, "feed": cmp,
-               "articles": await check_articles(self.client, self.stack.query_url, self.acked, self.expect)}
+               "articles": await check_articles(self.client, self.stack.query_url, self.acked, self.expect,
+                                                stream)}
         if self.poison:
             out["dead_letters"] = await dead_letters(self.stack, self.poison)
             out["query_rejected"] = await self.query_rejected()
@@ -820,14 +877,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(scenarios: list[dict]) -> None:
-    print(f"{'scenario':<15} {'acked':>6} {'lost':>5} {'dup':>4} {'unexp':>6} {'incons':>7} {'stall_p':>8} "
-          f"{'stall_q':>8} {'drain_s':>8}  fault")
+    """acked: acknowledged articles so far; lost/dup/unexp: see compare(); scored: sentences the offline
+    run and the processors decided differently; incons: /articles/{id} views that disagree with the
+    annotations topic; stall_p/stall_q: longest stall (s) of the processors' group / the projection."""
+    print(f"{'scenario':<15} {'acked':>6} {'lost':>5} {'dup':>4} {'unexp':>6} {'scored':>7} {'incons':>7} "
+          f"{'stall_p':>8} {'stall_q':>8} {'drain_s':>8}  fault")
     for s in scenarios:
         f, r = s["reconcile"]["feed"], s["reconcile"]
         fault = {k: v for k, v in s["fault"].items() if k not in ("sent", "query_rejected_before")}
         print(f"{s['name']:<15} {f['acknowledged'] + f['acknowledged_on_retry']:>6} "
               f"{f['lost'] + f['lost_on_retry_acks']:>5} {f['duplicated']:>4} {f['unexpected']:>6} "
-              f"{r['articles']['inconsistent']:>7} {s['stall']['processors_max_stall_s']:>8.2f} "
+              f"{f['scored_differently']:>7} {r['articles']['inconsistent']:>7} "
+              f"{s['stall']['processors_max_stall_s']:>8.2f} "
               f"{s['stall']['query_max_stall_s']:>8.2f} {r['drain_s']:>8.1f}  {fault}")
         if "dead_letters" in r:
             d = r["dead_letters"]

@@ -37,7 +37,8 @@ _NUMBER = re.compile(
     # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
     r"(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|mln|mn|bn|tn)|(k|m|b))?(?![a-z])"
 )
-_TOKEN = re.compile(r"[a-z0-9_]*[a-z0-9][a-z0-9_]*")
+# A decimal stays one token: "3.5" is not the same figure as "5.3".
+_TOKEN = re.compile(r"\d+\.\d+|[a-z0-9_]*[a-z0-9][a-z0-9_]*")
 # Only names are replaced by their canonical form; numeric entities (MONEY,
 # CARDINAL, DATE...) go through the number normaliser instead.
 _NAME_LABELS = frozenset("PERSON ORG GPE NORP LOC FAC EVENT PRODUCT WORK_OF_ART LAW LANGUAGE".split())

@@ -32,10 +32,14 @@ _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "EVENT", "LAW", "PRODUCT", "W
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|without|denied|denies|deny|denying|"
                        r"rejected|refused|cannot)\b|n't\b", re.IGNORECASE)
+# Idioms that say "not" without negating the claim ("a level not seen since 1995", "no fewer than 40").
+_NOT_NEGATION = re.compile(r"\bnot seen since\b|\bno (?:fewer|less|more) than\b|\bnot only\b", re.IGNORECASE)
 _UP = re.compile(r"\b(rose|rise|rises|risen|rising|increased?|increases|increasing|grew|grow|grows|growing|"
-                 r"higher|climbed|climbs|jumped|jumps|surged|surges|gained|gains|soared|up)\b", re.IGNORECASE)
+                 r"higher|climbed|climbs|jumped|jumps|surged|surges|gained|gains|soared|up|raised?|raises|"
+                 r"hiked?|hikes|lifted|lifts)\b", re.IGNORECASE)
 _DOWN = re.compile(r"\b(fell|fall|falls|fallen|falling|dropped|drops|drop|decreased?|decreases|declined?|"
-                   r"declines|lower|shrank|shrinks|slumped|plunged|plunges|tumbled|down|cut|cuts)\b",
+                   r"declines|lower|lowered|lowers|reduced?|reduces|slashed|eased|eases|halved|shrank|shrinks|"
+                   r"slumped|plunged|plunges|tumbled|down|cut|cuts)\b",
                    re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9]+")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
@@ -121,7 +125,7 @@ def features(claim_id: str, text: str, entities: list[EntityMention], outlet: st
         claim_id=claim_id, outlet=outlet, seen_at=seen_at, tokens=tokens, numbers=numbers, years=years,
         places=frozenset(e.canonical for e in kept if e.label in _PLACE_LABELS) | _unlabelled_propers(core, kept),
         names=frozenset(e.canonical for e in kept if e.label in _NAME_LABELS),
-        negated=bool(_NEGATION.search(core)), direction=int(up) - int(down),
+        negated=bool(_NEGATION.search(_NOT_NEGATION.sub(" ", core))), direction=int(up) - int(down),
         context=frozenset(e.canonical for e in entities if e not in kept
                           and e.label in _PLACE_LABELS | _NAME_LABELS),
         minhash=_minhash(text), vector=quantise(hashed_vector(tokens) if vector is None else vector),
@@ -178,8 +182,8 @@ def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
         found.append("number")
     if a.years and b.years and a.years != b.years:
         found.append("year")
-    if a.places and b.places and not (a.places & b.places):
-        found.append("place")
+    if a.places and b.places and not (a.places <= b.places or b.places <= a.places):
+        found.append("place")  # as with figures: one report may name fewer places, not other ones
     return found
 
 
@@ -263,6 +267,8 @@ class ClaimIndex:
         found = decide(f, self.candidates(key, f.seen_at), self.policy)
         self.records[f.claim_id] = to_record(f, found)
         self._cache[f.claim_id] = (f, found)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
         bucket = [c for c in (self.buckets.get(key) or []) if c != f.claim_id] + [f.claim_id]
         self.buckets[key] = bucket[-self.policy.max_bucket:]
         return found

@@ -35,7 +35,10 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     web_in_thread=False,
-    broker_session_timeout=30.0,
+    # A killed worker's partitions move after this long; the NLP runs off the event loop,
+    # so heartbeats keep flowing well inside it.
+    broker_session_timeout=6.0,
+    broker_heartbeat_interval=2.0,
 )
 
 

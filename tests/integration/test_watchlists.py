@@ -251,6 +251,7 @@ def test_feedback_is_stored_published_and_summarised(keyed, stack, two_claims):
     assert found[given[1]["feedback_id"]].check_worthy is False
     assert found[given[-1]["feedback_id"]].kind == "cluster" and found[given[-1]["feedback_id"]].correct_member
     # ... so the stack's own query replica has the same estimate.
-    wait_for(lambda: precision(stack.query, "claim") == {"judged": 2, "positive": 2, "precision": 1.0}
-             and precision(stack.query, "cluster") == {"judged": 1, "positive": 1, "precision": 1.0},
+    wait_for(lambda: precision(stack.query, "claim") == precision(keyed.url, "claim") == after(before, 2, 2)
+             and precision(stack.query, "cluster") == precision(keyed.url, "cluster")
+             == after(before_cluster, 1, 1),
              message="the feedback replicated to the other query service")
