@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """Throughput, freshness, stage times, efficiency and scaling of the real ClaimStream stack.
 
-    .venv/bin/python scripts/bench.py [--tiny] [--out test-output/bench.json] [--bootstrap HOST:PORT]
+    .venv/bin/python scripts/bench.py [--tiny] [--out test-output/bench.json] [--bootstrap HOST:PORT | --own-broker]
 
 Starts its own processors worker(s), query and ingest on free ports against the Kafka broker
-(KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092; the broker is only used, never stopped),
+(KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092; the broker is only used, never stopped; or,
+with --own-broker, a private one started with deploy/kafka/kafka.sh on free ports),
 with a fresh topic namespace and private SQLite files, feeds them articles from
 samples/generator.py, and stops everything it started when it ends (also on Ctrl-C / SIGTERM).
 
@@ -52,6 +53,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -499,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a configuration that runs in well under a minute")
     parser.add_argument("--out", type=Path, default=ROOT / "test-output" / "bench.json")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument("--own-broker", action="store_true",
+                        help="start a private broker (kafka.sh on free ports, stopped at the end) instead")
     parser.add_argument("--saturate-s", type=float, help="seconds of posting per throughput phase")
     parser.add_argument("--fresh-s", type=float, help="seconds of paced posting for freshness")
     parser.add_argument("--seed", type=int, default=1)
@@ -524,17 +528,29 @@ def main(argv: list[str] | None = None) -> int:
     log(f"baseline: {results['baseline'][0]['articles_per_s']} articles/s")
 
     workdir = Path(tempfile.mkdtemp(prefix="claimstream-bench-"))
-    stack = stackctl.Stack(args.bootstrap, workdir, namespace=run_id, extra_env=env)
+    broker = stackctl.OwnBroker(workdir / "kafka") if args.own_broker else None
+    stack = None
     error = None
     try:
+        if broker:
+            log(f"starting own broker on {broker.bootstrap}")
+            broker.up()
+        bootstrap = broker.bootstrap if broker else args.bootstrap
+        results["config"]["bootstrap"] = bootstrap
+        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env)
         log(f"starting two processor workers, query and ingest (namespace {stack.namespace})")
         results["startup"]["healthy_s"] = stack.start(workers=2)
         asyncio.run(run(stack, supply, cfg, results))
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - report, clean up, exit non-zero
+    except (Exception, KeyboardInterrupt, SystemExit) as exc:  # noqa: BLE001 - report, clean up, exit non-zero
         error = f"{type(exc).__name__}: {exc}"
-        log(f"bench failed: {error}")
+        log(f"bench failed or interrupted: {error}")
     finally:
-        stack.close(copy_logs_to=ROOT / "test-output" / "bench-logs")
+        if stack is not None:
+            stack.close(copy_logs_to=ROOT / "test-output" / "bench-logs")
+        if broker is not None:
+            broker.down()
+            broker.remove()
+        shutil.rmtree(workdir, ignore_errors=True)  # the logs were copied to test-output/bench-logs
     if error is None and cfg.baseline_again:
         log("baseline again, with the stack stopped")
         results["baseline"].append(baseline(supply, cfg.baseline_s))
