@@ -12,7 +12,7 @@ from services.common.http import (BodySizeLimit, RequestTimeout, SafeJSONRespons
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
-from services.ingest.deps import API_KEY_SCHEME
+from services.common.apikey import document_api_key
 from services.ingest.feeds import poll_forever
 from services.nlp.language import detect_language
 from services.ingest.ledger import Ledger
@@ -56,27 +56,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(articles.router)
     app.include_router(health.router)
     add_metrics_route(app)
-    _document_api_key(app, required=bool(settings.api_key))
+    document_api_key(app, required=bool(settings.api_key))
     return app
 
-
-def _document_api_key(app: FastAPI, required: bool) -> None:
-    """The OpenAPI document says whether this server needs the key: without INGEST_API_KEY the
-    writes also accept anonymous requests (an empty alternative in `security`)."""
-    generate = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = generate()
-            if not required:
-                for operations in schema.get("paths", {}).values():
-                    for operation in operations.values():
-                        if {API_KEY_SCHEME: []} in operation.get("security", []):
-                            operation["security"].append({})
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
 
 
 app = create_app()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, Request, Security
 from sqlalchemy.orm import Session
 
+from services.common.apikey import api_key_header as make_api_key_header, check_api_key
 from services.query.consumer import Projector
 from services.query.live import FeedHub
 from services.query.settings import QuerySettings
@@ -32,21 +31,13 @@ def get_hub(request: Request) -> FeedHub:
     return request.app.state.hub
 
 
-API_KEY_SCHEME = "ApiKey"
-# auto_error=False: without QUERY_API_KEY the writes are open, so the check below decides.
-api_key_header = APIKeyHeader(name="X-API-Key", scheme_name=API_KEY_SCHEME, auto_error=False,
-                              description="Required on writes (watchlists, feedback) when the server sets "
-                                          "QUERY_API_KEY; reads stay open.")
+# Without QUERY_API_KEY the writes are open; check_api_key decides.
+api_key_header = make_api_key_header("Required on writes (watchlists, feedback) when the server sets "
+                                     "QUERY_API_KEY; reads stay open.")
 
 
 def require_api_key(request: Request, x_api_key: Annotated[str | None, Security(api_key_header)] = None) -> None:
-    expected = request.app.state.settings.api_key
-    if not expected:
-        return
-    given = (x_api_key or "").encode("utf-8", "surrogateescape")
-    if not (given and secrets.compare_digest(given, expected.encode("utf-8"))):
-        raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header",
-                            headers={"WWW-Authenticate": API_KEY_SCHEME})
+    check_api_key(request.app.state.settings.api_key, x_api_key)
 
 
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]

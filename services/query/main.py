@@ -14,6 +14,7 @@ from services.common.http import (
     error_responses,
     install_error_handlers,
 )
+from services.common.apikey import document_api_key
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
@@ -89,6 +90,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     for module in (claims, clusters, articles, health, page, watchlists, feedback_routes, trending):
         app.include_router(module.router)
     add_metrics_route(app)
+    document_api_key(app, required=bool(settings.api_key))
     return app
 
 
