@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from services.common.addresses import address_refusal
 from services.common.logging import get_logger
 from services.query.db import WatchlistRow
 from services.query.filters import FeedFilter, Matcher, matcher
@@ -52,7 +53,6 @@ for _reason in FAILURE_REASONS:
     FAILURES.labels(_reason)
 
 USER_AGENT = "ClaimStream/0.1 (+watchlist webhook)"
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class WebhookRefused(Exception):
@@ -67,27 +67,13 @@ class _Final(Exception):
     pass
 
 
-def not_public(address: str) -> str | None:
-    """Why a webhook may not connect to this address, or None for a public unicast one."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None,
-                    ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None]
-        for inner in embedded:
-            if inner is not None and not_public(str(inner)):
-                return f"{ip} carries the non-public {inner}"
-    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
-        return f"{ip} is not a public unicast address"
-    return None
-
-
 def host_refusal(host: str) -> str | None:
     """Checks that need no DNS, for the API: a literal non-public address or a localhost name."""
     host = host.strip("[]").rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return f"{host} is a local name"
     try:
-        return not_public(host)
+        return address_refusal(host)
     except ValueError:
         return None  # a name: resolved and checked when connecting
 
@@ -111,7 +97,7 @@ class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         if not addresses:
             raise WebhookRefused(f"{host} does not resolve")
         for address in addresses:
-            reason = not_public(address)
+            reason = address_refusal(address)
             if reason:
                 raise WebhookRefused(f"{host} refused: {reason}")
         last: Exception | None = None

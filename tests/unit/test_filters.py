@@ -18,7 +18,7 @@ from services.query.feedback import summary
 from services.query.feedlog import alert_id, velocity_window
 from services.query.filters import FeedFilter, apply_sql, fold, fts_query, matcher, terms
 from services.query.models import WatchlistCreate
-from services.query.webhooks import host_refusal, not_public
+from services.query.webhooks import address_refusal, host_refusal
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -189,7 +189,7 @@ def test_alert_ids_are_deterministic_per_cluster_and_rule():
     ("::ffff:10.0.0.1", False), ("64:ff9b::a00:1", False), ("fe80::1", False), ("fc00::1", False),
 ])
 def test_webhooks_reach_public_addresses_only(address, public):
-    assert (not_public(address) is None) is public
+    assert (address_refusal(address) is None) is public
 
 
 def test_webhook_hosts_checked_without_dns():
