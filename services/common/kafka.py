@@ -31,14 +31,23 @@ def make_producer(bootstrap_servers: str, client_id: str, **overrides) -> AIOKaf
     return AIOKafkaProducer(**options)
 
 
-async def ensure_topics(bootstrap_servers: str, namespace: str, replication_factor: int = 1) -> list[str]:
-    """Create every registered topic that does not exist yet; returns those created."""
+async def ensure_topics(bootstrap_servers: str, namespace: str, replication_factor: int | None = None) -> list[str]:
+    """Create every registered topic that does not exist yet; returns those created.
+
+    The replication factor defaults to KAFKA_REPLICATION_FACTOR."""
+    if replication_factor is None:
+        from services.common.settings import KafkaSettings
+
+        replication_factor = KafkaSettings().replication_factor
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="claimstream-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        # With three or more copies, acks=all waits for two: one broker may be down, none lost.
+        durability = {"min.insync.replicas": "2"} if replication_factor >= 3 else {}
         wanted = [
-            NewTopic(topic_name(thing, namespace), spec.partitions, replication_factor, topic_configs=spec.config)
+            NewTopic(topic_name(thing, namespace), spec.partitions, replication_factor,
+                     topic_configs=durability | spec.config)
             for thing, spec in TOPICS.items()
             if topic_name(thing, namespace) not in existing
         ]

@@ -14,6 +14,9 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    # 1 suits the single local broker; a production cluster wants 3 (the k8s config map sets it).
+    replication_factor: int = Field(1, ge=1, description="Replication factor of every topic the project creates, "
+                                                         "faust's changelogs included")
 
 
 class CommonSettings(BaseSettings):

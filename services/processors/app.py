@@ -31,6 +31,7 @@ app = faust.App(
     producer_acks=-1,
     consumer_auto_offset_reset="earliest",
     topic_partitions=4,
+    topic_replication_factor=kafka.replication_factor,
     topic_allow_declare=True,
     web_host=settings.web_host,
     web_port=settings.web_port,
