@@ -1,4 +1,4 @@
-"""Which IP addresses a server-side fetch may connect to: public unicast ones only.
+"""Which IP addresses a server-side fetch may connect to: public unicast ones only, checked at connect time.
 
 Used by the feed poller (ingest) and the webhook sender (query), which both connect to
 addresses that users choose. IPv4 carried inside IPv6 (mapped, NAT64, 6to4, Teredo,
@@ -7,8 +7,13 @@ IPv4-compatible) is judged by the IPv4 address it carries.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Iterable
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+
+import httpcore
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -57,3 +62,74 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> Iterable[ipaddress.IPv4Address]
         yield ip.teredo[1]
     if int(ip) >> 32 == 0 and int(ip) > 0xFFFF:
         yield ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+
+
+class AddressRefused(Exception):
+    """The host may not be connected to: a non-public address, no address, or a unix socket."""
+
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for host (A and AAAA)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+async def checked_addresses(host: str, port: int, resolver: Resolver | None = None,
+                            refused: type[AddressRefused] = AddressRefused) -> list[str]:
+    """The addresses of host, all of them public; `refused` is raised when any is not, or none exists."""
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        addresses = [host]
+    except ValueError:
+        try:
+            addresses = await (resolver or resolve)(host, port)
+        except OSError as exc:
+            raise refused(f"{host} does not resolve: {exc}") from exc
+    if not addresses:
+        raise refused(f"{host} does not resolve")
+    for address in addresses:
+        reason = address_refusal(address)
+        if reason:
+            raise refused(f"{host} refused: {reason}")
+    return addresses
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves, checks every address, then connects to one of the checked addresses: a DNS answer
+    that changes between the check and the connection (rebinding) gains nothing."""
+
+    def __init__(self, resolver: Resolver | None, refused: type[AddressRefused]) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._resolver, self._refused = resolver, refused
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        addresses = await checked_addresses(host, port, self._resolver, self._refused)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        raise self._refused("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PublicOnlyTransport(httpx.AsyncHTTPTransport):
+    """An httpx transport that connects to public addresses only, ignoring environment proxies."""
+
+    def __init__(self, resolver: Resolver | None = None, refused: type[AddressRefused] = AddressRefused) -> None:
+        super().__init__(trust_env=False)
+        # The same pool httpx builds, with the checked network backend.
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
+                                                  network_backend=_CheckedBackend(resolver, refused))

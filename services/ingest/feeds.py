@@ -18,15 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable
 
 import feedparser
-import httpcore
 import httpx
 
-from services.common.addresses import address_refusal
+from services.common.addresses import AddressRefused, PublicOnlyTransport, Resolver, checked_addresses
 from services.common.logging import get_logger
 from services.ingest.models import ArticleIn
 from services.ingest.prepare import EmptyArticleError, article_id_for, prepare_article
@@ -38,7 +34,6 @@ log = get_logger("ingest.feeds")
 MAX_REDIRECTS = 5
 USER_AGENT = "ClaimStream/0.1 (+feed poller)"
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 
@@ -46,38 +41,12 @@ class TooLarge(Exception):
     pass
 
 
-class FeedRefused(Exception):
+class FeedRefused(AddressRefused):
     """The URL may not be fetched: scheme, address or too many redirects."""
 
 
 # --------------------------------------------------------------------------------------------------
 # Address checks
-
-
-async def resolve(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for host (A and AAAA)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
-
-
-async def checked_addresses(host: str, port: int, resolver: Resolver | None = None) -> list[str]:
-    """The addresses of host, all of them public; FeedRefused when any is not, or none exists."""
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-        addresses = [host]
-    except ValueError:
-        try:
-            addresses = await (resolver or resolve)(host, port)
-        except OSError as exc:
-            raise FeedRefused(f"{host} does not resolve: {exc}") from exc
-    if not addresses:
-        raise FeedRefused(f"{host} does not resolve")
-    for address in addresses:
-        reason = address_refusal(address)
-        if reason:
-            raise FeedRefused(f"{host} refused: {reason}")
-    return addresses
 
 
 async def check_url(url: httpx.URL, allow_private: bool, resolver: Resolver | None = None) -> None:
@@ -86,46 +55,12 @@ async def check_url(url: httpx.URL, allow_private: bool, resolver: Resolver | No
     if not url.host:
         raise FeedRefused("the URL has no host")
     if not allow_private:
-        await checked_addresses(url.host, url.port or (443 if url.scheme == "https" else 80), resolver)
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to checked addresses: resolves, checks every address, then connects to one of them."""
-
-    def __init__(self, resolver: Resolver | None = None) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._resolver = resolver
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        addresses = await checked_addresses(host, port, self._resolver)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
-        raise FeedRefused("unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, resolver: Resolver | None = None) -> None:
-        super().__init__(trust_env=False)
-        # The same pool httpx builds, with the guarded network backend.
-        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
-                                                  network_backend=_GuardedBackend(resolver))
+        await checked_addresses(url.host, url.port or (443 if url.scheme == "https" else 80), resolver, FeedRefused)
 
 
 def make_client(settings: IngestSettings, resolver: Resolver | None = None) -> httpx.AsyncClient:
     """The poller's HTTP client: no automatic redirects, no env proxies, connections to checked addresses."""
-    transport = None if settings.feed_allow_private else _GuardedTransport(resolver)
+    transport = None if settings.feed_allow_private else PublicOnlyTransport(resolver, FeedRefused)
     return httpx.AsyncClient(timeout=httpx.Timeout(settings.feed_timeout_s), follow_redirects=False,
                              trust_env=False, transport=transport, headers={"User-Agent": USER_AGENT})
 

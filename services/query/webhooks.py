@@ -18,13 +18,10 @@ the connection goes to one of the checked addresses. Redirects are not followed.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import httpcore
 import httpx
 from prometheus_client import Counter, Gauge
 from sqlalchemy import select
@@ -32,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from services.common.addresses import address_refusal
+from services.common.addresses import AddressRefused, PublicOnlyTransport, address_refusal
 from services.common.logging import get_logger
 from services.query.db import WatchlistRow
 from services.query.filters import FeedFilter, Matcher, matcher
@@ -55,7 +52,7 @@ for _reason in FAILURE_REASONS:
 USER_AGENT = "ClaimStream/0.1 (+watchlist webhook)"
 
 
-class WebhookRefused(Exception):
+class WebhookRefused(AddressRefused):
     """The webhook's host is not a public address."""
 
 
@@ -76,52 +73,6 @@ def host_refusal(host: str) -> str | None:
         return address_refusal(host)
     except ValueError:
         return None  # a name: resolved and checked when connecting
-
-
-class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host, refuses it if any address is not public, connects to a checked address."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        try:
-            ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-            addresses = [host.strip("[]")]
-        except ValueError:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except OSError as exc:
-                raise WebhookRefused(f"{host} does not resolve: {exc}") from exc
-            addresses = list(dict.fromkeys(info[4][0] for info in infos))
-        if not addresses:
-            raise WebhookRefused(f"{host} does not resolve")
-        for address in addresses:
-            reason = address_refusal(address)
-            if reason:
-                raise WebhookRefused(f"{host} refused: {reason}")
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                      socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
-        raise WebhookRefused("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _PublicOnlyTransport(httpx.AsyncHTTPTransport):
-    def __init__(self) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False),
-                                                  network_backend=_PublicOnlyBackend())
 
 
 @dataclass(frozen=True)
@@ -167,7 +118,7 @@ class WebhookDispatcher:
                     log.warning("webhook queue full; delivery dropped", watchlist=target.watchlist_id, seq=event.seq)
 
     async def run(self) -> None:
-        transport = None if self.settings.webhook_allow_private else _PublicOnlyTransport()
+        transport = None if self.settings.webhook_allow_private else PublicOnlyTransport(refused=WebhookRefused)
         async with httpx.AsyncClient(timeout=httpx.Timeout(self.settings.webhook_timeout_s), follow_redirects=False,
                                      trust_env=False, transport=transport,
                                      headers={"User-Agent": USER_AGENT}) as client:

@@ -13,9 +13,10 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from services.common import addresses
+from services.common.addresses import address_refusal, checked_addresses
 from services.ingest import feeds
-from services.ingest.feeds import (MAX_REDIRECTS, FeedRefused, TooLarge, address_refusal, check_url,
-                                   checked_addresses, fetch, make_client, poll_once)
+from services.ingest.feeds import MAX_REDIRECTS, FeedRefused, TooLarge, check_url, fetch, make_client, poll_once
 from services.ingest.settings import IngestSettings
 
 PUBLIC_V4, PUBLIC_V6 = "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -71,28 +72,28 @@ def test_every_resolved_address_is_checked():
     resolver = _resolver({"mixed.example": [PUBLIC_V4, "10.0.0.7"], "v6.example": [PUBLIC_V6, "::1"],
                           "good.example": [PUBLIC_V4, PUBLIC_V6]})
     with pytest.raises(FeedRefused, match="10.0.0.7"):
-        run(checked_addresses("mixed.example", 443, resolver))
+        run(checked_addresses("mixed.example", 443, resolver, FeedRefused))
     with pytest.raises(FeedRefused, match="loopback"):
-        run(checked_addresses("v6.example", 443, resolver))
-    assert run(checked_addresses("good.example", 443, resolver)) == [PUBLIC_V4, PUBLIC_V6]
+        run(checked_addresses("v6.example", 443, resolver, FeedRefused))
+    assert run(checked_addresses("good.example", 443, resolver, FeedRefused)) == [PUBLIC_V4, PUBLIC_V6]
 
 
 def test_unresolvable_and_empty_answers_are_refused():
     resolver = _resolver({"empty.example": []})
     with pytest.raises(FeedRefused, match="does not resolve"):
-        run(checked_addresses("missing.example", 80, resolver))
+        run(checked_addresses("missing.example", 80, resolver, FeedRefused))
     with pytest.raises(FeedRefused, match="does not resolve"):
-        run(checked_addresses("empty.example", 80, resolver))
+        run(checked_addresses("empty.example", 80, resolver, FeedRefused))
 
 
 def test_ip_literals_are_checked_without_resolving():
     calls: list[str] = []
     resolver = _resolver({}, calls)
     with pytest.raises(FeedRefused):
-        run(checked_addresses("127.0.0.1", 80, resolver))
+        run(checked_addresses("127.0.0.1", 80, resolver, FeedRefused))
     with pytest.raises(FeedRefused):
-        run(checked_addresses("[::ffff:7f00:1]", 80, resolver))
-    assert run(checked_addresses("8.8.8.8", 80, resolver)) == ["8.8.8.8"]
+        run(checked_addresses("[::ffff:7f00:1]", 80, resolver, FeedRefused))
+    assert run(checked_addresses("8.8.8.8", 80, resolver, FeedRefused)) == ["8.8.8.8"]
     assert calls == []
 
 
@@ -306,7 +307,7 @@ def test_the_guarded_client_connects_to_the_checked_address_and_keeps_the_host(m
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    monkeypatch.setattr(feeds, "address_refusal", lambda address: None)  # let 127.0.0.1 pass, for this test only
+    monkeypatch.setattr(addresses, "address_refusal", lambda address: None)  # let 127.0.0.1 pass, for this test only
     resolver = _resolver({"feeds.test": ["127.0.0.1"]})
 
     async def go():

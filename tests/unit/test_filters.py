@@ -251,3 +251,23 @@ def test_an_older_database_gets_the_new_columns_tables_and_index(tmp_path):
     # The text index was filled with the claims that were already there.
     assert db.execute("SELECT rowid FROM claims_fts WHERE claims_fts MATCH '\"bridge\"'").fetchall() == [(7,)]
     assert fts_enabled(engine)
+
+
+def test_webhook_connections_to_a_private_address_are_refused_at_connect_time():
+    """The webhook sender's transport: a name resolving to loopback is refused before connecting."""
+    import asyncio
+
+    import httpx
+
+    from services.common.addresses import PublicOnlyTransport
+    from services.query.webhooks import WebhookRefused
+
+    async def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def post() -> None:
+        async with httpx.AsyncClient(transport=PublicOnlyTransport(loopback, WebhookRefused)) as client:
+            await client.post("http://hooks.example.org/x", json={})
+
+    with pytest.raises(WebhookRefused, match="loopback"):
+        asyncio.run(post())
