@@ -16,7 +16,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -30,32 +29,17 @@ import httpx
 import pytest
 
 from tests.conftest import OUTPUT, wait_for
+from tests.tools import find_tool
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = ROOT / "scripts" / "install_test_tools.sh"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                   "--hide-scrollbars", "--window-size=1400,1000", "--remote-debugging-port=0"]
 # The shared claim carries a number of its own per run, so no other test's claim joins its cluster.
 SHARED = "Firefighters evacuated {n:,} residents from three villages near Patras on Tuesday, officials said."
 
-_install_attempted = False
-
-
-def find_tool(name: str) -> str:
-    """The program's path; runs scripts/install_test_tools.sh once when it is missing; else skips."""
-    global _install_attempted
-    path = shutil.which(name)
-    if path is None and not _install_attempted:
-        _install_attempted = True
-        subprocess.run(["bash", str(INSTALL_SCRIPT)], cwd=ROOT, timeout=900)
-        path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed and could not be installed here (needs root and apt-get: "
-                    f"bash scripts/install_test_tools.sh, or apt-get install {name})")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import TOPICS, topic_name
 from tests.conftest import OUTPUT, free_port, wait_for
+from tests.tools import find_tool
 
 pytestmark = pytest.mark.integration
 
@@ -55,28 +56,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
-INSTALL_SCRIPT = ROOT / "scripts" / "install_test_tools.sh"
 FEEDBACK_METRIC = "claimstream_query_feedback_precision_ratio"
 DATA_TIMEOUT = 30.0
 
 
 # ---------------------------------------------------------------- tools
 
-_install_attempted = False
-
-
-def find_tool(name: str) -> str:
-    """The program's path; runs scripts/install_test_tools.sh once when it is missing; else skips."""
-    global _install_attempted
-    path = shutil.which(name)
-    if path is None and not _install_attempted:
-        _install_attempted = True
-        subprocess.run(["bash", str(INSTALL_SCRIPT)], cwd=ROOT, timeout=900)
-        path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed and could not be installed here (needs root and apt-get: "
-                    f"bash scripts/install_test_tools.sh, or apt-get install prometheus)")
-    return path
 
 
 # ---------------------------------------------------------------- the expressions under test
