@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from prometheus_client import Counter, Histogram
 
 from schemas import ArticleKey, ArticleReceived, encode, topic_name
-from services.common.kafka import make_producer
+from services.common.kafka import ResilientProducer, make_producer
 from services.common.metrics import LATENCY_BUCKETS
 from services.ingest.ledger import Ledger
 from services.ingest.models import ArticleAccepted, ArticleIn
@@ -20,6 +20,11 @@ DUPLICATES = Counter("claimstream_ingest_articles_duplicate_total", "Articles al
 REJECTED = Counter("claimstream_ingest_articles_rejected_total", "Articles refused", ["reason"])
 PUBLISH_TIME = Histogram("claimstream_ingest_publish_duration_seconds", "Time to publish a request's articles",
                          buckets=LATENCY_BUCKETS)
+PUBLISH_RETRIES = Counter("claimstream_ingest_publish_retries_total",
+                          "Failed publish attempts, by what was done next (retry, recreate the producer, raise)",
+                          ["action"])
+for _action in ("retry", "recreate", "raise"):
+    PUBLISH_RETRIES.labels(_action)
 
 
 class PublishError(RuntimeError):
@@ -27,8 +32,12 @@ class PublishError(RuntimeError):
 
 
 class IngestService:
-    def __init__(self, bootstrap_servers: str, namespace: str, ledger: Ledger, client_id: str = "claimstream-ingest"):
-        self.producer = make_producer(bootstrap_servers, client_id)
+    def __init__(self, bootstrap_servers: str, namespace: str, ledger: Ledger, client_id: str = "claimstream-ingest",
+                 publish_deadline_s: float = 20.0):
+        self.producer = ResilientProducer(lambda: make_producer(bootstrap_servers, client_id),
+                                          on_failure=lambda action: PUBLISH_RETRIES.labels(action).inc())
+        # Under the API's 30 s request timeout, so a broker outage answers 503 (retry), not 504.
+        self.publish_deadline_s = publish_deadline_s
         self.topic = topic_name("articles", namespace)
         self.ledger = ledger
         # One writer at a time: the ledger check and the publish must not interleave
@@ -52,7 +61,7 @@ class IngestService:
     async def publish_drafts(self, drafts: list[ArticleDraft], source: str) -> list[ArticleAccepted]:
         async with self._lock:
             results: list[ArticleAccepted] = []
-            pending: list[tuple[ArticleReceived, asyncio.Future]] = []
+            pending: list[ArticleReceived] = []
             seen_in_request: dict[tuple[str, str], int] = {}
             next_version: dict[str, int] = {}
             with PUBLISH_TIME.time():
@@ -72,23 +81,19 @@ class IngestService:
                     next_version[draft.article_id] = version + 1
                     seen_in_request[key] = version
                     event = _received(draft, version, source)
-                    try:
-                        future = await self.producer.send(
-                            self.topic, key=encode(ArticleKey(article_id=draft.article_id)), value=encode(event))
-                    except Exception as exc:  # noqa: BLE001 - e.g. metadata timeout: broker unreachable
-                        future = asyncio.get_running_loop().create_future()
-                        future.set_exception(exc)
-                    pending.append((event, future))
+                    pending.append(event)
                     results.append(ArticleAccepted(id=draft.article_id, version=version, status="published"))
-                acked = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-                ok = [(e.article_id, e.content_hash, e.version) for (e, _), r in zip(pending, acked)
-                      if not isinstance(r, BaseException)]
-                await asyncio.to_thread(self.ledger.record, ok)
-                failures = [r for r in acked if isinstance(r, BaseException)]
-                if failures:
-                    raise PublishError(f"Kafka did not acknowledge {len(failures)} of {len(pending)} articles: "
-                                       f"{failures[0]!r}; retry the request")
-                PUBLISHED.labels(source).inc(len(ok))
+                records = [(self.topic, encode(ArticleKey(article_id=e.article_id)), encode(e)) for e in pending]
+                try:
+                    # Retries and replaces a broken producer within the deadline (e.g. a broker restart).
+                    await self.producer.send_all(records, deadline_s=self.publish_deadline_s)
+                except Exception as exc:  # noqa: BLE001 - whatever Kafka said, the client may retry
+                    # Nothing is recorded: a retry publishes the same versions again, with the same ids.
+                    raise PublishError(f"Kafka did not acknowledge the {len(pending)} articles: {exc!r}; "
+                                       "retry the request") from exc
+                await asyncio.to_thread(self.ledger.record, [(e.article_id, e.content_hash, e.version)
+                                                             for e in pending])
+                PUBLISHED.labels(source).inc(len(pending))
             return results
 
 

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.settings import CommonSettings, KafkaSettings
+
+
+def load_models() -> None:
+    """Load spaCy and the claim model before the worker joins the consumer group.
+
+    Loading takes seconds of CPU; done after the join, the new worker would hold partitions
+    it cannot process yet (and, on a loaded machine, miss heartbeats while the GIL is busy).
+    """
+    from services.nlp import claims, entities
+
+    started = time.monotonic()
+    entities.load_nlp()
+    claims.score_claims(["warm up"])
+    print(f"models loaded in {time.monotonic() - started:.1f} s ({claims.model_version()})", file=sys.stderr)
 
 
 def main() -> None:
     kafka, common = KafkaSettings(), CommonSettings()
     asyncio.run(wait_for_broker(kafka.bootstrap_servers, 60))
     asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace))
-    from services.processors.app import app
-
     # faust's own CLI parses the rest: `worker -l info` by default.
     sys.argv = [sys.argv[0], *(sys.argv[1:] or ["worker", "-l", "info"])]
+    if sys.argv[1] == "worker":
+        load_models()
+    from services.processors.app import app
+
     app.main()
 
 

@@ -20,6 +20,9 @@ MESSAGES_IN, MESSAGES_OUT, ERRORS, STAGE_DURATION = stage_metrics("processor")
 DEADLETTERS = Counter("claimstream_processor_deadletters_total", "Messages sent to the dead-letter topic",
                       ["stage", "reason"])
 CLAIMS = Counter("claimstream_processor_claims_detected_total", "Sentences scored as claims")
+SEND_RETRIES = Counter("claimstream_processor_send_retries_total",
+                       "Failed output sends, by what was done next (retry, recreate the producer, raise)",
+                       ["action"])
 SENTENCES = Counter("claimstream_processor_sentences_total", "Sentences annotated")
 
 # Filled by services/processors/lag.py from the broker's view of the consumer group.
@@ -34,5 +37,6 @@ LAG_POLL_ERRORS = Counter("claimstream_processor_consumer_lag_poll_errors_total"
 
 for _metric in (MESSAGES_IN, MESSAGES_OUT, STAGE_DURATION):
     init_labels(_metric, STAGES)
+init_labels(SEND_RETRIES, ("retry", "recreate", "raise"))
 for _metric in (ERRORS, DEADLETTERS):
     init_labels(_metric, STAGES, REASONS)

@@ -13,10 +13,10 @@ import mode
 from pydantic import BaseModel
 
 from schemas import DeadLetterKey, MessageDeadLettered, encode, topic_name
-from services.common.kafka import make_producer
+from services.common.kafka import ResilientProducer, make_producer
 from services.common.logging import get_logger
 from services.processors.app import app, common, kafka
-from services.processors.metrics import DEADLETTERS, MESSAGES_OUT
+from services.processors.metrics import DEADLETTERS, MESSAGES_OUT, SEND_RETRIES
 
 log = get_logger("processors.outputs")
 PAYLOAD_LIMIT = 64 * 1024
@@ -24,11 +24,13 @@ PAYLOAD_LIMIT = 64 * 1024
 
 @app.service
 class Outputs(mode.Service):
-    producer = None
+    producer: ResilientProducer | None = None
 
     async def on_start(self) -> None:
-        Outputs.producer = make_producer(kafka.bootstrap_servers, f"{app.conf.id}-outputs")
-        await Outputs.producer.start()
+        producer = ResilientProducer(lambda: make_producer(kafka.bootstrap_servers, f"{app.conf.id}-outputs"),
+                                     on_failure=lambda action: SEND_RETRIES.labels(action).inc())
+        await producer.start()
+        Outputs.producer = producer
 
     async def on_stop(self) -> None:
         if Outputs.producer is not None:
@@ -36,10 +38,20 @@ class Outputs(mode.Service):
 
 
 async def send_all(stage: str, thing: str, messages: list[tuple[BaseModel, BaseModel]]) -> None:
-    """Send (key, value) pairs and wait for every ack, so the input offset is committed only after."""
+    """Send (key, value) pairs and return only once every one is acknowledged.
+
+    faust acks an event even when the agent raises (the stream's `finally`), and commits it:
+    an exception here would lose the event's outputs. So failures are retried, with a new
+    producer when the old one is broken, until the broker takes them; a stuck partition then
+    shows as lag without commits (the watchdog), never as a silent loss.
+    """
+    if not messages:
+        return
     topic = topic_name(thing, common.namespace)
-    futures = [await Outputs.producer.send(topic, key=encode(k), value=encode(v)) for k, v in messages]
-    await asyncio.gather(*futures)
+    records = [(topic, encode(k), encode(v)) for k, v in messages]
+    while Outputs.producer is None:  # an agent may get its first event before the service started
+        await asyncio.sleep(0.1)
+    await Outputs.producer.send_all(records)
     MESSAGES_OUT.labels(stage).inc(len(messages))
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.orm import Session
 
 from schemas import (
     ArticleRevised,
@@ -27,6 +28,7 @@ from schemas import (
 from services.common.logging import get_logger
 from services.common.metrics import LATENCY_BUCKETS
 from services.query import feedlog, projection
+from services.query.db import ConsumedOffset
 
 log = get_logger("query.consumer")
 
@@ -137,6 +139,7 @@ class Projector:
 
     async def _project(self, records) -> None:
         batch: list[projection.Consumed] = []
+        skipped: dict[tuple[str, int], int] = {}  # last undecodable offset per partition
         for tp, messages in records.items():
             thing = self.topics[tp.topic]
             for message in messages:
@@ -148,14 +151,25 @@ class Projector:
                     # message written straight to an output topic is skipped here, loudly.
                     REJECTED.labels(thing, exc.reason).inc()
                     log.warning("skipped undecodable message", topic=tp.topic, offset=message.offset, error=str(exc))
+                    skipped[(tp.topic, tp.partition)] = message.offset
                     continue
                 batch.append(projection.Consumed(tp.topic, tp.partition, message.offset, event))
                 CONSUMED.labels(thing).inc()
+        # Offsets of skipped messages that no projected message of the batch covers: stored too,
+        # or a restart would read (and count) them again, and a partition of nothing but poison
+        # would never move its stored position.
+        for item in batch:
+            if skipped.get((item.topic, item.partition), -1) < item.offset:
+                skipped.pop((item.topic, item.partition), None)
         if not batch:
+            if skipped:
+                await asyncio.to_thread(_store_offsets, self.engine, skipped)
             return
         effects = feedlog.Effects()
         with WRITE_TIME.time():
             new_claims = await asyncio.to_thread(projection.apply, self.engine, batch, self.rules, effects)
+        if skipped:  # after the batch's own offsets, which are lower
+            await asyncio.to_thread(_store_offsets, self.engine, skipped)
         now = datetime.now(timezone.utc)
         for claim in new_claims:
             FRESHNESS.observe(max(0.0, (now - claim.received_at).total_seconds()))
@@ -174,3 +188,14 @@ class Projector:
                 continue
             position = self.positions.get((tp.topic, tp.partition), 0)
             LAG.labels(self.topics[tp.topic], str(tp.partition)).set(max(0, highwater - position))
+
+
+def _store_offsets(engine, offsets: dict[tuple[str, int], int]) -> None:
+    """Record `offsets` as projected; never moves a stored position backwards."""
+    with Session(engine) as session, session.begin():
+        for (topic, partition), offset in offsets.items():
+            row = session.get(ConsumedOffset, (topic, partition))
+            if row is None:
+                session.add(ConsumedOffset(topic=topic, partition=partition, offset=offset))
+            elif row.offset < offset:
+                row.offset = offset
