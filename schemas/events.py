@@ -163,11 +163,33 @@ class SentenceAnnotated(_Event):
     enrichment: ClaimEnrichment | None = Field(None, description="Set for claims")
 
 
+class MatchDecision(BaseModel):
+    """A claim's cluster as decided by the matcher (services/nlp/matching.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster_id: str
+    copy_of: str | None = None
+    update_of: str | None = None
+
+
 class ClaimScored(_Event):
-    """A check-worthy sentence on its way to matching, keyed by its blocking key."""
+    """A check-worthy sentence on its way to matching, keyed by one of its blocking keys.
+
+    A claim has one or two blocking keys (`blocks`, figure key first). It visits their buckets in
+    that order (`hop`: the index of `block` in `blocks`), carrying what the earlier buckets found
+    (`assessment`); the last bucket decides and publishes the claim, then sends `kind="settle"` with
+    the `decision` back to the earlier buckets so that they store it too.
+    """
 
     claim_id: str
     block: str
+    blocks: list[str] = Field(default_factory=list, description="Every blocking key, in visiting order")
+    hop: int = Field(0, ge=0, description="Index of `block` in `blocks`")
+    kind: Literal["match", "settle"] = "match"
+    vector: str | None = Field(None, max_length=1024, description="Sentence vector: int8, base64 (MiniLM)")
+    assessment: dict | None = Field(None, description="Candidates found in the earlier buckets, per cluster")
+    decision: MatchDecision | None = Field(None, description="With settle, or on a replay: the decision")
     article_id: str
     version: int
     sentence_id: str

@@ -132,7 +132,7 @@ def baseline(supply: Articles, seconds: float) -> dict:
 
     def one(article) -> None:
         annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
-        scored = [pipeline.scored_from(a) for a in annotated if a.is_claim]
+        scored = pipeline.scored_claims(annotated)
         pipeline.match_claims(index, scored, datetime.now(timezone.utc))
 
     for article, _ in pool[:3]:  # load the models and warm the caches, off the clock
@@ -537,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             broker.up()
         bootstrap = broker.bootstrap if broker else args.bootstrap
         results["config"]["bootstrap"] = bootstrap
-        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env)
+        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env, supervise_workers=True)
         log(f"starting two processor workers, query and ingest (namespace {stack.namespace})")
         results["startup"]["healthy_s"] = stack.start(workers=2)
         asyncio.run(run(stack, supply, cfg, results))

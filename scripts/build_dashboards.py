@@ -181,6 +181,20 @@ def panels() -> list[dict]:
                     target("histogram_quantile(0.95, sum by (le) "
                            f"(rate(claimstream_query_write_duration_seconds_bucket{RATE})))", "query write")],
                    "s"),
+        timeseries("Event-loop lag (worst of the last minute)",
+                   "How late each service's event loop woke a probe that slept 0.25 s: time a handler held "
+                   "the loop. Over 1 s, heartbeats, requests and live streams waited",
+                   [target('max by (service, instance) ({__name__=~"claimstream_(ingest|processor|query)'
+                           '_event_loop_lag_max_seconds"})', "{{service}} {{instance}}")],
+                   "s"),
+        timeseries("Watchdog and restarts (per 30m)",
+                   "Processor workers restarted (a watchdog stop or a crash; counted from their start time) "
+                   "and query projection consumers restarted by the query watchdog",
+                   [target('changes(process_start_time_seconds{service="processors"}[30m])',
+                           "processors restarts {{instance}}"),
+                    target("sum by (instance) (increase(claimstream_query_watchdog_restarts_total[30m]))",
+                           "query projection restarts {{instance}}")],
+                   "short"),
         TOP_ENTITIES,
         TRENDING,
         timeseries("Feedback precision per model version",

@@ -834,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
             report["config"]["broker_up_s"] = round(broker.up(), 1)
         bootstrap = broker.bootstrap if broker else args.bootstrap
         report["config"]["bootstrap"] = bootstrap
-        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env)
+        stack = stackctl.Stack(bootstrap, workdir, namespace=run_id, extra_env=env, supervise_workers=True)
         # The offline expectations need the NLP models: load them while the services start.
         models = threading.Thread(target=Expectations.load_models, daemon=True)
         models.start()

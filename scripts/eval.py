@@ -453,7 +453,9 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
 
         def process(article) -> list:
             annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
-            if signature is not None:
+            if hasattr(pipeline, "scored_claims"):  # matching features with the claims' MiniLM vectors
+                pipeline.scored_claims(annotated)
+            elif signature is not None:
                 for s in annotated:
                     if s.is_claim:
                         signature(s)
@@ -478,6 +480,7 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
         else:
             enrich_note = f"enrichment {NOT_YET}"
         steps = "split+claim score+entities+" + (
+            "claim vectors + cluster signature (scored_claims)" if hasattr(pipeline, "scored_claims") else
             "cluster signature (scored_from)" if signature else "cluster signature (in annotate_sentences)")
         rep.add(metric, per_core,
                 f"{len(articles)} generated articles, {words:,} words, {sentences:,} sentences, {claims_found} claims; "

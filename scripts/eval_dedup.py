@@ -77,6 +77,7 @@ from services.nlp import matching  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 
 DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
+DEFAULT_HELDOUT = ROOT / "samples" / "dedup_heldout.jsonl"
 TARGET_PRECISION, TARGET_F1, TARGET_P99_MS = 0.95, 0.90, 5.0
 SWEEP = [round(0.30 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 
@@ -250,7 +251,7 @@ def two_claim(fa, fb, policy) -> tuple[matching.Match, matching.Match]:
 
 def explain(fa, fb, policy, merged: bool = False) -> dict:
     """Why two claims were kept apart (or, with merged, why nothing kept them apart)."""
-    ka, kb = matching.blocking_key(fa), matching.blocking_key(fb)
+    ka, kb = matching.blocking_keys(fa), matching.blocking_keys(fb)
     cos, jac = pair_cosine(fa, fb), matching.jaccard(fa, fb)
     conf = matching.conflicts(fa, fb)
     why = []
@@ -262,15 +263,15 @@ def explain(fa, fb, policy, merged: bool = False) -> dict:
             why.append("no conflict fires" + (f", cosine {cos:.2f} >= {policy.paraphrase_cosine:.2f}" if direct
                                               else " (joined through other claims)"))
     else:
-        if ka != kb:
-            why.append(f"blocking key {ka} != {kb}")
+        if not set(ka) & set(kb):
+            why.append(f"blocking keys {ka} / {kb} disjoint")
         if conf:
             why.append("conflicts: " + ",".join(conf))
         if cos < policy.paraphrase_cosine and jac < policy.copy_jaccard:
             why.append(f"cosine {cos:.2f} < {policy.paraphrase_cosine:.2f}")
         if not why:
             why.append("compatible, but the stream put them in different clusters (order/best-candidate choice)")
-    return {"cosine": round(cos, 3), "jaccard": round(jac, 3), "same_key": ka == kb, "conflicts": conf,
+    return {"cosine": round(cos, 3), "jaccard": round(jac, 3), "same_key": bool(set(ka) & set(kb)), "conflicts": conf,
             "why": "; ".join(why)}
 
 
@@ -284,8 +285,8 @@ def score_own(claims, pairs, feats, matches, policy, detail: bool) -> dict:
     for c in claims:
         members[c["cluster"]].append(c["id"])
     same_pairs = [(a, b) for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1:]]
-    keys = {k: matching.blocking_key(f) for k, f in feats.items()}
-    out["blocking_recall"] = sum(keys[a] == keys[b] for a, b in same_pairs) / max(1, len(same_pairs))
+    keys = {k: set(matching.blocking_keys(f)) for k, f in feats.items()}
+    out["blocking_recall"] = sum(bool(keys[a] & keys[b]) for a, b in same_pairs) / max(1, len(same_pairs))
     # hard negatives, in the stream and one pair at a time
     by_kind, iso_kind = defaultdict(list), defaultdict(list)
     updates, iso_updates, neg_fail, upd_fail = [], [], [], []
@@ -380,6 +381,52 @@ def eval_own(set_path: Path, encoders: dict) -> dict:
     return result
 
 
+def eval_heldout(set_path: Path, encoders: dict, thresholds: dict) -> dict:
+    """The held-out set, scored with the policies chosen on the own set (nothing is tuned here)."""
+    if not set_path.is_file():
+        return {"status": "skipped", "reason": f"{set_path} not found"}
+    claims, pairs = load_set(set_path)
+    texts = [c["text"] for c in claims]
+    log(f"held-out set: {len(claims)} claims, {len(pairs)} negative pairs; extracting entities")
+    ents = entities_for(texts)
+    out = {"status": "ok", "path": str(set_path.relative_to(ROOT) if set_path.is_relative_to(ROOT) else set_path),
+           "claims": len(claims), "clusters": len({c["cluster"] for c in claims}), "negative_pairs": len(pairs),
+           "runs": []}
+    for name, embed in encoders.items():
+        feats = own_features(claims, ents, vectors_for(embed, texts))
+        cosines = gold_pair_cosines(claims, feats)
+        for label, thr in (("default", matching.MatchPolicy().paraphrase_cosine),
+                           ("own-set best", thresholds.get(name, matching.MatchPolicy().paraphrase_cosine))):
+            policy = matching.MatchPolicy(paraphrase_cosine=thr)
+            matches = stream(claims, feats, policy)
+            row = score_own(claims, pairs, feats, matches, policy, detail=True)
+            out["runs"].append({"encoder": name, "policy": label, "paraphrase_cosine": thr, **row,
+                                "gold_pair_cosine_mean": cosines, "partition": partition_digest(matches)})
+    return out
+
+
+def gold_pair_cosines(claims, feats) -> float:
+    """Mean cosine of same-cluster pairs: tells the encoders apart even when the pairwise counts agree."""
+    members = defaultdict(list)
+    for c in claims:
+        members[c["cluster"]].append(c["id"])
+    values = [pair_cosine(feats[a], feats[b])
+              for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1:]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def partition_digest(matches: dict) -> str:
+    """A short hash of the predicted clustering (claim ids grouped, cluster ids ignored): two runs with the
+    same figures but another digest put different claims together."""
+    import hashlib
+
+    groups = defaultdict(list)
+    for k, m in matches.items():
+        groups[m.cluster_id].append(k)
+    text = "|".join(sorted(",".join(sorted(g)) for g in groups.values()))
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
 # --- MSRP and STS -----------------------------------------------------------------------------------
 
 def read_msrp(path: Path, limit: int | None) -> list[tuple[int, str, str]]:
@@ -431,7 +478,7 @@ def eval_msrp(data: Path, encoders: dict, thresholds: dict, limit: int | None) -
         vecs = vectors_for(embed, [s for _, a, b in rows for s in (a, b)])
         feats = [pair_features(a, b, ents, vecs, n) for n, (_, a, b) in enumerate(rows)]
         gold = [q == 1 for q, _, _ in rows]
-        same_key = [matching.blocking_key(f1) == matching.blocking_key(f2) for f1, f2 in feats]
+        same_key = [bool(set(matching.blocking_keys(f1)) & set(matching.blocking_keys(f2))) for f1, f2 in feats]
         for label, thr in (("default", matching.MatchPolicy().paraphrase_cosine), ("best-of-sweep", thresholds[name])):
             policy = matching.MatchPolicy(paraphrase_cosine=thr)
             pred = []
@@ -646,32 +693,32 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def decide_vectorised(f, candidates, policy):
-    """A proposal for matching.decide (same decisions, checked below): cosine and MinHash agreement for
-    the whole bucket in two numpy operations, the Python loop only over candidates that pass a threshold."""
-    if not candidates:
-        return matching.Match(cluster_id=matching.new_cluster_id(f.claim_id))
-    scores = matching.cosine(f, np.stack([c.vector for c, _ in candidates]))
-    jacc = (np.stack([c.minhash for c, _ in candidates]) == f.minhash).mean(axis=1)
-    best = update = None
-    for i in np.flatnonzero((scores >= policy.paraphrase_cosine) | (jacc >= policy.copy_jaccard)).tolist():
-        cand, cand_match = candidates[i]
-        score = float(scores[i])
-        found = matching.conflicts(f, cand)
-        if not found:
-            if best is None or score > best[0]:
-                best = (score, cand, cand_match, float(jacc[i]))
-        elif found == ["number"] and score >= policy.update_cosine and cand.seen_at <= f.seen_at:
-            if update is None or score > update[0]:
-                update = (score, cand_match)
-    if best is None:
-        return matching.Match(cluster_id=matching.new_cluster_id(f.claim_id),
-                              update_of=update[1].cluster_id if update else None)
-    score, cand, cand_match, jac = best
-    copy_of = None
-    if cand.outlet != f.outlet and jac >= policy.copy_jaccard and cand.seen_at <= f.seen_at:
-        copy_of = cand_match.copy_of or cand.claim_id
-    return matching.Match(cluster_id=cand_match.cluster_id, copy_of=copy_of, matched_claim=cand.claim_id, score=score)
+def decide_loop(f, candidates, policy):
+    """A plain-loop reading of matching.decide (one candidate at a time, no numpy over the bucket),
+    for timing and as a check: both must give the same decisions."""
+    candidates = [c for c in candidates if c[0].claim_id != f.claim_id]
+    sims = [(matching.pair_score(f, c), matching.jaccard(f, c)) for c, _ in candidates]
+    wanted = {m.cluster_id for (c, m), (s, j) in zip(candidates, sims)
+              if s >= policy.paraphrase_cosine or j >= policy.copy_jaccard}
+    veto, best, update = set(), {}, None
+    for (c, m), (s, j) in zip(candidates, sims):
+        if m.cluster_id not in wanted:
+            continue
+        found = matching.conflicts(f, c)
+        if found:
+            veto.add(m.cluster_id)
+            if found == ["number"] and s >= policy.update_cosine and c.seen_at <= f.seen_at:
+                update = max(update or (s, m.cluster_id), (s, m.cluster_id))
+        elif s >= policy.paraphrase_cosine or j >= policy.copy_jaccard:
+            cp = (m.copy_of or c.claim_id) if (c.outlet != f.outlet and j >= policy.copy_jaccard
+                                                and c.seen_at <= f.seen_at) else None
+            if m.cluster_id not in best or (s, c.claim_id) > best[m.cluster_id][:2]:
+                best[m.cluster_id] = (s, c.claim_id, cp)
+    ok = [(s, cid_, cl, cp) for cl, (s, cid_, cp) in best.items() if cl not in veto]
+    if not ok:
+        return matching.Match(cluster_id=matching.new_cluster_id(f.claim_id), update_of=update[1] if update else None)
+    s, member, cl, cp = max(ok)
+    return matching.Match(cluster_id=cl, copy_of=cp, matched_claim=member, score=s)
 
 
 def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
@@ -706,16 +753,16 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     for lo in range(0, n, 5000):
         for f in bulk.build(items(lo, min(n, lo + 5000))):
             m = matching.Match(cluster_id=matching.new_cluster_id(f.claim_id))
-            records[f.claim_id] = matching.to_record(f, m)  # what match() stores, minus decide()
-            key = matching.blocking_key(f)
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = [f.claim_id]
-            else:
-                bucket.append(f.claim_id)
-                if len(bucket) > policy.max_bucket:
-                    del bucket[0]
-            newest[f.claim_id] = (f, m)
+            for key in matching.blocking_keys(f):  # what match() stores in each bucket, minus the decision
+                records[matching.record_key(key, f.claim_id)] = matching.to_record(f, m)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    buckets[key] = [f.claim_id]
+                else:
+                    bucket.append(f.claim_id)
+                    if len(bucket) > policy.max_bucket:
+                        del records[matching.record_key(key, bucket.pop(0))]  # pruned, as match() does
+                newest[matching.record_key(key, f.claim_id)] = (f, m)
             if len(newest) > cache_size:
                 newest.popitem(last=False)
     fill_s = time.perf_counter() - t0
@@ -744,12 +791,12 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
         does not inflate)."""
         ms, cpu, n_cands = [], [], []
         for f in qs:
-            key = matching.blocking_key(f)
+            keys = matching.blocking_keys(f)
             t, c = time.perf_counter_ns(), time.thread_time_ns()
             if what == "candidates":
-                n_cands.append(len(index.candidates(key, f.seen_at)))
+                n_cands.append(sum(len(index.candidates(key, f.seen_at)) for key in keys))
             else:
-                index.match(f, key)
+                index.match(f, keys)  # both buckets: the whole per-claim cost of the stream's two hops
             cpu.append((time.thread_time_ns() - c) / 1e6)
             ms.append((time.perf_counter_ns() - t) / 1e6)
         return ms, cpu, n_cands
@@ -776,22 +823,23 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
                          "candidates_per_query": pct(n_c)}
     del newest
     gc.collect()
-    # decide() alone on the same candidate lists, as it is and vectorised (a proposal): same decisions?
+    # decide() alone (numpy over the bucket) against a plain loop over the same candidates: same decisions?
     d_now, d_vec, same = [], [], 0
     probe = make_queries(30_000_000)
     for f in probe:
-        cands = warm.candidates(matching.blocking_key(f), f.seen_at)
+        cands = warm.candidates(matching.blocking_key(f), f.seen_at)  # the first bucket
         t = time.thread_time_ns()
         x = matching.decide(f, cands, policy)
         t2 = time.thread_time_ns()
-        y = decide_vectorised(f, cands, policy)
+        y = decide_loop(f, cands, policy)
         t3 = time.thread_time_ns()
         d_now.append((t2 - t) / 1e6)
         d_vec.append((t3 - t2) / 1e6)
         same += x == y
-    out["decide_cpu_ms"] = {"current": pct(d_now), "vectorised_proposal": pct(d_vec),
+    out["decide_cpu_ms"] = {"current": pct(d_now), "loop_reference": pct(d_vec),
                             "same_decisions": f"{same}/{len(probe)}"}
     out["records_outside_buckets"] = len(records) - sum(len(b) for b in buckets.values())
+    out["records_per_claim"] = len(records) / max(1, n)
     out["meets_p99_target"] = out["warm"]["match_ms"]["p99"] <= TARGET_P99_MS
     out["meets_p99_target_cpu"] = out["warm"]["match_cpu_ms"]["p99"] <= TARGET_P99_MS
     with open("/proc/loadavg") as fh:
@@ -890,6 +938,22 @@ def print_table(report: dict) -> None:
         print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
               f"({row['why']}, cos {row['cosine']:.2f})")
 
+    held = report.get("heldout") or {}
+    if held.get("status") == "ok":
+        print(f"\nheld-out set ({held['path']}: {held['claims']} claims, {held['clusters']} gold clusters, "
+              f"{held['negative_pairs']} hard-negative pairs; policies from the own set, not tuned here)")
+        for r in held["runs"]:
+            pw = r["pairwise"]
+            print(f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
+                  f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
+                  f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
+                  f"{_f(r['update_detection']):>8}  {'MET' if r['meets_targets'] else 'NOT MET'}"
+                  f"  partition {r['partition']}, gold-pair cosine {_f(r['gold_pair_cosine_mean'])}")
+        mini = next((r for r in held["runs"] if r["encoder"] == "minilm" and r["policy"] == "default"), None)
+        if mini:
+            print("  hard negatives kept apart by kind (minilm default): " + ", ".join(
+                f"{k} {v['apart']}/{v['pairs']}" for k, v in mini["hard_negative_by_kind"].items()))
+
     msrp = report["msrp"]
     print("\nMSRP train (two-claim index per pair; no target)")
     if msrp["status"] != "ok":
@@ -933,10 +997,11 @@ def print_table(report: dict) -> None:
                 d = r["decide_cpu_ms"]
                 print(f"  {r['claims']:>9}: decide() CPU p50/p99 {_f(d['current']['p50'], 2)}/"
                       f"{_f(d['current']['p99'], 2)} ms"
-                      f", vectorised proposal {_f(d['vectorised_proposal']['p50'], 2)}/"
-                      f"{_f(d['vectorised_proposal']['p99'], 2)} ms (same decisions {d['same_decisions']}); "
+                      f", plain loop {_f(d['loop_reference']['p50'], 2)}/"
+                      f"{_f(d['loop_reference']['p99'], 2)} ms (same decisions {d['same_decisions']}); "
                       f"record {r['traced_bytes']['record']:.0f} B + decoded {r['traced_bytes']['decoded']:.0f} B "
-                      f"(tracemalloc); {r['records_outside_buckets']:,} records no bucket refers to")
+                      f"(tracemalloc); {r['records_per_claim']:.2f} records per claim; "
+                      f"{r['records_outside_buckets']:,} records no bucket refers to")
         cb = cost["cache_bound"]
         print(f"  decoded cache bound: cache_size={cb['cache_size']}, after {cb['matches']} matches it holds "
               f"{cb['cached_after']} ({'bounded' if cb['bounded'] else 'NOT bounded'})")
@@ -946,6 +1011,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="own cross-outlet set (JSONL)")
+    ap.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
+                    help="held-out set (JSONL, same format), written after the matcher and never tuned on")
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "eval_dedup.json")
     ap.add_argument("--sizes", default="100000,1000000", help="index sizes for the cost run; empty = skip")
     ap.add_argument("--queries", type=int, default=1000, help="timed new claims per scenario")
@@ -977,6 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
                           "match_p99_ms_at_1M": TARGET_P99_MS},
               "default_policy": matching.MatchPolicy().__dict__, "sources": source_versions()}
     report["own_set"] = eval_own(args.set, encoders)
+    report["heldout"] = eval_heldout(args.heldout, encoders, report["own_set"]["best_threshold"])
     if not args.data.is_dir():
         log(f"eval_dedup: data folder {args.data} not found: MSRP and STS skipped")
     report["msrp"] = eval_msrp(args.data, encoders, report["own_set"]["best_threshold"], limit)

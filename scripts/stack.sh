@@ -9,6 +9,12 @@ mkdir -p "$RUN"
 # The services read these themselves (pydantic-settings); exported so health checks agree.
 export INGEST_PORT=${INGEST_PORT:-8001} QUERY_PORT=${QUERY_PORT:-8000} PROCESSORS_WEB_PORT=${PROCESSORS_WEB_PORT:-6066}
 
+# The processors run under services.common.supervise: the worker exits with code 1 when its
+# watchdog (PROCESSORS_WATCHDOG_STALL_S) trips or records were skipped after a rebalance, and the
+# supervisor starts a fresh one (compose and k8s restart it the same way). A clean exit ends it.
+# The worker is restarted in place, so it is a static group member: the restarted worker takes
+# its partitions back at once instead of after the 30 s session timeout.
+export PROCESSORS_INSTANCE_ID=${PROCESSORS_INSTANCE_ID-processors-$PROCESSORS_WEB_PORT}
 declare -A CMD=(
   [processors]="$PY -m services.processors worker -l info"
   [ingest]="$PY -m services.ingest"
@@ -37,7 +43,11 @@ up() {
     if running "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; continue; fi
     rm -f "$RUN/$name.pid"
     # setsid: the service outlives the shell that started it (make returns, the stack stays up).
-    setsid nohup ${CMD[$name]} >>"$RUN/$name.log" 2>&1 < /dev/null &
+    if [[ $name == processors ]]; then
+      setsid nohup $PY -m services.common.supervise ${CMD[$name]} >>"$RUN/$name.log" 2>&1 < /dev/null &
+    else
+      setsid nohup ${CMD[$name]} >>"$RUN/$name.log" 2>&1 < /dev/null &
+    fi
     echo $! > "$RUN/$name.pid"
     echo "started $name (pid $!, log $RUN/$name.log)"
   done

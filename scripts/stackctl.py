@@ -176,8 +176,11 @@ class Stack:
     """processors worker(s), query and ingest on free ports, a fresh namespace, private state."""
 
     def __init__(self, bootstrap: str, workdir: Path, namespace: str | None = None, extra_env: dict | None = None,
-                 health_timeout: float = 240.0):
+                 health_timeout: float = 240.0, supervise_workers: bool = False):
         self.bootstrap = bootstrap
+        # Under services.common.supervise a worker that exits with code 1 comes back, as under
+        # compose or k8s (cpu_seconds counts the supervisor's live child).
+        self.supervise_workers = supervise_workers
         self.workdir = workdir
         self.namespace = namespace or f"b{uuid.uuid4().hex[:10]}"
         self.health_timeout = health_timeout
@@ -222,7 +225,12 @@ class Stack:
         port = free_port()
         env = {**self.env, "PROCESSORS_WEB_PORT": str(port),
                "PROCESSORS_DATA_DIR": str(self.workdir / f"processors-{self._worker_no}")}
-        return Service(f"processors-{self._worker_no}", ["-m", "services.processors", "worker", "-l", "info"],
+        if self._worker_no == 1:  # restarted in place (kill9 scenario, supervisor): static membership: restarted in place, static membership
+            env["PROCESSORS_INSTANCE_ID"] = "processors-1"
+        worker = ["-m", "services.processors", "worker", "-l", "info"]
+        if self.supervise_workers:
+            worker = ["-m", "services.common.supervise", python(), *worker]
+        return Service(f"processors-{self._worker_no}", worker,
                        env, self.workdir / f"processors-{self._worker_no}.log", f"http://127.0.0.1:{port}/healthz")
 
     def worker_metrics_url(self, worker: Service) -> str:
@@ -310,7 +318,10 @@ class Stack:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """utime + stime of a process and its reaped children, in seconds (0 when it is gone)."""
+    """utime + stime of a process, its reaped children and its live descendants, in seconds.
+
+    Live descendants count too: a supervised worker's CPU is spent in the supervisor's child.
+    0 when the process is gone."""
     if pid is None:
         return 0.0
     try:
@@ -318,7 +329,18 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    return own + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(x) for x in listing.read_text().split()]
+        except OSError:
+            pass
+    return found
 
 
 def machine_cpu() -> tuple[float, float]:

@@ -92,7 +92,7 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
                 "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
             annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
-            scored = [pipeline.scored_from(a) for a in annotated if a.is_claim]
+            scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
             clusters = {c.sentence_id: c.cluster_id
                         for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
             for s in annotated:

@@ -94,6 +94,12 @@ def _wait_healthy(name: str, url: str, proc: subprocess.Popen, log: Path, timeou
     raise RuntimeError(f"{name} not healthy at {url} within {timeout}s:\n{log.read_text()[-4000:]}")
 
 
+# Under its supervisor, as in every deployment: a worker that stops itself (watchdog, records
+# skipped after a rebalance) comes back and replays from the committed offsets.
+PROCESSORS_WORKER = ["-m", "services.common.supervise", sys.executable, "-m", "services.processors", "worker",
+                     "-l", "info"]
+
+
 def start_service(name: str, args: list[str], env: dict, workdir: Path, health: str) -> subprocess.Popen:
     log = workdir / f"{name}.log"
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log.open("ab"),
@@ -103,13 +109,26 @@ def start_service(name: str, args: list[str], env: dict, workdir: Path, health: 
 
 
 def stop_service(proc: subprocess.Popen, sig: str = "term") -> None:
+    """SIGTERM to the process (a supervisor passes it on), or SIGKILL to its whole process group."""
     if proc.poll() is None:
-        proc.kill() if sig == "kill" else proc.terminate()
+        if sig == "kill":
+            _kill_group(proc)
+        else:
+            proc.terminate()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc)
             proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: the group id is the pid
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -154,8 +173,8 @@ def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server) -> Stack:
     (feed_root / "feed.xml").write_text(EMPTY_FEED)
     procs = {}
     try:
-        procs["processors"] = start_service("processors", ["-m", "services.processors", "worker", "-l", "info"],
-                                            env, workdir, f"http://127.0.0.1:{ports['processors']}/healthz")
+        procs["processors"] = start_service("processors", PROCESSORS_WORKER, env, workdir,
+                                            f"http://127.0.0.1:{ports['processors']}/healthz")
         procs["query"] = start_service("query", ["-m", "uvicorn", "services.query.main:app", "--port",
                                                  str(ports["query"])], env, workdir,
                                        f"http://127.0.0.1:{ports['query']}/healthz")

@@ -50,8 +50,10 @@ def make_producer(bootstrap_servers: str, client_id: str, **overrides) -> AIOKaf
     return AIOKafkaProducer(**options)
 
 
-async def ensure_topics(bootstrap_servers: str, namespace: str, replication_factor: int | None = None) -> list[str]:
-    """Create every registered topic that does not exist yet; returns those created.
+async def ensure_topics(bootstrap_servers: str, namespace: str, replication_factor: int | None = None,
+                        extra: dict[str, tuple[int, dict[str, str]]] | None = None) -> list[str]:
+    """Create every registered topic, and each `extra` name -> (partitions, config), that does
+    not exist yet; returns those created.
 
     The replication factor defaults to KAFKA_REPLICATION_FACTOR."""
     if replication_factor is None:
@@ -69,6 +71,10 @@ async def ensure_topics(bootstrap_servers: str, namespace: str, replication_fact
                      topic_configs=durability | spec.config)
             for thing, spec in TOPICS.items()
             if topic_name(thing, namespace) not in existing
+        ] + [
+            NewTopic(name, partitions, replication_factor, topic_configs=durability | config)
+            for name, (partitions, config) in (extra or {}).items()
+            if name not in existing
         ]
         if not wanted:
             return []

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.common.http import (BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
                                   install_error_handlers)
 from services.common.kafka import ensure_topics, wait_for_broker
+from services.common.liveness import LoopLagProbe, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
 from services.common.apikey import document_api_key
@@ -21,6 +22,7 @@ from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
 
 log = get_logger("ingest")
+LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("ingest")
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -38,10 +40,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await asyncio.to_thread(detect_language, "ClaimStream is warming up its language detector.")
         app.state.service = service
         poller = asyncio.create_task(poll_forever(service, settings)) if settings.feeds else None
+        probe = asyncio.create_task(LoopLagProbe(LOOP_LAG, LOOP_LAG_MAX).run(), name="loop-lag")
         log.info("ingest ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, feeds=len(settings.feeds))
         try:
             yield
         finally:
+            probe.cancel()
             if poller:
                 poller.cancel()
             await service.stop()

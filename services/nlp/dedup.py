@@ -55,6 +55,21 @@ def _number(m: re.Match) -> str:
     return f" {text} "
 
 
+def number_matches(text: str):
+    """The figures in `text` as the signature reads them (match objects for number_value / is_bare_number)."""
+    return _NUMBER.finditer(text.casefold())
+
+
+def number_value(m: re.Match) -> str:
+    """The signature's token for one figure: "1,900" -> "1900", "136bn" -> "136000000000"."""
+    return _number(m).strip()
+
+
+def is_bare_number(m: re.Match) -> bool:
+    """Digits only as written: no thousands comma, decimal point or scale ("1990", not "1,990" or "1990m")."""
+    return not (m.group(2) or m.group(3)) and m.group(1).isdigit()
+
+
 def _stem(word: str) -> str:
     if word.isdigit() or "_" in word:  # numbers and entity tokens stay exact
         return word

@@ -18,8 +18,10 @@ import hashlib
 import math
 import re
 from collections import OrderedDict
-from collections.abc import MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache, reduce
 
 import numpy as np
 from datasketch import MinHash
@@ -30,17 +32,58 @@ from services.nlp.types import EntityMention
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"})
 _YEAR = re.compile(r"^(19|20)\d\d$")
-_NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|without|denied|denies|deny|denying|"
-                       r"rejected|refused|cannot)\b|n't\b", re.IGNORECASE)
+# Negation: "not" and its forms, and the idioms that say a thing did not happen ("failed to pass",
+# "refused to sign", "has yet to", "denied"); "declined to" only before a verb of saying or acting,
+# since "exports declined to 3%" is a fall.
+_DECLINED_TO = (r"\bdeclin(?:e|es|ed|ing) to (?:comment|confirm|say|sign|approve|back|support|join|attend|answer|"
+                r"respond|disclose|reveal|name|discuss|give|provide|take|accept|endorse)\b")
+_NEGATION = re.compile(
+    r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|den(?:y|ies|ied|ying)|"
+    r"reject(?:s|ed|ing)?|refus(?:e|es|ed|ing))\b|n't\b"
+    r"|\b(?:fail(?:s|ed|ing)?|unable|yet) to\b|\brul(?:e|es|ed|ing) out\b|" + _DECLINED_TO,
+    re.IGNORECASE)
 # Idioms that say "not" without negating the claim ("a level not seen since 1995", "no fewer than 40").
-_NOT_NEGATION = re.compile(r"\bnot seen since\b|\bno (?:fewer|less|more) than\b|\bnot only\b", re.IGNORECASE)
-_UP = re.compile(r"\b(rose|rise|rises|risen|rising|increased?|increases|increasing|grew|grow|grows|growing|"
-                 r"higher|climbed|climbs|jumped|jumps|surged|surges|gained|gains|soared|up|raised?|raises|"
-                 r"hiked?|hikes|lifted|lifts)\b", re.IGNORECASE)
-_DOWN = re.compile(r"\b(fell|fall|falls|fallen|falling|dropped|drops|drop|decreased?|decreases|declined?|"
-                   r"declines|lower|lowered|lowers|reduced?|reduces|slashed|eased|eases|halved|shrank|shrinks|"
-                   r"slumped|plunged|plunges|tumbled|down|cut|cuts)\b",
-                   re.IGNORECASE)
+_NOT_NEGATION = re.compile(r"\bnot seen since\b|\bno (?:fewer|less|more|later|sooner) than\b|\bnot only\b|"
+                           r"\bnot least\b|\bnone other than\b|\bno doubt\b", re.IGNORECASE)
+# Direction words: the verb forms and the nouns outlets use for a change ("rose" / "a rise"). Comparatives
+# count only next to a figure ("40% more", "three times higher"), since "more than 40" is a quantity.
+_UP = re.compile(
+    r"\b(ris(?:e|es|en|ing)|rose|increas(?:e|es|ed|ing)|gr(?:ew|ow|ows|owing|own)|climb(?:s|ed|ing)?|"
+    r"jump(?:s|ed|ing)?|surg(?:e|es|ed|ing)|gain(?:s|ed|ing)?|soar(?:s|ed|ing)?|rais(?:e|es|ed|ing)|"
+    r"hik(?:e|es|ed|ing)|lift(?:s|ed|ing)?|widen(?:s|ed|ing)?|expand(?:s|ed|ing)?|"
+    r"accelerat(?:e|es|ed|ing)|strengthen(?:s|ed|ing)?|doubl(?:es|ed|ing)|tripl(?:es|ed|ing)|"
+    r"boost(?:s|ed|ing)?|rebound(?:s|ed|ing)?|swell(?:s|ed|ing)?|swollen|spik(?:e|es|ed|ing)|"
+    r"balloon(?:s|ed|ing)|rall(?:ied|ying)|dearer|higher|up)\b"
+    r"|(?:%|\bper ?cent|\bpercent|\btimes)\s+(?:more|higher|greater|larger|bigger)\b",
+    re.IGNORECASE)
+_DOWN = re.compile(
+    r"\b(fell|fall(?:s|en|ing)?|drop(?:s|ped|ping)?|decreas(?:e|es|ed|ing)|declin(?:e|es|ed|ing)|"
+    r"lower(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|reduction|slash(?:es|ed|ing)?|eas(?:e|es|ed|ing)|halv(?:e|es|ed|ing)|"
+    r"shr(?:ank|ink|inks|inking|unk)|slump(?:s|ed|ing)?|plung(?:e|es|ed|ing)|tumbl(?:e|es|ed|ing)|"
+    r"los(?:e|es|ing|t)|narrow(?:s|ed|ing)|contract(?:ed|ing)|contraction|slow(?:s|ed|ing)|"
+    r"weaken(?:s|ed|ing)?|sank|sink(?:s|ing)?|sunk|slid(?:e|es|ing)?|dip(?:s|ped|ping)?|slip(?:s|ped|ping)|"
+    r"plummet(?:s|ed|ing)?|retreat(?:s|ed|ing)?|cheaper|down|cut(?:s|ting)?)\b"
+    r"|(?:%|\bper ?cent|\bpercent|\btimes)\s+(?:less|lower|fewer|smaller)\b",
+    re.IGNORECASE)
+# Phrases with a direction word that tell no change of a quantity: "up to 40 people", "set up",
+# "stepped down", "lost their lives" (a toll, which others say "rose" to 40).
+_NOT_DIRECTION = re.compile(
+    r"\bup to\b|\b(?:set|sets|setting|sign(?:s|ed)?|step(?:s|ped)?|shut(?:s|ting)?|"
+    r"crack(?:s|ed)?|br(?:oke|eak|eaks)|turn(?:s|ed)?|call(?:s|ed)?) (?:up|down)\b|"
+    r"\blo(?:st|se|ses|sing) (?:their|his|her|its|our|your) (?:lives|life|homes?)\b|\bcatch(?:es)? up\b|"
+    + _DECLINED_TO, re.IGNORECASE)
+# Years said relative to the article's date ("last year" in a 2026 article is 2025).
+# "A year ago" / "a year earlier" are left out: mostly the baseline of a change ("down 1.8% on a year ago").
+_RELATIVE_YEAR = re.compile(r"\b(last|this|next) year\b", re.IGNORECASE)
+_YEAR_OFFSET = {"last": -1, "this": 0, "next": 1}
+_MONTHS = ("January February March April May June July August September October November December").split()
+# A month named without a year: "in August", "since March", "on 12 May", "May 12" (capitalised, after a
+# preposition or next to a day, so that "may" the verb is not read; no year after it).
+_MONTH_NO_YEAR = re.compile(
+    r"(?:\b(?:[Ii]n|[Ss]ince|[Oo]n|[Bb]y|[Uu]ntil|[Tt]ill|[Ff]rom|[Tt]o|[Oo]f|[Dd]uring|[Tt]hrough|[Ee]arly|[Ll]ate|"
+    r"[Mm]id|[Bb]efore|[Aa]fter|[Ll]ast|[Tt]his)[ -]+|\b\d{1,2}(?:st|nd|rd|th)? )"
+    r"(" + "|".join(_MONTHS) + r")\b(?!,? (?:\d{1,2}(?:st|nd|rd|th)?,? )?(?:19|20)\d\d)")
+_DATED_FROM = 946684800.0  # 2000-01-01: an earlier seen_at (tests, pair evals use 0) is no known date
 _WORDS = re.compile(r"[a-z0-9]+")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
 _CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
@@ -82,6 +125,9 @@ class Match:
     update_of: str | None = None  # cluster whose figure this claim updates
     matched_claim: str | None = None
     score: float = 0.0
+    # Stored by a first bucket before the last one decided (see ClaimIndex.store): the cluster id
+    # may still change, so a claim that meets this one only there must not trust it blindly.
+    provisional: bool = False
 
 
 def _stable_hash(text: str) -> int:
@@ -102,34 +148,148 @@ def quantise(vec: np.ndarray) -> np.ndarray:
     return np.clip(np.round(vec / norm * 127.0), -127, 127).astype(np.int8)
 
 
+def _as_int8(vec: np.ndarray) -> np.ndarray:
+    vec = np.asarray(vec)
+    return vec if vec.dtype == np.int8 else quantise(vec)
+
+
+def encode_vector(vec: np.ndarray) -> str:
+    """A sentence vector as it travels in ClaimScored: quantised int8, base64."""
+    return base64.b64encode(_as_int8(vec).tobytes()).decode()
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.int8)
+
+
 def _shingles(text: str) -> set[str]:
     words = _WORDS.findall(dedup.claim_core(text).casefold())
     return {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))} if words else {""}
 
 
+@lru_cache(maxsize=1)
+def _minhash_template() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=7)
+
+
 def _minhash(text: str) -> np.ndarray:
-    mh = MinHash(num_perm=NUM_PERM, seed=7)
+    # The permutations are drawn once: building them is most of a fresh MinHash's cost.
+    t = _minhash_template()
+    mh = MinHash(num_perm=NUM_PERM, seed=7, permutations=t.permutations, scheme=t.scheme)
     mh.update_batch([s.encode() for s in _shingles(text)])
     return mh.hashvalues.copy()
 
 
+@lru_cache(maxsize=1)
+def _matching_aliases() -> dict[str, str]:
+    """Canonical name -> the country it stands for in matching: capitals, seats of power, governments.
+
+    Outlets name a state by its capital or government ("Pyongyang", "the Kremlin", "the Russian
+    government"). entities.py links a capital to its country only when it acts in the sentence;
+    for matching, "shells shipped from Pyongyang" and "from North Korea" are the same fact too.
+    Other cities keep their own names, so a claim about Moscow still differs from one about Kazan.
+    """
+    from services.nlp.gazetteer import get_gazetteer
+
+    gaz, out = get_gazetteer(), {}
+    for e in gaz.entries.values():
+        target = gaz.get(e.metonym_of) if e.metonym_of else e
+        if target is not None and target.type == "government" and target.country:
+            target = gaz.get(target.country)
+        if target is not None and target.type == "country" and target is not e:
+            out[e.name] = target.name
+    return out
+
+
+@lru_cache(maxsize=1)
+def _gazetteer_places() -> frozenset[str]:
+    from services.nlp.gazetteer import get_gazetteer
+
+    return frozenset(e.name for e in get_gazetteer().entries.values() if e.type in ("country", "city", "region"))
+
+
+def _is_place(e: EntityMention) -> bool:
+    """A place by its label, or by what the gazetteer says it is (spaCy tags "Moldova" ORG at times)."""
+    return e.label in _PLACE_LABELS or (e.label in _NAME_LABELS and e.canonical in _gazetteer_places())
+
+
+_GENERIC = re.compile(r"\s+(?:province|region|state|county|city|district|prefecture|oblast|island|islands)$",
+                      re.IGNORECASE)
+
+
+def _bare(place: str) -> str:
+    """"Sichuan province" and "Sichuan" are one place; NER spans include the generic word or not."""
+    return _GENERIC.sub("", place) or place
+
+
+def _alias(mentions: list[EntityMention]) -> list[EntityMention]:
+    aliases = _matching_aliases()
+    return [replace(m, canonical=aliases[m.canonical]) if m.canonical in aliases else m for m in mentions]
+
+
 def features(claim_id: str, text: str, entities: list[EntityMention], outlet: str, seen_at: float,
              vector: np.ndarray | None = None) -> ClaimFeatures:
+    """The claim's matching features; `vector` is its sentence vector (float, or already quantised int8)."""
+    entities = _alias(entities)
     tokens = frozenset(dedup.claim_signature(text, entities).split())
-    numbers = frozenset(t for t in tokens if t.replace(".", "", 1).isdigit() and not _YEAR.match(t))
-    years = frozenset(t for t in tokens if _YEAR.match(t))
     core = dedup.claim_core(text)
+    numbers, years = _figures_and_years(tokens, core)
+    years |= _relative_years(core, seen_at)
+    if not years:
+        years = _month_years(core, seen_at)
     kept = [e for e in entities if core[e.start:e.end] == text[e.start:e.end]]  # not in the attribution
-    up, down = bool(_UP.search(core)), bool(_DOWN.search(core))
+    moved = _NOT_DIRECTION.sub(" ", core)
+    up, down = bool(_UP.search(moved)), bool(_DOWN.search(moved))
     return ClaimFeatures(
         claim_id=claim_id, outlet=outlet, seen_at=seen_at, tokens=tokens, numbers=numbers, years=years,
-        places=frozenset(e.canonical for e in kept if e.label in _PLACE_LABELS) | _unlabelled_propers(core, kept),
-        names=frozenset(e.canonical for e in kept if e.label in _NAME_LABELS),
+        places=frozenset(_bare(e.canonical) for e in kept if _is_place(e)) | _unlabelled_propers(core, kept),
+        names=frozenset(e.canonical for e in kept if e.label in _NAME_LABELS and not _is_place(e)),
         negated=bool(_NEGATION.search(_NOT_NEGATION.sub(" ", core))), direction=int(up) - int(down),
         context=frozenset(e.canonical for e in entities if e not in kept
                           and e.label in _PLACE_LABELS | _NAME_LABELS),
-        minhash=_minhash(text), vector=quantise(hashed_vector(tokens) if vector is None else vector),
+        minhash=_minhash(text), vector=_as_int8(hashed_vector(tokens) if vector is None else vector),
     )
+
+
+def _figures_and_years(tokens: frozenset[str], core: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The claim's figures and years. A year is written as four bare digits ("in 1990"); the same value
+    written with a thousands comma, a decimal or a scale ("1,900 cases", "2000m") is a figure."""
+    numeric = {t for t in tokens if t.replace(".", "", 1).isdigit()}
+    year_like = {t for t in numeric if _YEAR.match(t)}
+    as_year, as_figure = set(), set()
+    for m in dedup.number_matches(core):
+        value = dedup.number_value(m)
+        (as_year if dedup.is_bare_number(m) and _YEAR.match(value) else as_figure).add(value)
+    # A year-like token that no written number explains (e.g. a spelled-out form) stays a year, as before.
+    years = {t for t in year_like if t in as_year or t not in as_figure}
+    figures = (numeric - year_like) | (year_like & as_figure)
+    return frozenset(figures), frozenset(years)
+
+
+def _relative_years(core: str, seen_at: float) -> frozenset[str]:
+    """"last year", "this year", "next year" as years, counted from the claim's date
+    (its article's publication time where known); nothing when the date is unknown."""
+    if seen_at < _DATED_FROM:
+        return frozenset()
+    base = datetime.fromtimestamp(seen_at, tz=timezone.utc).year
+    return frozenset(str(base + _YEAR_OFFSET[m.group(1).casefold()])
+                     for m in _RELATIVE_YEAR.finditer(core))
+
+
+def _month_years(core: str, seen_at: float) -> frozenset[str]:
+    """The year of a month named without one ("in August"): its latest occurrence up to two months after
+    the claim's date (news tells mostly of the recent past and the near future), so "in December" is last
+    December in a January article and this December in an October one."""
+    if seen_at < _DATED_FROM:
+        return frozenset()
+    when = datetime.fromtimestamp(seen_at, tz=timezone.utc)
+    now = when.year * 12 + when.month - 1
+    out = set()
+    for m in _MONTH_NO_YEAR.finditer(core):
+        month = _MONTHS.index(m.group(1))
+        year = next(y for y in (when.year + 1, when.year, when.year - 1) if y * 12 + month - now <= 2)
+        out.add(str(year))
+    return frozenset(out)
 
 
 def _unlabelled_propers(core: str, entities: list[EntityMention]) -> frozenset[str]:
@@ -149,26 +309,37 @@ def _unlabelled_propers(core: str, entities: list[EntityMention]) -> frozenset[s
     return frozenset(found)
 
 
-def blocking_key(f: ClaimFeatures) -> str:
-    """The routing key: claims that could be the same claim almost always share it.
+def blocking_keys(f: ClaimFeatures) -> list[str]:
+    """The routing keys: claims that could be the same claim almost always share one of them.
 
-    A figure is what outlets change least when they rewrite a claim, and two
-    claims can only match if they share it, so the largest figure routes
-    numeric claims. Only its magnitude and leading digit count, so that an
-    updated figure (12 dead, later 19) still meets the first report. Without a
-    figure, a one-permutation MinHash of the named entities routes (two claims
-    share it with probability = Jaccard of their entity sets; names that sit in
-    the attribution count too, since they still say what the claim is about);
-    without either, a MinHash of the words.
+    A figure is what outlets change least when they rewrite a claim, so the
+    largest figure gives the first key. Only its magnitude and leading digit
+    count, so that an updated figure (12 dead, later 19) still meets the first
+    report. The second key is a one-permutation MinHash of the named entities
+    (two claims share it with probability = Jaccard of their entity sets; names
+    in the attribution count too, since they still say what the claim is
+    about), or of the words when there is no name. Two keys, because
+    paraphrases whose figures are written in different magnitudes ("1.2
+    million" / "1,200,000 people" are one figure, "2,000" / "two thousand"
+    too, but "36 of 50" / "72%" are not) still share their entities.
+    The order is fixed (figure first), so every worker walks the same chain.
     """
+    keys = []
     if f.numbers:
         top = max(float(t) for t in f.numbers)
         magnitude = int(math.floor(math.log10(top))) if top >= 1 else 0
-        return f"n:{magnitude}:{str(int(top))[0] if top >= 1 else '0'}"
+        keys.append(f"n:{magnitude}:{str(int(top))[0] if top >= 1 else '0'}")
     named = f.names | f.places | f.context
     if named:
-        return "e:" + min(named, key=_stable_hash)
-    return "w:" + min(f.tokens or frozenset({""}), key=_stable_hash)
+        keys.append("e:" + min(named, key=_stable_hash))
+    else:
+        keys.append("w:" + min(f.tokens or frozenset({""}), key=_stable_hash))
+    return keys
+
+
+def blocking_key(f: ClaimFeatures) -> str:
+    """The first routing key (see blocking_keys)."""
+    return blocking_keys(f)[0]
 
 
 def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
@@ -184,11 +355,34 @@ def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
         found.append("year")
     if a.places and b.places and not (a.places <= b.places or b.places <= a.places):
         found.append("place")  # as with figures: one report may name fewer places, not other ones
+    if a.names and b.names and not (a.names <= b.names or b.names <= a.names):
+        found.append("entity")  # Norvik Motors / Halden Motors; names in the attribution do not count
+    named_a, named_b = a.names | a.places, b.names | b.places
+    if named_a and named_b and not named_a & named_b:
+        found.append("entity")  # nothing named in common; labels vary ("near Nafplio" tagged ORG)
+    elif "place" not in found and "entity" not in found and (
+            (_unshared(a.places, named_b) and _unshared(b.names, named_a))
+            or (_unshared(a.names, named_b) and _unshared(b.places, named_a))):
+        # a place in one claim against another name in the other, as when NER tags the other claim's
+        # place with another label ("from Sriharikota" LOC / "from Kourou" PERSON): still another place.
+        # (Same-label differences are the place and entity checks above.)
+        found.append("entity")
     return found
+
+
+def _unshared(mine: frozenset[str], other: frozenset[str]) -> bool:
+    """Does `mine` name something that shares no word with any name in `other`? NER spans vary
+    ("Maria Parrado" / "Parrado", "Microsoft Word" / "Word"), so a partial overlap is the same name."""
+    words = {w for name in other for w in name.casefold().split()}
+    return any(name not in other and not words & set(name.casefold().split()) for name in mine)
 
 
 def cosine(a: ClaimFeatures, matrix: np.ndarray) -> np.ndarray:
     return (matrix.astype(np.float32) @ a.vector.astype(np.float32)) / (127.0 * 127.0)
+
+
+def pair_score(a: ClaimFeatures, b: ClaimFeatures) -> float:
+    return float(cosine(a, b.vector[None, :])[0])
 
 
 def jaccard(a: ClaimFeatures, b: ClaimFeatures) -> float:
@@ -200,10 +394,11 @@ def new_cluster_id(claim_id: str) -> str:
 
 
 # --- storage: JSON-friendly records, so faust tables (changelog-backed) can hold them -------------
+# Words are not stored: decisions only read figures, places, names, flags, vectors and MinHashes.
 
 def to_record(f: ClaimFeatures, m: Match) -> dict:
     return {
-        "o": f.outlet, "t": f.seen_at, "k": sorted(f.tokens), "n": sorted(f.numbers), "y": sorted(f.years),
+        "o": f.outlet, "t": f.seen_at, "n": sorted(f.numbers), "y": sorted(f.years),
         "p": sorted(f.places), "e": sorted(f.names), "neg": f.negated, "dir": f.direction, "x": sorted(f.context),
         "mh": base64.b64encode(f.minhash.astype("<u8").tobytes()).decode(),
         "v": base64.b64encode(f.vector.tobytes()).decode(),
@@ -213,90 +408,279 @@ def to_record(f: ClaimFeatures, m: Match) -> dict:
 
 def from_record(claim_id: str, r: dict) -> tuple[ClaimFeatures, Match]:
     f = ClaimFeatures(
-        claim_id=claim_id, outlet=r["o"], seen_at=r["t"], tokens=frozenset(r["k"]), numbers=frozenset(r["n"]),
-        years=frozenset(r["y"]), places=frozenset(r["p"]), names=frozenset(r["e"]), negated=r["neg"],
-        direction=r["dir"], context=frozenset(r.get("x", [])), minhash=np.frombuffer(base64.b64decode(r["mh"]), dtype="<u8").astype(np.uint64),
+        claim_id=claim_id, outlet=r["o"], seen_at=r["t"], tokens=frozenset(r.get("k", ())),
+        numbers=frozenset(r["n"]), years=frozenset(r["y"]), places=frozenset(r["p"]), names=frozenset(r["e"]),
+        negated=r["neg"], direction=r["dir"], context=frozenset(r.get("x", [])),
+        minhash=np.frombuffer(base64.b64decode(r["mh"]), dtype="<u8").astype(np.uint64),
         vector=np.frombuffer(base64.b64decode(r["v"]), dtype=np.int8),
     )
-    return f, Match(cluster_id=r["c"], copy_of=r["cp"], update_of=r["up"])
+    return f, Match(cluster_id=r["c"], copy_of=r["cp"], update_of=r["up"], provisional=bool(r.get("pv")))
+
+
+def record_key(block: str, claim_id: str) -> str:
+    """A claim is stored once per bucket it sits in, so each bucket prunes its own records."""
+    return f"{block}|{claim_id}"
+
+
+# --- decision: assess each bucket, then combine -------------------------------------------------
+# An assessment is what one bucket says about a new claim, per cluster among its candidates:
+#   {"clusters": {cluster id: {"s": best score, "m": that member's claim id, "cp": copy-of or None,
+#                              "veto": a member conflicts, "pv": only provisional members seen}},
+#    "update": [score, cluster id] or None}
+# It is JSON, so it can travel with the claim from bucket to bucket; combining the assessments of
+# every bucket gives the same decision whatever bucket saw which candidate, and in whatever order.
+
+def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], policy: MatchPolicy,
+           vectors: np.ndarray | None = None, minhashes: np.ndarray | None = None) -> dict:
+    """`vectors` / `minhashes`: the candidates' rows already stacked (ClaimIndex keeps them per bucket)."""
+    keep = [i for i, c in enumerate(candidates) if c[0].claim_id != f.claim_id]
+    out: dict = {"clusters": {}, "update": None}
+    if not keep:
+        return out
+    if vectors is None or minhashes is None:
+        vectors = np.stack([c.vector for c, _ in candidates])
+        minhashes = np.stack([c.minhash for c, _ in candidates])
+    if len(keep) < len(candidates):
+        candidates, vectors, minhashes = [candidates[i] for i in keep], vectors[keep], minhashes[keep]
+    scores = cosine(f, vectors)
+    jacc = (minhashes == f.minhash).mean(axis=1)
+    similar = (scores >= policy.paraphrase_cosine) | (jacc >= policy.copy_jaccard)
+    hits = np.flatnonzero(similar).tolist()
+    if not hits:
+        return out
+    wanted = {candidates[i][1].cluster_id for i in hits}
+    clusters = out["clusters"]
+    # Every member of a cluster that a similar candidate belongs to is checked, not only the most similar:
+    # "12 dead" may be close to "the storm killed 12" yet conflict with another member's "in 2019".
+    for i, (cand, cand_match) in enumerate(candidates):
+        cid = cand_match.cluster_id
+        if cid not in wanted:
+            continue
+        found = conflicts(f, cand)
+        entry = clusters.setdefault(cid, {"s": None, "m": None, "cp": None, "veto": False, "pv": True})
+        entry["pv"] = entry["pv"] and cand_match.provisional
+        if found:
+            entry["veto"] = True
+            score = float(scores[i])
+            if (found == ["number"] and score >= policy.update_cosine and cand.seen_at <= f.seen_at
+                    and (out["update"] is None or (score, cid) > tuple(out["update"]))):
+                out["update"] = [score, cid]
+            continue
+        if not similar[i]:
+            continue
+        score = float(scores[i])
+        if entry["s"] is None or (score, cand.claim_id) > (entry["s"], entry["m"]):
+            copy_of = None
+            if cand.outlet != f.outlet and jacc[i] >= policy.copy_jaccard and cand.seen_at <= f.seen_at:
+                copy_of = cand_match.copy_of or cand.claim_id  # point at the original, not at another copy
+            entry.update(s=score, m=cand.claim_id, cp=copy_of)
+    return out
+
+
+def merge_assessments(a: dict | None, b: dict | None) -> dict:
+    """Two buckets' assessments as one; commutative, so the order of the buckets does not matter."""
+    if not a:
+        return b or {"clusters": {}, "update": None}
+    if not b:
+        return a
+    clusters = {k: dict(v) for k, v in a["clusters"].items()}
+    for cid, e in b["clusters"].items():
+        mine = clusters.get(cid)
+        if mine is None:
+            clusters[cid] = dict(e)
+            continue
+        veto = mine["veto"] or e["veto"]
+        provisional = mine.get("pv", False) and e.get("pv", False)  # one settled member confirms the id
+        if e["s"] is not None and (mine["s"] is None or (e["s"], e["m"]) > (mine["s"], mine["m"])):
+            mine = dict(e)
+        clusters[cid] = {**mine, "veto": veto, "pv": provisional}
+    ups = [u for u in (a.get("update"), b.get("update")) if u]
+    return {"clusters": clusters, "update": max(ups, key=tuple) if ups else None}
+
+
+def resolve_provisional(assessment: dict | None, settled: Callable[[str], Match | None]) -> dict | None:
+    """Move entries known only from provisional members to the cluster those members were settled in.
+
+    `settled(claim_id)`: the member's final decision where the caller can see it (the last bucket's
+    own records), else None. Scores, copy-of and vetoes move with the entry, merged as buckets merge.
+    """
+    if not assessment:
+        return assessment
+    out = {"clusters": {}, "update": assessment.get("update")}
+    for cid, e in assessment["clusters"].items():
+        final = settled(e["m"]) if e.get("pv") and e.get("m") else None
+        if final is not None and not final.provisional and final.cluster_id != cid:
+            cid, e = final.cluster_id, {**e, "pv": False}
+        out = merge_assessments(out, {"clusters": {cid: e}, "update": None})
+    return out
+
+
+def combine(f: ClaimFeatures, assessment: dict | None) -> Match:
+    """Join the most similar cluster that no member vetoes, else start one (marked as an update if so).
+
+    A cluster known only from provisional members comes after every settled one: its id is a first
+    bucket's guess, which the member's own last bucket may have changed (joining it then would split
+    the member's true cluster in two).
+    """
+    assessment = assessment or {"clusters": {}, "update": None}
+    ok = [(not e.get("pv", False), e["s"], e["m"], cid, e["cp"]) for cid, e in assessment["clusters"].items()
+          if not e["veto"] and e["s"] is not None]
+    if not ok:
+        update = assessment.get("update")
+        return Match(cluster_id=new_cluster_id(f.claim_id), update_of=update[1] if update else None)
+    _, score, member, cid, copy_of = max(ok)
+    return Match(cluster_id=cid, copy_of=copy_of, matched_claim=member, score=score)
+
+
+def decide(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], policy: MatchPolicy) -> Match:
+    """The decision over one list of candidates (assess, then combine)."""
+    return combine(f, assess(f, candidates, policy))
 
 
 class ClaimIndex:
     """Blocking-key buckets of recent claims over two mappings (dicts offline, faust tables in the stream).
 
     `buckets`: key -> list of claim ids, newest last, bounded by policy.max_bucket.
-    `records`: claim id -> to_record(...). A decoded cache keeps lookups cheap.
+    `records`: record_key(key, claim id) -> to_record(...); a record leaves with its claim's bucket slot.
+    A decoded cache keeps lookups cheap.
     """
 
     def __init__(self, buckets: MutableMapping, records: MutableMapping, policy: MatchPolicy | None = None,
-                 cache_size: int = 100_000) -> None:
+                 cache_size: int = 100_000, stack_buckets: int = 256) -> None:
         self.buckets, self.records = buckets, records
         self.policy = policy or MatchPolicy()
         self._cache: OrderedDict[str, tuple[ClaimFeatures, Match]] = OrderedDict()
         self._cache_size = cache_size
+        # Record keys whose decision is provisional (stored by a first hop, not yet settled): also in the record.
+        self._provisional: dict[str, bool] = {}
+        # Stacked matrices of the hottest buckets (about 0.7 MB each when full), so that a match does
+        # not decode and stack a whole bucket; checked against the bucket's length and ends.
+        self._stacks: OrderedDict[str, tuple] = OrderedDict()
+        self._stack_buckets = stack_buckets
 
-    def _load(self, claim_id: str) -> tuple[ClaimFeatures, Match] | None:
-        hit = self._cache.get(claim_id)
+    def _remember(self, rkey: str, hit: tuple[ClaimFeatures, Match]) -> None:
+        self._cache[rkey] = hit
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _load(self, block: str, claim_id: str) -> tuple[ClaimFeatures, Match] | None:
+        rkey = record_key(block, claim_id)
+        hit = self._cache.get(rkey)
         if hit is not None:
-            self._cache.move_to_end(claim_id)
+            self._cache.move_to_end(rkey)
             return hit
-        record = self.records.get(claim_id)
+        record = self.records.get(rkey)
         if record is None:
             return None
         hit = from_record(claim_id, record)
-        self._cache[claim_id] = hit
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._remember(rkey, hit)
+        if record.get("pv"):
+            self._provisional[rkey] = True
         return hit
 
     def candidates(self, key: str, now: float) -> list[tuple[ClaimFeatures, Match]]:
         horizon = now - self.policy.window_s
         out = []
         for claim_id in self.buckets.get(key) or []:
-            hit = self._load(claim_id)
+            hit = self._load(key, claim_id)
             if hit is not None and hit[0].seen_at >= horizon:
                 out.append(hit)
         return out
 
-    def match(self, f: ClaimFeatures, key: str | None = None) -> Match:
-        """Decide the claim's cluster and add it to the index; a replayed claim gets its first decision."""
-        known = self._load(f.claim_id)
-        if known is not None:
-            return known[1]
-        key = key or blocking_key(f)
-        found = decide(f, self.candidates(key, f.seen_at), self.policy)
-        self.records[f.claim_id] = to_record(f, found)
-        self._cache[f.claim_id] = (f, found)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        bucket = [c for c in (self.buckets.get(key) or []) if c != f.claim_id] + [f.claim_id]
+    def settled(self, key: str, claim_id: str) -> Match | None:
+        """The final decision of a claim stored in bucket `key`, if it is there and settled."""
+        hit = self._load(key, claim_id)
+        return None if hit is None or hit[1].provisional else hit[1]
+
+    def decided(self, f: ClaimFeatures, key: str) -> Match | None:
+        """The final decision stored for this claim in this bucket, if any (a replay)."""
+        hit = self._load(key, f.claim_id)
+        if hit is None or self._provisional.get(record_key(key, f.claim_id)):
+            return None
+        return hit[1]
+
+    def _stacked(self, key: str) -> tuple[list, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The bucket decoded and stacked (hits, vectors, MinHashes, seen_at), kept for the hottest buckets."""
+        ids = self.buckets.get(key) or []
+        hit = self._stacks.get(key)
+        if hit is not None and hit[0] == (len(ids), ids[0] if ids else None, ids[-1] if ids else None):
+            self._stacks.move_to_end(key)
+            return hit[1]
+        hits = [h for h in (self._load(key, c) for c in ids) if h is not None]
+        if not hits:
+            return None
+        value = (hits, np.stack([c.vector for c, _ in hits]), np.stack([c.minhash for c, _ in hits]),
+                 np.array([c.seen_at for c, _ in hits], dtype=np.float64))
+        self._stacks[key] = ((len(ids), ids[0], ids[-1]), value)
+        if len(self._stacks) > self._stack_buckets:
+            self._stacks.popitem(last=False)
+        return value
+
+    def assess(self, f: ClaimFeatures, key: str) -> dict:
+        stacked = self._stacked(key)
+        if stacked is None:
+            return assess(f, [], self.policy)
+        hits, vectors, minhashes, seen = stacked
+        recent = np.flatnonzero(seen >= f.seen_at - self.policy.window_s)
+        if len(recent) < len(hits):
+            hits, vectors, minhashes = [hits[i] for i in recent.tolist()], vectors[recent], minhashes[recent]
+        return assess(f, hits, self.policy, vectors, minhashes)
+
+    def store(self, f: ClaimFeatures, key: str, m: Match, provisional: bool = False) -> None:
+        """Put the claim in bucket `key`; records of claims that leave the bucket are deleted.
+
+        `provisional`: the decision of this bucket alone, stored by a first hop so that claims arriving
+        before the last hop's decision comes back (settle) still see this one; settle overwrites it.
+        """
+        rkey = record_key(key, f.claim_id)
+        m = replace(m, provisional=provisional)
+        record = to_record(f, m)
+        if provisional:
+            record["pv"] = True
+            self._provisional[rkey] = True
+        else:
+            self._provisional.pop(rkey, None)
+        self.records[rkey] = record
+        self._remember(rkey, (f, m))
+        old = self.buckets.get(key) or []
+        appended = f.claim_id not in old
+        bucket = [c for c in old if c != f.claim_id] + [f.claim_id]
+        self._restack(key, old, bucket, (f, m) if appended else None)
+        for gone in bucket[:-self.policy.max_bucket]:
+            gone_key = record_key(key, gone)
+            self._cache.pop(gone_key, None)
+            self._provisional.pop(gone_key, None)
+            if gone_key in self.records:
+                del self.records[gone_key]
         self.buckets[key] = bucket[-self.policy.max_bucket:]
+
+    def _restack(self, key: str, old: list, bucket: list, new: tuple | None) -> None:
+        """Keep a stacked bucket in step with an append (rows copied, not re-decoded); else drop it."""
+        hit = self._stacks.pop(key, None)
+        if hit is None or new is None or hit[0] != (len(old), old[0] if old else None, old[-1] if old else None):
+            return
+        hits, vectors, minhashes, seen = hit[1]
+        if len(hits) != len(old):
+            return  # some record was missing when stacked: rebuild next time
+        drop = max(0, len(bucket) - self.policy.max_bucket)
+        f = new[0]
+        value = (hits[drop:] + [new], np.concatenate([vectors[drop:], f.vector[None, :]]),
+                 np.concatenate([minhashes[drop:], f.minhash[None, :]]), np.append(seen[drop:], f.seen_at))
+        kept = bucket[-self.policy.max_bucket:]
+        self._stacks[key] = ((len(kept), kept[0], kept[-1]), value)
+
+    def match(self, f: ClaimFeatures, keys: list[str] | str | None = None) -> Match:
+        """Decide the claim's cluster over all its buckets at once and store it in each.
+
+        The stream does the same in steps (one bucket per partition, see pipeline.match_step);
+        a replayed claim gets its first decision.
+        """
+        keys = [keys] if isinstance(keys, str) else (keys or blocking_keys(f))
+        for key in keys:
+            known = self.decided(f, key)
+            if known is not None:
+                return known
+        found = combine(f, reduce(merge_assessments, (self.assess(f, k) for k in keys), None))
+        for key in keys:
+            self.store(f, key, found)
         return found
-
-
-def decide(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], policy: MatchPolicy) -> Match:
-    """Join the most similar compatible candidate's cluster, else start one; mark copies and updates."""
-    if not candidates:
-        return Match(cluster_id=new_cluster_id(f.claim_id))
-    matrix = np.stack([c.vector for c, _ in candidates])
-    scores = cosine(f, matrix)
-    best: tuple[float, ClaimFeatures, Match] | None = None
-    update: tuple[float, Match] | None = None
-    for score, (cand, cand_match) in zip(scores.tolist(), candidates):
-        near_copy = jaccard(f, cand) >= policy.copy_jaccard
-        if score < policy.paraphrase_cosine and not near_copy:
-            continue
-        found = conflicts(f, cand)
-        if not found:
-            if best is None or score > best[0]:
-                best = (score, cand, cand_match)
-        elif found == ["number"] and score >= policy.update_cosine and cand.seen_at <= f.seen_at:
-            if update is None or score > update[0]:
-                update = (score, cand_match)
-    if best is None:
-        return Match(cluster_id=new_cluster_id(f.claim_id), update_of=update[1].cluster_id if update else None)
-    score, cand, cand_match = best
-    copy_of = None
-    if cand.outlet != f.outlet and jaccard(f, cand) >= policy.copy_jaccard and cand.seen_at <= f.seen_at:
-        copy_of = cand_match.copy_of or cand.claim_id  # point at the original, not at another copy
-    return Match(cluster_id=cand_match.cluster_id, copy_of=copy_of, matched_claim=cand.claim_id, score=score)

@@ -13,6 +13,7 @@ from schemas import (
     ClaimDetected,
     ClaimEnrichment,
     DateMention,
+    MatchDecision,
     Quantity,
     ClaimScored,
     ClusterAppearance,
@@ -86,14 +87,24 @@ def _seen_at(event) -> datetime:
     return event.published_at or event.received_at
 
 
-def scored_from(annotated: SentenceAnnotated) -> ClaimScored:
-    """A claim on its way to matching, with the blocking key that routes it."""
+def _claim_features(claim: ClaimScored) -> matching.ClaimFeatures:
+    vector = matching.decode_vector(claim.vector) if claim.vector else None
+    return matching.features(claim.claim_id, claim.text, _mentions(claim), claim.outlet,
+                             _seen_at(claim).timestamp(), vector=vector)
+
+
+def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:
+    """A claim on its way to matching, with its sentence vector and the blocking keys that route it."""
     assert annotated.is_claim, "only claims are matched"
     cid = claim_id(annotated.article_id, annotated.text)
+    encoded = matching.encode_vector(vector) if vector is not None else None
     f = matching.features(cid, annotated.text, _mentions(annotated), annotated.outlet,
-                          _seen_at(annotated).timestamp())
+                          _seen_at(annotated).timestamp(),
+                          vector=matching.decode_vector(encoded) if encoded else None)
+    keys = matching.blocking_keys(f)
     return ClaimScored(
-        claim_id=cid, block=matching.blocking_key(f), article_id=annotated.article_id, version=annotated.version,
+        claim_id=cid, block=keys[0], blocks=keys, vector=encoded,
+        article_id=annotated.article_id, version=annotated.version,
         sentence_id=annotated.sentence_id, text=annotated.text, start=annotated.start, end=annotated.end,
         outlet=annotated.outlet, url=annotated.url, published_at=annotated.published_at,
         received_at=annotated.received_at, claim_score=annotated.claim_score,
@@ -101,19 +112,88 @@ def scored_from(annotated: SentenceAnnotated) -> ClaimScored:
     )
 
 
-def match_claims(index: matching.ClaimIndex, scored: list[ClaimScored], detected_at: datetime,
-                 vectors: list | None = None) -> list[ClaimDetected]:
-    """Assign each claim, in order, to a cluster; the index is updated as it goes."""
+def scored_claims(annotated: list[SentenceAnnotated], embed=None) -> list[ClaimScored]:
+    """The claims of a batch, with MiniLM sentence vectors computed in one call (claims only: CPU is tight).
+
+    Each sentence is encoded on its own inside that call (embeddings.DEFAULT_BATCH_SIZE), so a
+    vector does not depend on its batch-mates and a replay or `claimstream annotate` gets the same one.
+    """
+    found = [a for a in annotated if a.is_claim]
+    if not found:
+        return []
+    if embed is None:
+        from services.nlp.embeddings import embed
+    vectors = embed([a.text for a in found])
+    return [scored_from(a, v) for a, v in zip(found, vectors)]
+
+
+def _detected(claim: ClaimScored, m: matching.Match | MatchDecision, detected_at: datetime) -> ClaimDetected:
+    return ClaimDetected(
+        claim_id=claim.claim_id, cluster_id=m.cluster_id, copy_of=m.copy_of, update_of=m.update_of,
+        **claim.model_dump(exclude={"schema_version", "claim_id", "block", "blocks", "hop", "kind", "vector",
+                                    "assessment", "decision"}),
+        detected_at=detected_at,
+    )
+
+
+def match_claims(index: matching.ClaimIndex, scored: list[ClaimScored], detected_at: datetime) -> list[ClaimDetected]:
+    """Assign each claim, in order, to a cluster over all its buckets at once (offline: one index)."""
     out = []
-    for n, claim in enumerate(scored):
-        f = matching.features(claim.claim_id, claim.text, _mentions(claim), claim.outlet,
-                              _seen_at(claim).timestamp(), vector=vectors[n] if vectors is not None else None)
-        found = index.match(f, claim.block)
-        out.append(ClaimDetected(
-            claim_id=claim.claim_id, cluster_id=found.cluster_id, copy_of=found.copy_of, update_of=found.update_of,
-            **claim.model_dump(exclude={"schema_version", "claim_id", "block"}), detected_at=detected_at,
-        ))
+    for claim in scored:
+        f = _claim_features(claim)
+        found = index.match(f, claim.blocks or [claim.block])
+        out.append(_detected(claim, found, detected_at))
     return out
+
+
+def _decision(m: matching.Match) -> MatchDecision:
+    return MatchDecision(cluster_id=m.cluster_id, copy_of=m.copy_of, update_of=m.update_of)
+
+
+def _match(d: MatchDecision) -> matching.Match:
+    return matching.Match(cluster_id=d.cluster_id, copy_of=d.copy_of, update_of=d.update_of)
+
+
+def match_step(index: matching.ClaimIndex, claim: ClaimScored,
+               detected_at: datetime) -> tuple[list[ClaimScored], list[ClaimDetected]]:
+    """One bucket's part of matching a claim in the stream: (messages for `candidates`, claims to publish).
+
+    A claim visits its buckets in `blocks` order, one partition at a time. An earlier bucket adds
+    what its candidates say (matching.assess) and forwards the claim to the next one; the last
+    bucket combines every bucket's assessment (the same decision `match_claims` makes with all
+    buckets at hand), stores the claim, publishes it, and sends the decision back to the earlier
+    buckets (`settle`), which then store it as well. Only decided claims are ever stored, so
+    every record in every bucket holds the claim's final cluster. A replay finds the stored
+    decision and repeats it: same cluster, and the settles are idempotent.
+    """
+    f = _claim_features(claim)
+    blocks = claim.blocks or [claim.block]
+    if claim.kind == "settle":
+        if claim.decision is not None and index.decided(f, claim.block) is None:
+            index.store(f, claim.block, _match(claim.decision))
+        return [], []
+    stored = index.decided(f, claim.block)
+    known = stored or (_match(claim.decision) if claim.decision is not None else None)
+    last = claim.hop >= len(blocks) - 1
+    if not last:
+        if known is not None:  # already decided (a replay): carry the decision, nothing to assess
+            nxt = {"decision": _decision(known), "assessment": None}
+        else:
+            merged = matching.merge_assessments(claim.assessment, index.assess(f, claim.block))
+            # Stored now with this bucket's own decision, so that a claim arriving here before the
+            # settle still meets this one; it mostly equals the final decision, and settle fixes it.
+            index.store(f, claim.block, matching.combine(f, merged), provisional=True)
+            nxt = {"assessment": merged}
+        return [claim.model_copy(update={"hop": claim.hop + 1, "block": blocks[claim.hop + 1], **nxt})], []
+    if known is None:
+        earlier = matching.resolve_provisional(claim.assessment, lambda member: index.settled(claim.block, member))
+        known = matching.combine(f, matching.merge_assessments(earlier, index.assess(f, claim.block)))
+    if stored is None:
+        index.store(f, claim.block, known)
+    settles = [claim.model_copy(update={"kind": "settle", "block": b, "hop": i, "decision": _decision(known),
+                                        "assessment": None})
+               for i, b in enumerate(blocks[:-1])]
+    return settles, [_detected(claim, known, detected_at)]
 
 
 def add_appearance(ledger: ClusterUpdated | None, claim: ClaimDetected, now: datetime,

@@ -24,10 +24,25 @@ def load_models() -> None:
     print(f"models loaded in {time.monotonic() - started:.1f} s ({claims.model_version()})", file=sys.stderr)
 
 
+def changelog_topics() -> dict[str, tuple[int, dict[str, str]]]:
+    """The tables' changelog topics, made here rather than by faust at start-up.
+
+    faust declares them while its consumer is already fetching metadata; on a fresh broker the
+    consumer could miss a just-made changelog for its whole metadata age (5 min), and every
+    event that touched the table crashed its agent with PartitionsMismatch meanwhile.
+    """
+    from services.processors import tables  # noqa: F401 - registers the tables with the app
+    from services.processors.app import app
+
+    return {table.changelog_topic.get_topic_name(): (table.partitions or app.conf.topic_partitions,
+                                                     {"cleanup.policy": "compact"})
+            for table in app.tables.values()}
+
+
 def main() -> None:
     kafka, common = KafkaSettings(), CommonSettings()
     asyncio.run(wait_for_broker(kafka.bootstrap_servers, 60))
-    asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace))
+    asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace, extra=changelog_topics()))
     # faust's own CLI parses the rest: `worker -l info` by default.
     sys.argv = [sys.argv[0], *(sys.argv[1:] or ["worker", "-l", "info"])]
     if sys.argv[1] == "worker":

@@ -22,6 +22,8 @@ from schemas import (
 )
 from services.common.logging import get_logger
 from services.nlp import matching, pipeline, revisions
+from services.processors import gaps
+from services.processors.acks import held
 from services.processors.app import app, settings
 from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, STAGE_DURATION
 from services.processors.outputs import dead_letter, send_all
@@ -35,6 +37,7 @@ from services.processors.topics import (
 )
 
 log = get_logger("processors.agents")
+gaps.install()  # a jump past unprocessed input records stops the worker instead of committing them
 
 # One NLP thread: spaCy and the claim model run off the event loop, so Kafka
 # heartbeats and the other agents keep going while a batch is scored.
@@ -59,49 +62,62 @@ async def _decode_or_dead_letter(stage: str, model, event):
 @app.agent(articles_topic)
 async def split_articles(stream):
     async for event in stream.events():
-        article = await _decode_or_dead_letter("split", ArticleReceived, event)
-        if article is None:
-            continue
-        with STAGE_DURATION.labels("split").time():
-            sentences = pipeline.split_article(article)
-        if sentences:
-            await send_all("split", "sentences", [(SentenceKey(article_id=s.article_id), s) for s in sentences])
+        with held([event]):
+            article = await _decode_or_dead_letter("split", ArticleReceived, event)
+            if article is None:
+                continue
+            with STAGE_DURATION.labels("split").time():
+                sentences = pipeline.split_article(article)
+            if sentences:
+                await send_all("split", "sentences", [(SentenceKey(article_id=s.article_id), s) for s in sentences])
 
 
 @app.agent(sentences_topic)
 async def annotate_sentences(stream):
     loop = asyncio.get_running_loop()
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        decoded = [(e, await _decode_or_dead_letter("annotate", SentenceExtracted, e)) for e in events]
-        batch = [(e, s) for e, s in decoded if s is not None]
-        if not batch:
-            continue
-        with STAGE_DURATION.labels("annotate").time():
-            annotated = await _annotate_isolating_failures(loop, batch)
-        scored = [pipeline.scored_from(a) for a in annotated if a.is_claim]
-        SENTENCES.inc(len(annotated))
-        CLAIMS.inc(len(scored))
-        await send_all("annotate", "annotations", [(SentenceKey(article_id=a.article_id), a) for a in annotated])
-        await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
+        with held(events):
+            await _annotate_batch(loop, events)
 
 
-async def _annotate_isolating_failures(loop, batch: list) -> list:
+async def _annotate_batch(loop, events: list) -> None:
+    decoded = [(e, await _decode_or_dead_letter("annotate", SentenceExtracted, e)) for e in events]
+    batch = [(e, s) for e, s in decoded if s is not None]
+    if not batch:
+        return
+    with STAGE_DURATION.labels("annotate").time():
+        annotated, scored = await _annotate_isolating_failures(loop, batch)
+    SENTENCES.inc(len(annotated))
+    CLAIMS.inc(len(scored))
+    await send_all("annotate", "annotations", [(SentenceKey(article_id=a.article_id), a) for a in annotated])
+    await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
+
+
+def _annotate_and_score(sentences: list, threshold: float) -> tuple[list, list]:
+    """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
+    annotated = pipeline.annotate_sentences(sentences, threshold)
+    return annotated, pipeline.scored_claims(annotated)
+
+
+async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
     """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
     threshold = settings.threshold()
     sentences = [s for _, s in batch]
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, sentences, threshold)
+        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
         log.warning("batch failed, retrying one by one", error=repr(exc))
-    out = []
+    out, scored = [], []
     for event, sentence in batch:
         try:
-            out += await loop.run_in_executor(NLP_EXECUTOR, pipeline.annotate_sentences, [sentence], threshold)
+            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence], threshold)
+            out += one
+            scored += one_scored
         except Exception as exc:  # noqa: BLE001
             ERRORS.labels("annotate", "processing_error").inc()
             await dead_letter("annotate", event.message.topic, event.value, "processing_error", repr(exc),
                               key=event.key, partition=event.message.partition, offset=event.message.offset)
-    return out
+    return out, scored
 
 
 def _policy() -> matching.MatchPolicy:
@@ -116,49 +132,60 @@ def _policy() -> matching.MatchPolicy:
 
 @app.agent(candidates_topic)
 async def match_claims(stream):
-    """Claims arrive routed by blocking key; each is matched against its bucket, in order."""
+    """Claims arrive routed by blocking key; each is matched against its bucket, in order.
+
+    A claim with two keys passes here twice (pipeline.match_step): the first bucket forwards it
+    with what it found, the second decides, publishes and settles the first.
+    """
     index = matching.ClaimIndex(claim_buckets, claim_records, _policy())
     # One event at a time: table writes must happen inside the event's own
     # iteration, so faust writes them to that event's changelog partition.
     async for event in stream.events():
-        claim = await _decode_or_dead_letter("match", ClaimScored, event)
-        if claim is None:
-            continue
-        with STAGE_DURATION.labels("match").time():
-            detected = pipeline.match_claims(index, [claim], datetime.now(timezone.utc))
-        await send_all("match", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in detected])
+        with held([event]):
+            claim = await _decode_or_dead_letter("match", ClaimScored, event)
+            if claim is None:
+                continue
+            with STAGE_DURATION.labels("match").time():
+                forward, detected = pipeline.match_step(index, claim, datetime.now(timezone.utc))
+            # Publish before settling: a worker killed in between replays this message, finds the
+            # stored decision and publishes the same cluster again (the ledger ignores the repeat).
+            await send_all("match", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in detected])
+            await send_all("match", "candidates", [(BlockKey(block=c.block), c) for c in forward])
 
 
 @app.agent(claims_topic)
 async def track_clusters(stream):
     async for event in stream.events():
-        claim = await _decode_or_dead_letter("cluster", ClaimDetected, event)
-        if claim is None:
-            continue
-        with STAGE_DURATION.labels("cluster").time():
-            stored = cluster_ledgers.get(claim.cluster_id)
-            ledger = ClusterUpdated.model_validate(stored) if stored else None
-            updated = pipeline.add_appearance(ledger, claim, datetime.now(timezone.utc), settings.max_appearances)
-        if updated is None:
-            continue  # a replayed claim: the ledger already has it
-        # Publish first: if the worker dies before the table write, the replay
-        # republishes the same ledger instead of skipping it as already seen.
-        await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
-        cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
+        with held([event]):
+            claim = await _decode_or_dead_letter("cluster", ClaimDetected, event)
+            if claim is None:
+                continue
+            with STAGE_DURATION.labels("cluster").time():
+                stored = cluster_ledgers.get(claim.cluster_id)
+                ledger = ClusterUpdated.model_validate(stored) if stored else None
+                updated = pipeline.add_appearance(ledger, claim, datetime.now(timezone.utc),
+                                                  settings.max_appearances)
+            if updated is None:
+                continue  # a replayed claim: the ledger already has it
+            # Publish first: if the worker dies before the table write, the replay
+            # republishes the same ledger instead of skipping it as already seen.
+            await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
+            cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
 
 
 @app.agent(annotations_topic)
 async def track_revisions(stream):
     """Compare each completed article version with the previous one, claim by claim."""
     async for event in stream.events():
-        sentence = await _decode_or_dead_letter("revise", SentenceAnnotated, event)
-        if sentence is None:
-            continue
-        state, revision = revisions.record(article_versions.get(sentence.article_id), sentence,
-                                           datetime.now(timezone.utc))
-        if revision is not None:
-            await send_all("revise", "revisions", [(ArticleKey(article_id=revision.article_id), revision)])
-        article_versions[sentence.article_id] = state
+        with held([event]):
+            sentence = await _decode_or_dead_letter("revise", SentenceAnnotated, event)
+            if sentence is None:
+                continue
+            state, revision = revisions.record(article_versions.get(sentence.article_id), sentence,
+                                               datetime.now(timezone.utc))
+            if revision is not None:
+                await send_all("revise", "revisions", [(ArticleKey(article_id=revision.article_id), revision)])
+            article_versions[sentence.article_id] = state
 
 
 @app.task
@@ -167,5 +194,8 @@ async def warm_up() -> None:
     from services.nlp import claims, entities
 
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(NLP_EXECUTOR, lambda: (entities.load_nlp(), claims.score_claims(["warm up"])))
+    from services.nlp import embeddings
+
+    await loop.run_in_executor(NLP_EXECUTOR, lambda: (entities.load_nlp(), claims.score_claims(["warm up"]),
+                                                      embeddings.embed(["warm up"])))
     log.info("models loaded", claim_model=claims.model_version())

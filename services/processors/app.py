@@ -41,6 +41,7 @@ app = faust.App(
     # leave miss its own session during the rebalance and never settle. Static membership would
     # let a restarted worker take its partitions back at once: not available through faust.
     broker_session_timeout=30.0,
+    consumer_group_instance_id=settings.instance_id,
     broker_heartbeat_interval=3.0,
 )
 

@@ -22,6 +22,8 @@ Every worker of the group reports the same numbers: aggregate with
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Mapping
 
 import mode
@@ -31,11 +33,32 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import TOPICS, topic_name
+from services.common.liveness import ProgressWatch, Stall
 from services.common.logging import get_logger
-from services.processors.app import app, common, kafka
-from services.processors.metrics import CONSUMER_COMMITTED, CONSUMER_LAG, LAG_POLL_ERRORS
+from services.processors.app import app, common, kafka, settings
+from services.processors.metrics import (
+    CONSUMER_COMMITTED,
+    CONSUMER_LAG,
+    LAG_POLL_ERRORS,
+    STALLED_PARTITIONS,
+    WATCHDOG_TRIPS,
+)
 
 log = get_logger("processors.lag")
+# Set once by the watchdog; /healthz answers 503 from then on.
+TRIPPED: list[Stall] = []
+
+
+async def stop_for_restart(error: BaseException) -> None:
+    """Stop the worker with exit code 1, for its supervisor to start a fresh one.
+
+    A clean stop leaves the group at once; if the stuck part keeps the stop from finishing,
+    the timer (a thread: it fires even with the loop blocked) ends the process anyway.
+    """
+    backstop = threading.Timer(settings.watchdog_exit_after_s, os._exit, args=(1,))
+    backstop.daemon = True
+    backstop.start()
+    await app.crash(error)
 
 
 class LagSettings(BaseSettings):
@@ -72,6 +95,8 @@ class ConsumerLagMonitor(mode.Service):
         self.group_id = app.conf.id
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        # The watchdog reads the same committed offsets, restricted to this worker's partitions.
+        self.watch = ProgressWatch(settings.watchdog_stall_s)
 
     async def on_stop(self) -> None:
         await self._close_clients()
@@ -126,7 +151,37 @@ class ConsumerLagMonitor(mode.Service):
             labels = (topics[tp.topic], str(tp.partition))
             CONSUMER_LAG.labels(*labels).set(lag)
             CONSUMER_COMMITTED.labels(*labels).set(position)
+        await self.check_progress(positions)
         return positions
+
+    def assigned(self) -> set[tuple[str, int]]:
+        try:
+            return {(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        except Exception:  # noqa: BLE001 - no consumer yet (starting) means nothing assigned
+            return set()
+
+    async def check_progress(self, positions: Mapping[TopicPartition, tuple[int, int]]) -> None:
+        """Stop the worker when one of its partitions has lag and no new commit for `watchdog_stall_s`.
+
+        A consumer that stopped fetching or an agent stuck on one message would otherwise hold
+        its partitions forever: faust only logs. Stopping makes the worker leave the group (its
+        partitions move to the others at once) and its supervisor (compose, k8s, scripts/stack.sh)
+        start a fresh one, which resumes from the last commit: at-least-once, nothing lost.
+        """
+        if settings.watchdog_stall_s <= 0:
+            return
+        mine = self.assigned()
+        stalls = self.watch.observe({(tp.topic, tp.partition): value for tp, value in positions.items()
+                                     if (tp.topic, tp.partition) in mine})
+        STALLED_PARTITIONS.set(len(stalls))
+        if not stalls or TRIPPED:
+            return
+        TRIPPED.extend(stalls)
+        WATCHDOG_TRIPS.inc()
+        log.error("watchdog: partitions with lag and no commit; stopping the worker for a restart",
+                  stalled=[f"{topic}[{partition}] lag={stall.lag} at {stall.position} for {stall.stalled_s:.0f}s"
+                           for stall in stalls for topic, partition in [stall.key]])
+        await stop_for_restart(RuntimeError(f"watchdog: {len(stalls)} partition(s) without progress"))
 
     @mode.Service.task
     async def _poll_forever(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+from services.common.liveness import loop_lag_metrics
 from services.common.metrics import init_labels, stage_metrics
 
 # The `stage` label values used by services/processors/agents.py; add a new stage here too.
@@ -34,6 +35,20 @@ CONSUMER_COMMITTED = Gauge("claimstream_processor_consumer_committed_offset",
                            ["topic", "partition"])
 LAG_POLL_ERRORS = Counter("claimstream_processor_consumer_lag_poll_errors_total",
                           "Failed attempts to read the consumer group's offsets from the broker")
+
+# Filled by the watchdog (services/processors/lag.py) and the loop probe (services/processors/web.py).
+STALLED_PARTITIONS = Gauge("claimstream_processor_watchdog_stalled_partitions",
+                           "Partitions of this worker with lag whose committed offset has not moved for the "
+                           "watchdog's interval")
+WATCHDOG_TRIPS = Counter("claimstream_processor_watchdog_trips_total",
+                         "Times the watchdog found a stalled partition and stopped the worker")
+SKIPPED_OFFSETS = Counter("claimstream_processor_skipped_offsets_total",
+                          "Input records faust's fetch loop jumped past after a seek; the worker stops and "
+                          "replays them instead of committing past them (services/processors/gaps.py)",
+                          ["topic"])
+STALE_FETCHES = Counter("claimstream_processor_stale_fetches_total",
+                        "Fetch results dropped because a rebalance or seek happened while they were read")
+LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("processor")
 
 for _metric in (MESSAGES_IN, MESSAGES_OUT, STAGE_DURATION):
     init_labels(_metric, STAGES)

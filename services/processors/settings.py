@@ -12,6 +12,11 @@ class ProcessorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROCESSORS_", extra="ignore")
 
     app_id: str = Field("claimstream-processors", description="faust app id = Kafka consumer group")
+    instance_id: str | None = Field(
+        None, description="Static group membership (KIP-345): a worker that its supervisor restarts in place "
+                          "(same id) takes its partitions back at once instead of after the session timeout. "
+                          "Unique per worker; leave unset for workers that are added and removed (a static "
+                          "member does not leave the group on stop, so its partitions wait for the timeout)")
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     store: str = Field("rocksdb://", description="faust table store (rocksdb:// via rocksdict, or memory://); "
@@ -33,4 +38,9 @@ class ProcessorSettings(BaseSettings):
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
     match_bucket_size: int = Field(1000, ge=1, description="Newest claims kept per blocking key for matching")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")
+    watchdog_stall_s: float = Field(
+        60.0, ge=0, description="A partition of this worker with lag and no new commit for this long stops the "
+                                "worker (exit code 1) for its supervisor to restart; 0 turns the watchdog off")
+    watchdog_exit_after_s: float = Field(20.0, gt=0, description="Longest clean stop after the watchdog "
+                                                                "trips before the process exits anyway")
     paraphrase_cosine: float | None = Field(None, ge=-1, le=1, description="Default: the matcher's own")

@@ -181,13 +181,19 @@ class Projector:
         async with self.changed:
             self.changed.notify_all()
 
-    def _report_lag(self) -> None:
+    def progress(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """(topic, partition) -> (messages waiting, next offset to project), where the end is known."""
+        out = {}
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            if highwater is None:
-                continue
-            position = self.positions.get((tp.topic, tp.partition), 0)
-            LAG.labels(self.topics[tp.topic], str(tp.partition)).set(max(0, highwater - position))
+            if highwater is not None:
+                position = self.positions.get((tp.topic, tp.partition), 0)
+                out[(tp.topic, tp.partition)] = (max(0, highwater - position), position)
+        return out
+
+    def _report_lag(self) -> None:
+        for (topic, partition), (lag, _) in self.progress().items():
+            LAG.labels(self.topics[topic], str(partition)).set(lag)
 
 
 def _store_offsets(engine, offsets: dict[tuple[str, int], int]) -> None:

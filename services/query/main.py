@@ -6,6 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import Counter
 
 from services.common.http import (
     BodySizeLimit,
@@ -16,6 +17,7 @@ from services.common.http import (
 )
 from services.common.apikey import document_api_key
 from services.common.kafka import ensure_topics, wait_for_broker
+from services.common.liveness import LoopLagProbe, ProgressWatch, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
 from services.query import feedback
@@ -30,6 +32,10 @@ from services.query.settings import QuerySettings
 from services.query.webhooks import WebhookDispatcher
 
 log = get_logger("query")
+LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("query")
+WATCHDOG_RESTARTS = Counter("claimstream_query_watchdog_restarts_total",
+                            "Projection consumers restarted because a partition had messages waiting and "
+                            "made no progress for QUERY_WATCHDOG_STALL_S")
 
 
 def create_app(settings: QuerySettings | None = None) -> FastAPI:
@@ -68,7 +74,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             asyncio.create_task(outbox.run(), name="outbox"),
             asyncio.create_task(webhooks.run(), name="webhooks"),
             asyncio.create_task(_export_feedback(app), name="feedback-gauges"),
+            asyncio.create_task(LoopLagProbe(LOOP_LAG, LOOP_LAG_MAX).run(), name="loop-lag"),
         ]
+        if settings.watchdog_stall_s > 0:
+            app.state.live_tasks.append(asyncio.create_task(_watch_projection(app, settings.watchdog_stall_s),
+                                                            name="projection-watchdog"))
         log.info("query ready", kafka=kafka.bootstrap_servers, namespace=common.namespace, db=settings.db_url)
         try:
             yield
@@ -95,24 +105,52 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
 
 async def _keep_projecting(app: FastAPI) -> None:
-    """Run the projection; after a failure, start a fresh consumer with backoff.
+    """Run the projection; after a failure (or a watchdog restart), start a fresh consumer with backoff.
 
     Positions come from the database, so a restart resumes exactly where the
     last committed batch ended.
     """
     delay = 1.0
     while True:
+        # Its own task, so that the watchdog can cancel a stuck run without stopping this loop.
+        app.state.projector_run = run = asyncio.create_task(app.state.projector.run(), name="projection")
         try:
-            await app.state.projector.run()
+            await run
         except asyncio.CancelledError:
-            raise
+            if asyncio.current_task().cancelling():  # the service is stopping
+                raise
+            log.error("projection consumer stopped by the watchdog; restarting", retry_in_s=delay)
         except Exception as exc:  # noqa: BLE001 - keep the service alive, report and retry
             log.error("projection consumer failed; restarting", error=repr(exc), retry_in_s=delay)
-            app.state.projector.ready.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            # Same settings, commit callbacks and condition (which SSE streams may wait on).
-            app.state.projector = app.state.projector.clone()
+        app.state.projector.ready.clear()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+        # Same settings, commit callbacks and condition (which SSE streams may wait on).
+        app.state.projector = app.state.projector.clone()
+
+
+async def _watch_projection(app: FastAPI, stall_s: float) -> None:
+    """Restart the projection consumer when a partition has messages waiting and makes no progress.
+
+    A consumer that stopped fetching (a lost connection aiokafka does not notice, a hung
+    write) would otherwise leave the feed silently behind; /healthz only sees the process.
+    """
+    watch, projector = ProgressWatch(stall_s), None
+    while True:
+        await asyncio.sleep(min(5.0, stall_s / 4))
+        if app.state.projector is not projector:  # a fresh consumer: its clock starts now
+            projector = app.state.projector
+            watch.reset()
+        if not projector.ready.is_set():
+            continue
+        stalls = watch.observe(projector.progress())
+        if stalls:
+            WATCHDOG_RESTARTS.inc()
+            log.error("projection without progress; restarting its consumer",
+                      stalled=[f"{topic}[{partition}] lag={s.lag} at {s.position} for {s.stalled_s:.0f}s"
+                               for s in stalls for topic, partition in [s.key]])
+            watch.reset()
+            app.state.projector_run.cancel()
 
 
 async def _export_feedback(app: FastAPI) -> None:

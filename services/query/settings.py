@@ -17,6 +17,9 @@ class QuerySettings(BaseSettings):
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
     max_request_bytes: int = 64 * 1024
+    watchdog_stall_s: float = Field(60.0, ge=0, description="A partition with messages waiting and no projected "
+                                                            "progress for this long restarts the projection "
+                                                            "consumer; 0 turns the watchdog off")
     api_key: str | None = Field(None, description="When set, writes (watchlists, feedback) need the X-API-Key header")
 
     # Live feed (/claims/stream, /claims/ws)

@@ -60,9 +60,10 @@ def test_chaos_reduced_loses_nothing_duplicates_nothing_and_dead_letters_all_poi
     assert summary["all_poison_deadlettered"], report["scenarios"][-1]["reconcile"]["dead_letters"]
 
 
-@pytest.mark.xfail(reason="known gap: after kill -9 a worker's partitions wait for the 30 s consumer-group "
-                          "session timeout (see services/processors/app.py); the 10 s bound needs static "
-                          "membership or a shorter session that survives rebalances", strict=False)
+@pytest.mark.xfail(reason="known gap: the killed worker comes back as the same static group member "
+                          "(PROCESSORS_INSTANCE_ID) and resumes in about 9.5 s on a quiet machine, at the "
+                          "10 s bound; on a loaded machine its restart (models, join) takes longer",
+                   strict=False)
 def test_chaos_reduced_no_partition_stalls_over_ten_seconds():
     report_path = OUTPUT / "chaos-reduced.json"
     if not report_path.exists():

@@ -33,10 +33,32 @@ def run_id() -> str:
 
 @pytest.fixture(scope="module")
 def posted(stack, run_id):
+    """The samples, posted one at a time, each once the stream has clustered the one before.
+
+    Matching is online and greedy: a claim joins the best cluster among those it meets, so the
+    grouping depends on arrival order. `claimstream annotate` reads the file in order; posting in
+    that order, one article at a time, gives the stream the same order (a batch lets the
+    partitions interleave, which may group a three-way match as a pair and a single).
+    """
     articles = [_unique(a, run_id) for a in SAMPLES]
-    response = httpx.post(f"{stack.ingest}/articles/batch", json=articles, timeout=30)
-    assert response.status_code == 202, response.text
-    return articles, response.json()["articles"]
+    accepted = []
+    for article in articles:
+        response = httpx.post(f"{stack.ingest}/articles/batch", json=[article], timeout=30)
+        assert response.status_code == 202, response.text
+        accepted += response.json()["articles"]
+        _settled_view(stack, article["id"])
+    return articles, accepted
+
+
+def _settled_view(stack, article_id: str) -> dict:
+    """The article's first version once every claim in it has its cluster."""
+    def ready():
+        r = httpx.get(f"{stack.query}/articles/{article_id}", params={"version": 1}, timeout=10)
+        if r.status_code != 200 or not r.json()["sentences"]:
+            return None
+        view = r.json()
+        return view if all(s["cluster_id"] for s in view["sentences"] if s["is_claim"]) else None
+    return wait_for(ready, message=f"the article view of {article_id}")
 
 
 def _claims(stack, **params) -> list[dict]:
@@ -72,17 +94,31 @@ def test_cluster_ledger_names_the_first_outlet(stack, posted, run_id):
     # The wire agency published first (06:50), before Harbor Daily (07:30) and the Ledger (09:05).
     assert cluster["first_outlet"] == "Wire Report Agency"
     assert [a["outlet"] for a in cluster["appearances"]][:1] == ["Wire Report Agency"]
-    assert cluster["appearance_count"] == 3
+    # The three reprints of the wildfire sentence are in the ledger. Other sentences may join it
+    # (the Ledger's lede "Three villages near Patras were emptied on Tuesday" says the same less
+    # precisely: the matcher may take it), so the count is checked against the list, not a constant.
+    wildfire = [a for a in cluster["appearances"] if "2,400 residents" in a["text"]]
+    assert sorted(a["outlet"] for a in wildfire) == ["Harbor Daily", "The Northern Ledger", "Wire Report Agency"]
+    assert cluster["appearance_count"] == len(cluster["appearances"]) >= 3, json.dumps(cluster["appearances"])
     review = httpx.get(f"{stack.query}/clusters/{cluster_id}/claimreview", timeout=10).json()
     assert review["@type"] == "ClaimReview" and review["itemReviewed"]["@type"] == "Claim"
     assert review["itemReviewed"]["firstAppearance"]["publisher"]["name"] == "Wire Report Agency"
-    assert len(review["itemReviewed"]["appearance"]) == 3
+    assert len(review["itemReviewed"]["appearance"]) >= cluster["appearance_count"]  # more may arrive
 
 
 def test_article_view_has_every_sentence_credit_and_no_boilerplate(stack, posted, run_id):
     article_id = f"{run_id}-sample-harbor-shells"
-    article = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["sentences"] else None)(
-        httpx.get(f"{stack.query}/articles/{article_id}", timeout=10)), message="the article view")
+
+    def settled():
+        # Sentences and their claims' clusters come from two topics: the view is whole once
+        # every claim sentence carries its cluster.
+        r = httpx.get(f"{stack.query}/articles/{article_id}", timeout=10)
+        view = r.json() if r.status_code == 200 else None
+        if view and view["sentences"] and all(s["cluster_id"] for s in view["sentences"] if s["is_claim"]):
+            return view
+        return None
+
+    article = wait_for(settled, message="the article view with every claim's cluster")
     assert article["credit"] == "Associated Press"
     texts = [s["text"] for s in article["sentences"]]
     assert not any("Leave a comment" in t or "Credits" in t for t in texts)
@@ -200,11 +236,7 @@ def test_annotate_agrees_with_the_stream(stack, posted, tmp_path):
     offline = [json.loads(line) for line in out.stdout.splitlines()]
     streamed = []
     for article in articles:
-        view = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["sentences"]
-                                 and all(s["cluster_id"] for s in r.json()["sentences"] if s["is_claim"])
-                                 else None)(httpx.get(f"{stack.query}/articles/{article['id']}",
-                                                      params={"version": 1}, timeout=10)),
-                        message=f"the article view of {article['id']}")
+        view = _settled_view(stack, article["id"])
         streamed += [dict(s, article_id=article["id"]) for s in view["sentences"]]
     assert len(offline) == len(streamed) > 20
     for a, b in zip(offline, streamed):

@@ -61,3 +61,74 @@ async def test_track_clusters_builds_the_ledger_once_per_claim(sent):
     assert len(ledgers) == 2
     assert isinstance(ledgers[-1], ClusterUpdated)
     assert ledgers[-1].appearance_count == 2 and ledgers[-1].first_outlet == "Harbor Daily"
+
+
+async def _deliver(agent, value: bytes):
+    """Deliver as faust's conductor does from Kafka: one reference on the message for the one
+    stream reading it (test_context's put() leaves the count at zero)."""
+    channel = agent.stream().channel
+    event = await channel.decode(agent.to_message(None, value, partition=0, offset=0))
+    event.message.incref()
+    await channel.put(event)
+    return event
+
+
+async def _stop_mid_send(agent_fn, monkeypatch, value: bytes):
+    """Deliver one event, stop the agent while its send is in flight, return the event."""
+    import asyncio
+    import gc
+
+    started = asyncio.Event()
+
+    async def hanging_send_all(stage, thing, messages):
+        started.set()
+        await asyncio.Event().wait()  # the broker never answers before the stop
+
+    monkeypatch.setattr(agents, "send_all", hanging_send_all)
+    async with agent_fn.test_context() as agent:
+        event = await _deliver(agent, value)
+        await asyncio.wait_for(started.wait(), timeout=10)
+    # faust acks in the stream generator's `finally`, which runs when the cancelled agent's
+    # generator is finalised: give that a chance before looking.
+    gc.collect()
+    await asyncio.sleep(0.2)
+    return event
+
+
+async def test_a_stop_during_a_send_leaves_the_event_unacked(monkeypatch):
+    # Acked means committed at the stop: the article's sentences would never be produced.
+    event = await _stop_mid_send(agents.split_articles, monkeypatch, encode(_article()))
+    assert not event.message.acked
+
+
+async def test_a_stop_during_a_batch_send_leaves_the_batch_unacked(monkeypatch):
+    from schemas import SentenceExtracted
+
+    sentence = SentenceExtracted(article_id="agent-1", version=1, sentence_id="agent-1:0", index=0, count=1,
+                                 text="Russia earned £136 billion from oil exports.", start=0, end=44,
+                                 outlet="Harbor Daily", received_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    event = await _stop_mid_send(agents.annotate_sentences, monkeypatch, encode(sentence))
+    assert not event.message.acked
+
+
+async def test_a_finished_event_is_acked(sent):
+    import asyncio
+
+    async with agents.split_articles.test_context() as agent:
+        event = await _deliver(agent, encode(_article()))
+        for _ in range(100):
+            if event.message.acked:
+                break
+            await asyncio.sleep(0.05)
+    assert event.message.acked and sent["out"]
+
+
+def test_every_table_changelog_is_made_before_the_worker_starts():
+    from services.processors.__main__ import changelog_topics
+    from services.processors.app import app
+
+    made = changelog_topics()
+    assert set(made) == {t.changelog_topic.get_topic_name() for t in app.tables.values()}
+    assert len(made) == 4 and all(name.endswith("-changelog") for name in made)
+    assert all(config == {"cleanup.policy": "compact"} and partitions == 4
+               for partitions, config in made.values())

@@ -133,7 +133,8 @@ def test_alert_rules_are_complete() -> None:
         assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
         assert rule["annotations"]["summary"].strip() and rule["annotations"]["description"].strip()
     for needed in ("ClaimStreamProcessorLagGrowing", "ClaimStreamProcessorStalled", "ClaimStreamQueryStalled",
-                   "ClaimStreamProcessorErrorRateHigh", "ClaimStreamFreshnessHigh", "ClaimStreamDeadLettersIncreasing"):
+                   "ClaimStreamProcessorErrorRateHigh", "ClaimStreamFreshnessHigh", "ClaimStreamDeadLettersIncreasing",
+                   "ClaimStreamEventLoopBlocked"):
         assert needed in names
 
 
@@ -175,7 +176,8 @@ def test_every_metric_used_is_defined_in_the_code(name: str) -> None:
 # ---------------------------------------------------------------- naming
 
 UNITS = ("_seconds", "_bytes", "_ratio", "_messages", "_offset")
-COUNT_NOUNS = ("_claims", "_appearances", "_outlets", "_clients", "_events", "_items", "_deliveries")
+COUNT_NOUNS = ("_claims", "_appearances", "_outlets", "_clients", "_events", "_items", "_deliveries",
+               "_partitions")
 _DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary|TopK)\(\s*f?\"(claimstream_[^\"]+)\"")
 
 

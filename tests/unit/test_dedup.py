@@ -69,3 +69,11 @@ def test_attribution_masking_keeps_the_claims_own_numbers_apart():
     a = "Firefighters evacuated 2,400 residents on Tuesday, the fire service said."
     b = "Firefighters evacuated 2,600 residents on Tuesday, the fire service said."
     assert claim_signature(a, []) != claim_signature(b, [])
+
+
+def test_number_helpers_tell_a_bare_year_from_a_figure_with_a_comma_or_a_scale():
+    from services.nlp.dedup import is_bare_number, number_matches, number_value
+
+    found = [(number_value(m), is_bare_number(m)) for m in number_matches("In 1987 some 1,987 flats cost £2bn.")]
+    assert found == [("1987", True), ("1987", False), ("2000000000", False)]
+    assert [is_bare_number(m) for m in number_matches("3.5 and 2024")] == [False, True]

@@ -177,3 +177,25 @@ def test_own_set_meets_the_targets(report):
     run = _run(report)
     assert run["pairwise"]["precision"] >= 0.95, run["pairwise"]
     assert run["pairwise"]["f1"] >= 0.90, run["pairwise"]
+
+
+def test_the_partition_digest_tells_clusterings_with_equal_counts_apart(ev):
+    from services.nlp.matching import Match
+
+    def run(groups):
+        return {k: Match(cluster_id=f"c{n}") for n, g in enumerate(groups) for k in g}
+
+    # the same pairwise counts (one pair together), other claims together
+    ab, ac = run([["a", "b"], ["c"], ["d"]]), run([["a", "c"], ["b"], ["d"]])
+    assert ev.partition_digest(ab) != ev.partition_digest(ac)
+    assert ev.partition_digest(ab) == ev.partition_digest(run([["d"], ["c"], ["b", "a"]]))  # ids do not matter
+
+
+def test_heldout_runs_report_each_encoders_own_vectors(report):
+    held = report.get("heldout") or {}
+    if held.get("status") != "ok":
+        pytest.skip("no held-out set")
+    by_encoder = {r["encoder"]: r["gold_pair_cosine_mean"] for r in held["runs"]}
+    assert all(math.isfinite(v) for v in by_encoder.values())
+    if len(by_encoder) > 1:  # a second encoder scores the same gold pairs differently
+        assert len(set(round(v, 6) for v in by_encoder.values())) == len(by_encoder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from services.nlp import matching
@@ -92,7 +94,7 @@ def test_records_survive_a_round_trip_through_json():
     f = matching.features("k1", "Russia earned £136 billion from oil exports.", ents, "A", 5.0)
     m = matching.Match(cluster_id="c_1", copy_of=None)
     g, n = matching.from_record("k1", json.loads(json.dumps(matching.to_record(f, m))))
-    assert g == f and n.cluster_id == "c_1"
+    assert g == replace(f, tokens=frozenset()) and n.cluster_id == "c_1"  # words are not stored
     assert (g.vector == f.vector).all() and (g.minhash == f.minhash).all()
 
 
@@ -100,3 +102,309 @@ def test_a_place_named_only_in_the_attribution_still_routes_the_claim():
     a, b = _feed(_index(), [("The mayor of Vellmar said the new bridge cost 48 million euros.", "A"),
                             ("The new bridge in Vellmar cost 48 million euros, the mayor said.", "B")])
     assert a.cluster_id == b.cluster_id
+
+
+def test_the_stream_hops_decide_as_the_offline_index_does():
+    """Claims visiting their two buckets one hop at a time (as on two partitions) get the offline decisions."""
+    from datetime import datetime, timezone
+
+    from schemas import SentenceAnnotated
+    from services.nlp import pipeline
+
+    texts = [("The storm killed 12 people in Sichuan province, officials said.", "A"),
+             ("Officials said twelve people died when the storm hit Sichuan province.", "B"),
+             ("The storm killed 19 people in Sichuan province, officials said.", "C"),
+             ("The storm killed 12 people in Sichuan province, officials said.", "D")]
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    ents = extract_entities([t for t, _ in texts])
+    annotated = []
+    for n, ((text, outlet), found) in enumerate(zip(texts, ents)):
+        a = SentenceAnnotated(sentence_id=f"s{n}", article_id=f"a{n}", version=1, index=0, count=1, text=text,
+                              start=0, end=len(text), outlet=outlet, received_at=now, language="en",
+                              claim_score=0.9, is_claim=True, model_version="m",
+                              entities=[{"text": e.text, "label": e.label, "canonical": e.canonical,
+                                         "start": e.start, "end": e.end} for e in found])
+        annotated.append(a)
+    scored = pipeline.scored_claims(annotated)  # MiniLM vectors, as the annotate stage sends them
+    assert all(c.vector for c in scored)
+    assert any(len(c.blocks) == 2 for c in scored)
+    offline = pipeline.match_claims(matching.ClaimIndex({}, {}), scored, now)
+    stream_index, published = matching.ClaimIndex({}, {}), []
+    for claim in scored:
+        queue = [claim]
+        while queue:  # every message goes through the same index (one worker owning every partition)
+            forward, detected = pipeline.match_step(stream_index, queue.pop(0), now)
+            queue += forward
+            published += detected
+    assert [(c.claim_id, c.cluster_id, c.update_of, c.copy_of) for c in published] == \
+           [(c.claim_id, c.cluster_id, c.update_of, c.copy_of) for c in offline]
+    # a replay of any hop repeats the decision and publishes nothing new or different
+    for claim in scored:
+        forward, detected = pipeline.match_step(stream_index, claim, now)
+        for msg in forward:
+            _, again = pipeline.match_step(stream_index, msg, now)
+            detected += again
+        assert {c.cluster_id for c in detected} <= {c.cluster_id for c in offline if c.claim_id == claim.claim_id}
+    assert offline[1].cluster_id == offline[0].cluster_id and offline[2].update_of == offline[0].cluster_id
+
+
+def test_stacked_buckets_give_the_same_decisions_as_decoding_every_time():
+    policy = matching.MatchPolicy(max_bucket=5)
+    fast, slow = (matching.ClaimIndex({}, {}, policy, stack_buckets=n) for n in (64, 0))
+    for n in range(40):
+        text = f"Exports of copper rose by {n % 7 + 1}% in region {n % 3}, officials said."
+        f = matching.features(f"x{n}", text, [], f"outlet{n % 4}", float(n))
+        assert fast.match(f) == slow.match(f)
+    assert fast.records == slow.records and fast.buckets == slow.buckets
+    assert all(len(b) <= 5 for b in fast.buckets.values())
+    assert len(fast.records) == sum(len(b) for b in fast.buckets.values())  # pruned with the buckets
+
+
+def _wildfire_claims():
+    from datetime import datetime, timezone
+
+    from schemas import SentenceAnnotated
+    from services.nlp import pipeline
+
+    texts = [("Three villages near Patras were emptied on Tuesday as a wildfire spread through pine forest in "
+              "western Greece.", "Ledger"),
+             ("ATHENS - Firefighters evacuated 2,400 residents from three villages near Patras on Tuesday.", "Wire"),
+             ("Firefighters evacuated 2,400 residents from three villages near Patras on Tuesday.", "Harbor"),
+             ("Firefighters evacuated 2,400 residents from three villages near Patras on Tuesday, the fire "
+              "service said.", "Ledger")]
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    annotated = [
+        SentenceAnnotated(sentence_id=f"s{n}", article_id=f"a-{outlet}", version=1, index=n, count=1, text=text,
+                          start=0, end=len(text), outlet=outlet, received_at=now, language="en", claim_score=0.9,
+                          is_claim=True, model_version="m",
+                          entities=[{"text": e.text, "label": e.label, "canonical": e.canonical, "start": e.start,
+                                     "end": e.end} for e in found])
+        for n, ((text, outlet), found) in enumerate(zip(texts, extract_entities([t for t, _ in texts])))]
+    return pipeline.scored_claims(annotated), now
+
+
+def test_a_claim_met_while_provisional_does_not_split_its_cluster():
+    """Wire's first bucket holds its provisional guess when Harbor meets it there; Harbor must end where
+    Wire's last bucket puts Wire, whatever the lede (met in the last bucket only) did meanwhile."""
+    from services.nlp import pipeline
+
+    scored, now = _wildfire_claims()
+    lede, wire, harbor, _ = scored
+    assert wire.blocks[-1] == harbor.blocks[-1] == lede.blocks[-1] and wire.blocks[0] == harbor.blocks[0]
+    index, published, settles = matching.ClaimIndex({}, {}), {}, []
+
+    def step(message):
+        forward, detected = pipeline.match_step(index, message, now)
+        published.update({c.claim_id: c.cluster_id for c in detected})
+        settles.extend(m for m in forward if m.kind == "settle")
+        return [m for m in forward if m.kind != "settle"]
+
+    for message in step(lede):
+        step(message)
+    [wire_last] = step(wire)  # first bucket: provisional
+    [harbor_last] = step(harbor)  # meets Wire's provisional record
+    step(wire_last)  # Wire joins the lede's cluster; its settle is not delivered yet
+    step(harbor_last)
+    for message in settles:
+        step(message)
+    assert published[wire.claim_id] == published[harbor.claim_id]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_any_delivery_order_keeps_one_claim_in_one_cluster(seed):
+    """Each bucket is its own partition: hops of different claims interleave at random, settles come late."""
+    import random
+
+    from services.nlp import pipeline
+
+    scored, now = _wildfire_claims()
+    rng = random.Random(seed)
+    index, published, pending = matching.ClaimIndex({}, {}), {}, [[c] for c in scored]
+    while any(pending):
+        queue = rng.choice([q for q in pending if q])
+        forward, detected = pipeline.match_step(index, queue.pop(0), now)
+        published.update({c.claim_id: c.cluster_id for c in detected})
+        for message in forward:
+            pending.append([message])
+    # Every pair is similar (cosine 0.65-0.99) and nothing conflicts: one cluster in every order.
+    assert len(published) == 4 and len(set(published.values())) == 1, published
+
+
+# --- years and figures: a year is written as four bare digits -------------------------------------
+
+def _one(text, seen_at=0.0):
+    return matching.features("k", text, extract_entities([text])[0], "A", seen_at)
+
+
+@pytest.mark.parametrize("text, numbers, years", [
+    ("Health officials counted 1,950 cholera cases.", {"1950"}, set()),
+    ("The region counted 2,010 new cases in 2011.", {"2010"}, {"2011"}),
+    ("Customs seized 1,984 kilos of cocaine in 1984.", {"1984"}, {"1984"}),
+    ("The bridge opened in 1931.", set(), {"1931"}),
+    ("The airport handled 2.0 thousand flights and 1990m passengers.", {"2000", "1990000000"}, set()),
+])
+def test_a_figure_with_a_thousands_comma_is_a_figure_not_a_year(text, numbers, years):
+    f = _one(text)
+    assert f.numbers >= numbers and f.years == years
+
+
+def test_figures_that_look_like_years_keep_their_claims_apart_or_together():
+    same = [("Health officials counted 1,950 cholera cases in the province.", "A"),
+            ("In the province, health officials counted 1,950 cases of cholera.", "B")]
+    assert len({m.cluster_id for m in _feed(_index(), same)}) == 1
+    a, b = _feed(_index(), [("Health officials counted 1,950 cholera cases in the province.", "A"),
+                            ("Health officials counted 1,970 cholera cases in the province.", "B")])
+    assert a.cluster_id != b.cluster_id  # two figures (a number conflict), where both were once "years"
+    assert matching.conflicts(_one("Health officials counted 1,950 cholera cases."),
+                              _one("Health officials counted 1,970 cholera cases.")) == ["number"]
+
+
+# --- direction: opposite changes of the same quantity -------------------------------------------
+
+OPPOSITE_DIRECTIONS = [
+    ("The trade gap widened to 2.1 billion euros in the second quarter.",
+     "The trade gap narrowed to 2.1 billion euros in the second quarter."),
+    ("The manufacturing sector expanded by 0.8% in the spring.",
+     "The manufacturing sector shrank by 0.8% in the spring."),
+    ("The ruling coalition gained nine seats in the regional vote.",
+     "The ruling coalition lost nine seats in the regional vote."),
+    ("Copper futures are up 6% this quarter.", "Copper futures are down 6% this quarter."),
+    ("Wage growth accelerated to 5.2% in the spring.", "Wage growth slowed to 5.2% in the spring."),
+    ("A season ticket now costs 30% more than before the merger.",
+     "A season ticket now costs 30% less than before the merger."),
+    ("Output at the smelter increased 12% over the summer.", "Output at the smelter decreased 12% over the summer."),
+]
+
+
+@pytest.mark.parametrize("a, b", OPPOSITE_DIRECTIONS,
+                         ids=["widened", "expanded", "gained", "up", "accelerated", "more", "increased"])
+def test_opposite_directions_keep_claims_apart(a, b):
+    fa, fb = _one(a), _one(b)
+    assert fa.direction == -fb.direction != 0
+    first, second = _feed(_index(), [(a, "A"), (b, "B")])
+    assert first.cluster_id != second.cluster_id
+
+
+@pytest.mark.parametrize("text", [
+    "Up to 40 people were injured when the stand gave way.",
+    "More than 40 people lost their lives when the stand gave way.",
+    "The club set up a fund for the 40 people hurt in the collapse.",
+    "The mayor stepped down after 40 people were hurt.",
+])
+def test_phrases_that_tell_no_change_have_no_direction(text):
+    assert _one(text).direction == 0
+
+
+def test_the_same_direction_in_other_words_still_joins():
+    same = [("The trade gap widened to 2.1 billion euros in the second quarter.", "A"),
+            ("In the second quarter the trade gap increased to 2.1 billion euros.", "B")]
+    assert len({m.cluster_id for m in _feed(_index(), same)}) == 1
+
+
+# --- negation idioms ------------------------------------------------------------------------------
+
+NEGATION_IDIOMS = [
+    ("Parliament passed the pension reform on Friday.", "Parliament failed to pass the pension reform on Friday."),
+    ("The union signed the wage deal on Monday.", "The union refused to sign the wage deal on Monday."),
+    ("The insurer has paid the flood claims.", "The insurer has yet to pay the flood claims."),
+    ("The club confirmed it will sell the stadium.", "The club denied it will sell the stadium."),
+    ("Investigators said sabotage caused the blackout.",
+     "Investigators ruled out sabotage as the cause of the blackout."),
+    ("The regulator approved the merger of the two ferry operators.",
+     "The regulator was unable to approve the merger of the two ferry operators."),
+]
+
+
+@pytest.mark.parametrize("a, b", NEGATION_IDIOMS, ids=["failed to", "refused to", "yet to", "denied", "ruled out",
+                                                       "unable to"])
+def test_negation_idioms_mark_a_claim_as_negated(a, b):
+    assert not _one(a).negated and _one(b).negated
+    assert "negation" in matching.conflicts(_one(a), _one(b))
+
+
+@pytest.mark.parametrize("text, negated, direction", [
+    ("The minister declined to comment on the ferry merger.", True, 0),
+    ("Ferry passenger numbers declined to 3.1 million.", False, -1),
+    ("Passenger numbers fell to no fewer than 3.1 million.", False, -1),
+    ("The strike was the longest in decades, not least for the ferries.", False, 0),
+])
+def test_declined_to_is_a_refusal_only_before_a_verb(text, negated, direction):
+    f = _one(text)
+    assert (f.negated, f.direction) == (negated, direction)
+
+
+def test_two_negated_reports_of_one_claim_still_join():
+    same = [("The Danish parliament failed to pass the pension reform on Friday.", "A"),
+            ("On Friday the Danish parliament did not pass the pension reform.", "B")]
+    assert len({m.cluster_id for m in _feed(_index(), same)}) == 1
+
+
+# --- dates relative to the article's publication ----------------------------------------------------
+
+def _at(year, month, day=15):
+    from datetime import datetime, timezone
+
+    return datetime(year, month, day, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("text, when, years", [
+    ("Coffee exports rose 8% last year.", _at(2026, 3), {"2025"}),
+    ("Coffee exports will rise 8% next year.", _at(2026, 3), {"2027"}),
+    ("Coffee exports have risen 8% this year.", _at(2026, 3), {"2026"}),
+    ("Coffee exports rose 8% last year.", 0.0, set()),  # no known date: nothing resolved
+    ("Coffee exports rose 8% in August.", _at(2026, 9), {"2026"}),
+    ("Coffee exports rose 8% in November.", _at(2026, 1), {"2025"}),
+    ("The coffee auction will be held in December.", _at(2026, 10), {"2026"}),
+    ("Coffee exports rose 8% in August 2019.", _at(2026, 9), {"2019"}),
+    ("Coffee exports rose 8% in 2019, peaking in August.", _at(2026, 9), {"2019"}),  # the year given wins
+    ("Coffee exports may rise 8%.", _at(2026, 9), set()),  # "may" is no month
+    ("Coffee exports rose 8% on 3 March.", _at(2026, 9), {"2026"}),
+])
+def test_relative_years_and_bare_months_are_resolved_against_the_claims_date(text, when, years):
+    assert _one(text, when).years == years
+
+
+def test_last_year_in_a_2026_article_is_the_same_claim_as_2025_and_not_2024():
+    texts = [("Brazil's coffee exports rose 8% last year, the trade ministry said.", "A"),
+             ("Brazil's coffee exports rose 8% in 2025.", "B"),
+             ("Brazil's coffee exports rose 8% in 2024.", "C")]
+    a, b, c = _feed(_index(), texts, start=_at(2026, 2))
+    assert a.cluster_id == b.cluster_id != c.cluster_id
+
+
+# --- names compared across labels -----------------------------------------------------------------
+
+def _with(text, *spans):
+    from services.nlp.types import EntityMention
+
+    ents = []
+    for sub, label in spans:
+        start = text.index(sub)
+        ents.append(EntityMention(sub, label, sub, start, start + len(sub)))
+    return matching.features("k", text, ents, "A", 0.0)
+
+
+def test_another_place_tagged_with_another_label_still_conflicts():
+    a = _with("Chile sent 12 weather satellites into orbit from Vandenberg on Sunday.",
+              ("Chile", "GPE"), ("Vandenberg", "LOC"))
+    b = _with("Chile sent 12 weather satellites into orbit from Wallops on Sunday.",
+              ("Chile", "GPE"), ("Wallops", "PERSON"))  # NER reads the launch site as a person
+    assert a.places == {"Chile", "Vandenberg"} and b.names == {"Wallops"}
+    assert matching.conflicts(a, b) == ["entity"]
+
+
+def test_a_report_that_names_fewer_things_across_labels_is_compatible():
+    a = _with("Chile sent 12 weather satellites into orbit from Vandenberg on Sunday.",
+              ("Chile", "GPE"), ("Vandenberg", "PERSON"))
+    b = _with("Chile sent 12 weather satellites into orbit on Sunday.", ("Chile", "GPE"))
+    c = _with("Chile sent 12 weather satellites into orbit from Vandenberg on Sunday.",
+              ("Chile", "GPE"), ("Vandenberg", "LOC"))
+    assert matching.conflicts(a, b) == [] and matching.conflicts(b, a) == []
+    assert matching.conflicts(a, c) == []  # one name, two labels: still the same thing
+
+
+def test_a_name_spelled_in_part_under_another_label_is_not_another_thing():
+    a = _with("Floods in China's Sichuan Basin forced 9,000 people from their homes.",
+              ("China", "GPE"), ("Sichuan Basin", "LOC"))
+    b = _with("Floods in China's Sichuan forced 9,000 people from their homes.", ("China", "GPE"), ("Sichuan", "ORG"))
+    assert matching.conflicts(a, b) == []
