@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos eval help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: bench chaos eval eval-1m help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -55,8 +55,11 @@ down: services-down kafka-down ## stop everything make run started
 logs: ## follow the service logs
 	tail -n 50 -F .run/*.log
 
-eval: install ## measure the NLP on ../shared/data: prints one table, writes test-output/eval.json
+eval: install ## measure the NLP and the matching on ../shared/data: prints one table, writes test-output/eval.json
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json
+
+eval-1m: install ## make eval with the matching cost at 1M claims too (about 3 GB of RAM, several minutes)
+	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json --dedup-sizes 100000,1000000
 
 bench: install kafka-up ## drive the real stack at full and half rate; prints a `bench:` line, writes test-output/bench.json
 	$(PY) scripts/bench.py --out test-output/bench.json

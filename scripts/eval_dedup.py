@@ -78,6 +78,8 @@ from services.nlp.types import EntityMention  # noqa: E402
 
 DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
 DEFAULT_HELDOUT = ROOT / "samples" / "dedup_heldout.jsonl"
+# Written after the held-out set had been used to find rule gaps, by someone who had not seen the matcher.
+DEFAULT_FRESH = ROOT / "samples" / "dedup_fresh.jsonl"
 TARGET_PRECISION, TARGET_F1, TARGET_P99_MS = 0.95, 0.90, 5.0
 SWEEP = [round(0.30 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 
@@ -897,6 +899,24 @@ def _f(x, nd=3):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
+def _print_unseen(held: dict, title: str) -> None:
+    if held.get("status") != "ok":
+        return
+    print(f"\n{title} ({held['path']}: {held['claims']} claims, {held['clusters']} gold clusters, "
+          f"{held['negative_pairs']} hard-negative pairs; policies from the own set, not tuned here)")
+    for r in held["runs"]:
+        pw = r["pairwise"]
+        print(f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
+              f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
+              f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
+              f"{_f(r['update_detection']):>8}  {'MET' if r['meets_targets'] else 'NOT MET'}"
+              f"  partition {r['partition']}, gold-pair cosine {_f(r['gold_pair_cosine_mean'])}")
+    mini = next((r for r in held["runs"] if r["encoder"] == "minilm" and r["policy"] == "default"), None)
+    if mini:
+        print("  hard negatives kept apart by kind (minilm default): " + ", ".join(
+            f"{k} {v['apart']}/{v['pairs']}" for k, v in mini["hard_negative_by_kind"].items()))
+
+
 def print_table(report: dict) -> None:
     own = report["own_set"]
     print(f"\nClaim matching eval ({own['path']}: {own['claims']} claims, {own['clusters']} gold clusters, "
@@ -938,21 +958,8 @@ def print_table(report: dict) -> None:
         print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
               f"({row['why']}, cos {row['cosine']:.2f})")
 
-    held = report.get("heldout") or {}
-    if held.get("status") == "ok":
-        print(f"\nheld-out set ({held['path']}: {held['claims']} claims, {held['clusters']} gold clusters, "
-              f"{held['negative_pairs']} hard-negative pairs; policies from the own set, not tuned here)")
-        for r in held["runs"]:
-            pw = r["pairwise"]
-            print(f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
-                  f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
-                  f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
-                  f"{_f(r['update_detection']):>8}  {'MET' if r['meets_targets'] else 'NOT MET'}"
-                  f"  partition {r['partition']}, gold-pair cosine {_f(r['gold_pair_cosine_mean'])}")
-        mini = next((r for r in held["runs"] if r["encoder"] == "minilm" and r["policy"] == "default"), None)
-        if mini:
-            print("  hard negatives kept apart by kind (minilm default): " + ", ".join(
-                f"{k} {v['apart']}/{v['pairs']}" for k, v in mini["hard_negative_by_kind"].items()))
+    for section, title in (("heldout", "held-out set"), ("fresh", "fresh set")):
+        _print_unseen(report.get(section) or {}, title)
 
     msrp = report["msrp"]
     print("\nMSRP train (two-claim index per pair; no target)")
@@ -1011,6 +1018,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="own cross-outlet set (JSONL)")
+    ap.add_argument("--fresh", type=Path, default=DEFAULT_FRESH, help="a second held-out set (JSONL)")
     ap.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
                     help="held-out set (JSONL, same format), written after the matcher and never tuned on")
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "eval_dedup.json")
@@ -1045,6 +1053,7 @@ def main(argv: list[str] | None = None) -> int:
               "default_policy": matching.MatchPolicy().__dict__, "sources": source_versions()}
     report["own_set"] = eval_own(args.set, encoders)
     report["heldout"] = eval_heldout(args.heldout, encoders, report["own_set"]["best_threshold"])
+    report["fresh"] = eval_heldout(args.fresh, encoders, report["own_set"]["best_threshold"])
     if not args.data.is_dir():
         log(f"eval_dedup: data folder {args.data} not found: MSRP and STS skipped")
     report["msrp"] = eval_msrp(args.data, encoders, report["own_set"]["best_threshold"], limit)

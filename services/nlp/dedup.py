@@ -33,6 +33,11 @@ _WORD_NUM = {
         "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
 }
+_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_UNIT_WORDS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine".split())}
+# "forty-six", "forty six", "ninety": one figure, as "46" and "90" are (single words up to twenty are
+# read token by token through _WORD_NUM).
+_SPELLED_TENS = re.compile(rf"\b({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNIT_WORDS)}))?\b")
 _NUMBER = re.compile(
     # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
     r"(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|mln|mn|bn|tn)|(k|m|b))?(?![a-z])"
@@ -53,6 +58,10 @@ def _number(m: re.Match) -> str:
     # One spelling per value: "136bn", "136 billion", "136,000,000,000" -> "136000000000".
     text = str(int(value)) if value == int(value) else f"{value:.6g}"
     return f" {text} "
+
+
+def _spelled_tens(m: re.Match) -> str:
+    return str(_TENS[m.group(1)] + (_UNIT_WORDS[m.group(2)] if m.group(2) else 0))
 
 
 def number_matches(text: str):
@@ -113,7 +122,7 @@ def claim_signature(text: str, entities: list[EntityMention]) -> str:
     text = text.casefold().replace("’", "'")
     for src, dst in (*_NEGATIONS.items(), *_CURRENCY.items()):
         text = text.replace(src, dst)
-    text = _NUMBER.sub(_number, text)
+    text = _NUMBER.sub(_number, _SPELLED_TENS.sub(_spelled_tens, text))
     words = set()
     for tok in _TOKEN.findall(text):
         tok = _WORD_NUM.get(tok, tok)

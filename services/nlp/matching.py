@@ -116,6 +116,7 @@ class ClaimFeatures:
     context: frozenset[str]  # names in the attribution ("The mayor of Vellmar said ..."): routing only
     minhash: np.ndarray = field(repr=False, compare=False)  # uint64, NUM_PERM
     vector: np.ndarray = field(repr=False, compare=False)  # int8, VECTOR_DIM, ~unit length * 127
+    agent: str | None = None  # who acts: the name the sentence opens with, or the "by" of a passive
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,27 @@ def features(claim_id: str, text: str, entities: list[EntityMention], outlet: st
         context=frozenset(e.canonical for e in entities if e not in kept
                           and e.label in _PLACE_LABELS | _NAME_LABELS),
         minhash=_minhash(text), vector=_as_int8(hashed_vector(tokens) if vector is None else vector),
+        agent=_agent(core, kept),
     )
+
+
+# "... was summoned by [the] Hungary": the name after the passive's "by" is the one acting.
+_PASSIVE_BY = re.compile(r"\b(?:was|were|is|are|be|been|being)\s+(?:\w+ly\s+)?\w+(?:ed|en|wn)\s+by\s+(?:the\s+)?$",
+                         re.IGNORECASE)
+_OPENING = re.compile(r"^\s*(?:the\s+)?$", re.IGNORECASE)
+_JOINED = re.compile(r"^\s*(?:and\b|&|,|'s\s+and\b)")  # "The US and China agreed": no single agent
+
+
+def _agent(core: str, kept: list[EntityMention]) -> str | None:
+    """The name that acts in the claim, when the sentence says it plainly: the passive's "by X", or the
+    name the sentence opens with ("Hungary has summoned the Ukrainian ambassador"); None otherwise."""
+    named = sorted((e for e in kept if e.label in _PLACE_LABELS | _NAME_LABELS), key=lambda e: e.start)
+    for e in named:
+        if _PASSIVE_BY.search(core[:e.start]):
+            return None if _JOINED.match(core[e.end:]) else e.canonical
+    if named and _OPENING.match(core[:named[0].start]) and not _JOINED.match(core[named[0].end:]):
+        return named[0].canonical
+    return None
 
 
 def _figures_and_years(tokens: frozenset[str], core: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -358,7 +379,7 @@ def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
     if a.names and b.names and not (a.names <= b.names or b.names <= a.names):
         found.append("entity")  # Norvik Motors / Halden Motors; names in the attribution do not count
     named_a, named_b = a.names | a.places, b.names | b.places
-    if named_a and named_b and not named_a & named_b:
+    if named_a and named_b and not (_name_words(named_a) & _name_words(named_b)) - _WEAK_NAME_WORDS:
         found.append("entity")  # nothing named in common; labels vary ("near Nafplio" tagged ORG)
     elif "place" not in found and "entity" not in found and (
             (_unshared(a.places, named_b) and _unshared(b.names, named_a))
@@ -367,14 +388,56 @@ def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
         # place with another label ("from Sriharikota" LOC / "from Kourou" PERSON): still another place.
         # (Same-label differences are the place and entity checks above.)
         found.append("entity")
+    if _swapped(a, b):
+        found.append("roles")  # "Hungary summoned Ukraine's envoy" / "Ukraine summoned Hungary's envoy"
     return found
+
+
+def _swapped(a: ClaimFeatures, b: ClaimFeatures) -> bool:
+    """Do the claims name the same parties with the roles reversed: each one's agent is not the
+    other's, yet appears in the other claim as a party acted upon?"""
+    if not a.agent or not b.agent:
+        return False
+    agent_a, agent_b = _name_words([a.agent]) - _WEAK_NAME_WORDS, _name_words([b.agent]) - _WEAK_NAME_WORDS
+    if not agent_a or not agent_b or agent_a & agent_b:
+        return False
+    others_a = _name_words((a.names | a.places) - {a.agent})
+    others_b = _name_words((b.names | b.places) - {b.agent})
+    return bool(agent_b & others_a) and bool(agent_a & others_b)
 
 
 def _unshared(mine: frozenset[str], other: frozenset[str]) -> bool:
     """Does `mine` name something that shares no word with any name in `other`? NER spans vary
     ("Maria Parrado" / "Parrado", "Microsoft Word" / "Word"), so a partial overlap is the same name."""
-    words = {w for name in other for w in name.casefold().split()}
-    return any(name not in other and not words & set(name.casefold().split()) for name in mine)
+    words = _name_words(other)
+    return any(name not in other and not words & _name_words([name]) for name in mine)
+
+
+# Words that many unrelated names share: a shared "New" or "United" is no common name.
+_WEAK_NAME_WORDS = frozenset("the of and new north south east west united national great saint state states "
+                             "republic city".split())
+
+
+@lru_cache(maxsize=1)
+def _demonyms() -> dict[str, str]:
+    """Demonym -> the place it is of, casefolded, from the gazetteer ("italian" -> "italy")."""
+    from services.nlp.gazetteer import get_gazetteer
+
+    return {d.casefold(): e.name.casefold() for e in get_gazetteer().entries.values() for d in e.demonyms}
+
+
+def _name_words(names) -> set[str]:
+    """The words of `names`, a demonym also read as its place: "the Italian Treasury" names Italy and
+    "a Tasmanian beach" Tasmania (an "-ian" word the gazetteer does not know loses its "n")."""
+    demonyms, out = _demonyms(), set()
+    for name in names:
+        for word in name.casefold().split():
+            out.add(word)
+            if word in demonyms:
+                out.update(demonyms[word].split())
+            elif word.endswith("ian") and len(word) >= 7:
+                out.add(word[:-1])
+    return out
 
 
 def cosine(a: ClaimFeatures, matrix: np.ndarray) -> np.ndarray:
@@ -402,7 +465,7 @@ def to_record(f: ClaimFeatures, m: Match) -> dict:
         "p": sorted(f.places), "e": sorted(f.names), "neg": f.negated, "dir": f.direction, "x": sorted(f.context),
         "mh": base64.b64encode(f.minhash.astype("<u8").tobytes()).decode(),
         "v": base64.b64encode(f.vector.tobytes()).decode(),
-        "c": m.cluster_id, "cp": m.copy_of, "up": m.update_of,
+        "c": m.cluster_id, "cp": m.copy_of, "up": m.update_of, **({"ag": f.agent} if f.agent else {}),
     }
 
 
@@ -412,7 +475,7 @@ def from_record(claim_id: str, r: dict) -> tuple[ClaimFeatures, Match]:
         numbers=frozenset(r["n"]), years=frozenset(r["y"]), places=frozenset(r["p"]), names=frozenset(r["e"]),
         negated=r["neg"], direction=r["dir"], context=frozenset(r.get("x", [])),
         minhash=np.frombuffer(base64.b64decode(r["mh"]), dtype="<u8").astype(np.uint64),
-        vector=np.frombuffer(base64.b64decode(r["v"]), dtype=np.int8),
+        vector=np.frombuffer(base64.b64decode(r["v"]), dtype=np.int8), agent=r.get("ag"),
     )
     return f, Match(cluster_id=r["c"], copy_of=r["cp"], update_of=r["up"], provisional=bool(r.get("pv")))
 

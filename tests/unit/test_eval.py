@@ -26,9 +26,17 @@ EXPECTED = {
     "ner.conll_testa.f1",
     "linking.accuracy",
     "pipeline.words_per_s_per_core",
+    "pipeline.with_matching.words_per_s_per_core",
+    # the matching rows read the repository's own sets, so they need no shared data
+    "dedup.own_set.pairwise_precision",
+    "dedup.own_set.pairwise_f1",
+    "dedup.own_set.bcubed_f1",
+    "dedup.heldout.pairwise_precision",
+    "dedup.heldout.pairwise_f1",
+    "dedup.heldout.bcubed_f1",
 }
 DATA_ROWS = {m for m in EXPECTED if m.startswith(("split.golden", "claims."))}
-RATES = {m for m in EXPECTED if m.startswith(("split.golden", "claims.", "ner.", "linking."))}
+RATES = {m for m in EXPECTED if m.startswith(("split.golden", "claims.", "ner.", "linking.", "dedup."))}
 
 
 def _load_script():
@@ -56,6 +64,10 @@ def _check_rows(report: dict) -> dict:
         assert r["status"] in ("ok", "skipped", "not available yet", "error")
         if r["value"] is None:
             assert r["met"] == "—" and r["note"]
+        if r["met"] == "no":  # a missed target says by how much, in the table and the JSON
+            assert r["missed_by"] > 0
+        else:
+            assert r["missed_by"] is None
         if r["metric"] in RATES and r["value"] is not None:
             assert 0.0 <= r["value"] <= 1.0, r
     return rows
@@ -94,6 +106,28 @@ def test_quick_eval_on_shared_data(tmp_path):
         assert "model" in rows["claims.claimbuster_groundtruth.f1"]["note"]
     if rows["split.speed_vs_pysbd"]["status"] == "ok":
         assert rows["split.speed_vs_pysbd"]["value"] > 1
+
+
+def test_a_missed_target_says_by_how_much_and_what_was_tried():
+    import io
+
+    ev = _load_script()
+    rep = ev.Report()
+    rep.add("claims.claimbuster_groundtruth.f1", 0.892)
+    rep.add("split.speed_vs_pysbd", 15.0, fmt="ratio")
+    rep.add("dedup.cost_1m.match_p99_ms", 18.2, fmt="ms")
+    rows = {r["metric"]: r for r in rep.rows}
+    assert rows["claims.claimbuster_groundtruth.f1"]["missed_by"] == pytest.approx(0.028)
+    assert rows["split.speed_vs_pysbd"]["met"] == "yes" and rows["split.speed_vs_pysbd"]["missed_by"] is None
+    assert rows["dedup.cost_1m.match_p99_ms"]["met"] == "no"  # an upper bound
+    out = io.StringIO()
+    ev.print_table(rep.rows, out)
+    ev.print_tried(rep.rows, out)
+    text = out.getvalue()
+    assert "no, by 0.028" in text and "no, by 13.20" in text
+    tried = text.split("missed targets, and what was tried:")[1]
+    assert "claims.claimbuster_groundtruth.f1" in tried and "TF-IDF" in tried
+    assert "split.speed_vs_pysbd" not in tried
 
 
 def test_metrics_helpers():

@@ -408,3 +408,58 @@ def test_a_name_spelled_in_part_under_another_label_is_not_another_thing():
               ("China", "GPE"), ("Sichuan Basin", "LOC"))
     b = _with("Floods in China's Sichuan forced 9,000 people from their homes.", ("China", "GPE"), ("Sichuan", "ORG"))
     assert matching.conflicts(a, b) == []
+
+
+@pytest.mark.parametrize("spelled, digits", [
+    ("Forty-six stranded pilot whales were refloated on Thursday.", "46"),
+    ("Ninety people were rescued from the ferry.", "90"),
+    ("Twenty one miners were trapped underground.", "21"),
+    ("Thirty-two thousand homes lost power.", "32000"),
+])
+def test_spelled_out_figures_above_twenty_are_the_same_figures(spelled, digits):
+    assert _one(spelled).numbers == {digits}
+
+
+def test_a_spelled_out_figure_still_differs_from_another_figure():
+    a = _one("Forty-six stranded pilot whales were refloated on Thursday.")
+    b = _one("Rescuers refloated 64 stranded pilot whales on Thursday.")
+    assert "number" in matching.conflicts(a, b)
+
+
+def test_a_demonym_names_its_place():
+    # NER reads "Tasmanian" as NORP and "the Italian Treasury" as one ORG: still Tasmania and Italy.
+    a = _with("Rescuers freed 46 pilot whales on a beach in Tasmania.", ("Tasmania", "GPE"))
+    b = _with("Forty-six pilot whales were refloated on a Tasmanian beach.", ("Tasmanian", "NORP"))
+    assert matching.conflicts(a, b) == []
+    c = _with("Italy sold 10 billion euros of seven-year bonds.", ("Italy", "GPE"))
+    d = _with("The Italian Treasury sold €10bn of seven-year bonds.", ("Italian Treasury", "ORG"))
+    assert matching.conflicts(c, d) == []
+    e = _with("The Spanish Treasury sold €10bn of seven-year bonds.", ("Spanish Treasury", "ORG"))
+    assert "entity" in matching.conflicts(c, e)
+
+
+def test_a_shared_weak_word_is_no_common_name():
+    a = _with("New Zealand reported 40 new measles cases.", ("New Zealand", "GPE"))
+    b = _with("The New York Times reported 40 new measles cases.", ("New York Times", "ORG"))
+    assert "entity" in matching.conflicts(a, b)
+
+
+def test_reversed_roles_keep_claims_apart_and_a_passive_keeps_its_agent():
+    hu = _with("Hungary has summoned the Ukrainian ambassador over the remarks.",
+               ("Hungary", "GPE"), ("Ukrainian", "NORP"))
+    ua = _with("Ukraine has summoned the Hungarian ambassador over the remarks.",
+               ("Ukraine", "GPE"), ("Hungarian", "NORP"))
+    passive = _with("The Ukrainian envoy was summoned by Hungary over the remarks.",
+                    ("Ukrainian", "NORP"), ("Hungary", "GPE"))
+    assert (hu.agent, ua.agent, passive.agent) == ("Hungary", "Ukraine", "Hungary")
+    assert "roles" in matching.conflicts(hu, ua) and "roles" in matching.conflicts(passive, ua)
+    assert matching.conflicts(hu, passive) == []
+    # a record keeps the agent, so a claim decoded from a bucket still conflicts
+    stored, _ = matching.from_record("k", matching.to_record(hu, matching.Match(cluster_id="c")))
+    assert stored.agent == "Hungary" and "roles" in matching.conflicts(stored, ua)
+
+
+def test_joint_subjects_in_another_order_are_not_reversed_roles():
+    a = _with("The US and China agreed to cut tariffs by 10%.", ("US", "GPE"), ("China", "GPE"))
+    b = _with("China and the US agreed to cut tariffs by 10%.", ("China", "GPE"), ("US", "GPE"))
+    assert a.agent is None and b.agent is None and matching.conflicts(a, b) == []
