@@ -72,6 +72,14 @@ TARGETS: dict[str, tuple[str, float]] = {
     "dedup.heldout.pairwise_f1": (">=", 0.90),
     "dedup.fresh.pairwise_precision": (">=", 0.95),
     "dedup.fresh.pairwise_f1": (">=", 0.90),
+    "dedup.fresh.pairwise_precision":
+        "the same rules, not tuned on this set; its false merges are a \"did not uphold\" the negation "
+        "rules missed and a transfer told from the other side (sold to / signed from)",
+    "dedup.fresh.pairwise_f1":
+        "not tuned on this set, by design; misses: outlets citing different figures of one story (the "
+        "size of a rate cut / the new rate) fail the figure-subset rule, \"nine thousand\" is not read "
+        "as 9,000, a place named at another level (city / country) conflicts, some pairs share no "
+        "blocking key; only 4 of the 30 missed pairs are below the cosine threshold",
     "dedup.cost_1m.match_p99_ms": ("<=", 5.0),
 }
 
