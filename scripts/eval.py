@@ -72,14 +72,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "dedup.heldout.pairwise_f1": (">=", 0.90),
     "dedup.fresh.pairwise_precision": (">=", 0.95),
     "dedup.fresh.pairwise_f1": (">=", 0.90),
-    "dedup.fresh.pairwise_precision":
-        "the same rules, not tuned on this set; its false merges are a \"did not uphold\" the negation "
-        "rules missed and a transfer told from the other side (sold to / signed from)",
-    "dedup.fresh.pairwise_f1":
-        "not tuned on this set, by design; misses: outlets citing different figures of one story (the "
-        "size of a rate cut / the new rate) fail the figure-subset rule, \"nine thousand\" is not read "
-        "as 9,000, a place named at another level (city / country) conflicts, some pairs share no "
-        "blocking key; only 4 of the 30 missed pairs are below the cosine threshold",
+    "dedup.fresh2.pairwise_precision": (">=", 0.95),
+    "dedup.fresh2.pairwise_f1": (">=", 0.90),
     "dedup.cost_1m.match_p99_ms": ("<=", 5.0),
 }
 
@@ -102,6 +96,15 @@ TRIED: dict[str, str] = {
         "(who did what to whom) that no constraint checks yet",
     "dedup.heldout.pairwise_f1":
         "as above; misses are paraphrases below the MiniLM cosine threshold with no shared figure",
+    "dedup.fresh.pairwise_precision":
+        "the same rules; its false merges are a \"did not uphold\" against \"upheld ..., rejecting his "
+        "appeal\" (negation is a flag, not a scope) and a transfer told from the other side",
+    "dedup.fresh.pairwise_f1":
+        "after its first measurement (F1 0.652) two of its failure kinds were fixed (a spelled figure "
+        "with a scale, an owner at the start taken as the agent); left: outlets citing different "
+        "figures of one story fail the figure-subset rule (allowing any shared figure merged hard "
+        "negatives on the own set), a place named at another level (a region / its country) conflicts, "
+        "unit conversions (48 hours / two days), some pairs share no blocking key",
     "dedup.cost_1m.match_p99_ms":
         "blocking keys bound the candidates (newest 1,000 claims per key), a decoded-record cache, "
         "vectorised decide(); the slow tail is full buckets of popular keys: smaller buckets or LSH "
@@ -589,7 +592,8 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
     """Cross-outlet matching (scripts/eval_dedup.py, its own process and JSON): the headline rows here."""
     parts = {"own_set": "the threshold was tuned on this set",
              "heldout": "policy from the own set; its failures showed the rule gaps fixed since",
-             "fresh": "policy from the own set; written blind to the matcher, after its last change"}
+             "fresh": "policy from the own set; written blind, then its failures showed two rule gaps fixed since",
+             "fresh2": "policy from the own set; written blind to the matcher, measured once after its last change"}
     metrics = [f"dedup.{part}.{m}" for part in parts
                for m in ("pairwise_precision", "pairwise_f1", "bcubed_f1")]
     cmd = [sys.executable, str(ROOT / "scripts" / "eval_dedup.py"), "--data", str(data), "--out", str(out),

@@ -80,6 +80,7 @@ DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
 DEFAULT_HELDOUT = ROOT / "samples" / "dedup_heldout.jsonl"
 # Written after the held-out set had been used to find rule gaps, by someone who had not seen the matcher.
 DEFAULT_FRESH = ROOT / "samples" / "dedup_fresh.jsonl"
+DEFAULT_FRESH2 = ROOT / "samples" / "dedup_fresh2.jsonl"  # the same, written after dedup_fresh had been used
 TARGET_PRECISION, TARGET_F1, TARGET_P99_MS = 0.95, 0.90, 5.0
 SWEEP = [round(0.30 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
 
@@ -958,7 +959,7 @@ def print_table(report: dict) -> None:
         print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
               f"({row['why']}, cos {row['cosine']:.2f})")
 
-    for section, title in (("heldout", "held-out set"), ("fresh", "fresh set")):
+    for section, title in (("heldout", "held-out set"), ("fresh", "fresh set"), ("fresh2", "second fresh set")):
         _print_unseen(report.get(section) or {}, title)
 
     msrp = report["msrp"]
@@ -1019,6 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="own cross-outlet set (JSONL)")
     ap.add_argument("--fresh", type=Path, default=DEFAULT_FRESH, help="a second held-out set (JSONL)")
+    ap.add_argument("--fresh2", type=Path, default=DEFAULT_FRESH2, help="a third held-out set (JSONL)")
     ap.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
                     help="held-out set (JSONL, same format), written after the matcher and never tuned on")
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "eval_dedup.json")
@@ -1054,6 +1056,7 @@ def main(argv: list[str] | None = None) -> int:
     report["own_set"] = eval_own(args.set, encoders)
     report["heldout"] = eval_heldout(args.heldout, encoders, report["own_set"]["best_threshold"])
     report["fresh"] = eval_heldout(args.fresh, encoders, report["own_set"]["best_threshold"])
+    report["fresh2"] = eval_heldout(args.fresh2, encoders, report["own_set"]["best_threshold"])
     if not args.data.is_dir():
         log(f"eval_dedup: data folder {args.data} not found: MSRP and STS skipped")
     report["msrp"] = eval_msrp(args.data, encoders, report["own_set"]["best_threshold"], limit)

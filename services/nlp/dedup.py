@@ -37,6 +37,11 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty 
 _UNIT_WORDS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine".split())}
 # "forty-six", "forty six", "ninety": one figure, as "46" and "90" are (single words up to twenty are
 # read token by token through _WORD_NUM).
+# "nine thousand", "twelve million": the spelled figure becomes digits so that its scale applies.
+_SPELLED_SCALED = re.compile(
+    r"\b(" + "|".join(sorted(("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                              "fifteen sixteen seventeen eighteen nineteen").split(), key=len, reverse=True))
+    + r")(?=\s+(?:hundred|thousand|million|billion|trillion)\b)")
 _SPELLED_TENS = re.compile(rf"\b({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNIT_WORDS)}))?\b")
 _NUMBER = re.compile(
     # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
@@ -122,7 +127,8 @@ def claim_signature(text: str, entities: list[EntityMention]) -> str:
     text = text.casefold().replace("’", "'")
     for src, dst in (*_NEGATIONS.items(), *_CURRENCY.items()):
         text = text.replace(src, dst)
-    text = _NUMBER.sub(_number, _SPELLED_TENS.sub(_spelled_tens, text))
+    text = _SPELLED_SCALED.sub(lambda m: _WORD_NUM[m.group(1)], _SPELLED_TENS.sub(_spelled_tens, text))
+    text = _NUMBER.sub(_number, text)
     words = set()
     for tok in _TOKEN.findall(text):
         tok = _WORD_NUM.get(tok, tok)

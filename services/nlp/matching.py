@@ -258,6 +258,8 @@ _PASSIVE_BY = re.compile(r"\b(?:was|were|is|are|be|been|being)\s+(?:\w+ly\s+)?\w
                          re.IGNORECASE)
 _OPENING = re.compile(r"^\s*(?:the\s+)?$", re.IGNORECASE)
 _JOINED = re.compile(r"^\s*(?:and\b|&|,|'s\s+and\b)")  # "The US and China agreed": no single agent
+# "Kenya's Daniel Kiprop won", "The Philippines' disaster agency said": the owner is not the one acting.
+_POSSESSIVE = re.compile(r"^(?:'s|’s|'|’)(?:\s|$)")
 
 
 def _agent(core: str, kept: list[EntityMention]) -> str | None:
@@ -267,7 +269,8 @@ def _agent(core: str, kept: list[EntityMention]) -> str | None:
     for e in named:
         if _PASSIVE_BY.search(core[:e.start]):
             return None if _JOINED.match(core[e.end:]) else e.canonical
-    if named and _OPENING.match(core[:named[0].start]) and not _JOINED.match(core[named[0].end:]):
+    if named and _OPENING.match(core[:named[0].start]) and not _JOINED.match(core[named[0].end:]) \
+            and not _POSSESSIVE.match(core[named[0].end:]):
         return named[0].canonical
     return None
 

@@ -463,3 +463,14 @@ def test_joint_subjects_in_another_order_are_not_reversed_roles():
     a = _with("The US and China agreed to cut tariffs by 10%.", ("US", "GPE"), ("China", "GPE"))
     b = _with("China and the US agreed to cut tariffs by 10%.", ("China", "GPE"), ("US", "GPE"))
     assert a.agent is None and b.agent is None and matching.conflicts(a, b) == []
+
+
+def test_a_spelled_figure_takes_its_scale():
+    assert _one("A colony of roughly nine thousand penguins was found.").numbers == {"9000"}
+    assert _one("A colony of about 9,000 penguins was found.").numbers == {"9000"}
+
+
+def test_an_owner_at_the_start_is_not_the_agent():
+    a = _with("Kenya's Daniel Kiprop won the London Marathon in 2:03:41.", ("Kenya", "GPE"), ("Daniel Kiprop", "PERSON"))
+    b = _with("The Philippines' disaster agency put the toll from the typhoon at 14.", ("Philippines", "GPE"))
+    assert a.agent is None and b.agent is None
