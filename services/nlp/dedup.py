@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from services.nlp.numwords import TENS, UNITS
 from services.nlp.types import EntityMention
 
 _STOP = frozenset(
@@ -26,23 +27,14 @@ _SCALE = {
     "k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "million": 1e6,
     "b": 1e9, "bn": 1e9, "billion": 1e9, "tn": 1e12, "trillion": 1e12,
 }
-_WORD_NUM = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
-_UNIT_WORDS = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine".split())}
-# "forty-six", "forty six", "ninety": one figure, as "46" and "90" are (single words up to twenty are
-# read token by token through _WORD_NUM).
+# Single number words are read token by token ("six" -> "6"); tens with their unit as one figure below.
+_WORD_NUM = {**{w: str(v) for w, v in UNITS.items()}, "twenty": "20"}
+_UNIT_WORDS = {w: v for w, v in UNITS.items() if 1 <= v <= 9}
+# "forty-six", "forty six", "ninety": one figure, as "46" and "90" are.
+_SPELLED_TENS = re.compile(rf"\b({'|'.join(TENS)})(?:[-\s]({'|'.join(_UNIT_WORDS)}))?\b")
 # "nine thousand", "twelve million": the spelled figure becomes digits so that its scale applies.
-_SPELLED_SCALED = re.compile(
-    r"\b(" + "|".join(sorted(("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-                              "fifteen sixteen seventeen eighteen nineteen").split(), key=len, reverse=True))
-    + r")(?=\s+(?:hundred|thousand|million|billion|trillion)\b)")
-_SPELLED_TENS = re.compile(rf"\b({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNIT_WORDS)}))?\b")
+_SPELLED_SCALED = re.compile(r"\b(" + "|".join(sorted(UNITS, key=len, reverse=True))
+                             + r")(?=\s+(?:hundred|thousand|million|billion|trillion)\b)")
 _NUMBER = re.compile(
     # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
     r"(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|mln|mn|bn|tn)|(k|m|b))?(?![a-z])"
@@ -66,7 +58,7 @@ def _number(m: re.Match) -> str:
 
 
 def _spelled_tens(m: re.Match) -> str:
-    return str(_TENS[m.group(1)] + (_UNIT_WORDS[m.group(2)] if m.group(2) else 0))
+    return str(TENS[m.group(1)] + (_UNIT_WORDS[m.group(2)] if m.group(2) else 0))
 
 
 def number_matches(text: str):
