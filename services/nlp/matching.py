@@ -401,7 +401,8 @@ def _swapped(a: ClaimFeatures, b: ClaimFeatures) -> bool:
     other's, yet appears in the other claim as a party acted upon?"""
     if not a.agent or not b.agent:
         return False
-    agent_a, agent_b = _name_words([a.agent]) - _WEAK_NAME_WORDS, _name_words([b.agent]) - _WEAK_NAME_WORDS
+    agent_a = _name_words(frozenset((a.agent,))) - _WEAK_NAME_WORDS
+    agent_b = _name_words(frozenset((b.agent,))) - _WEAK_NAME_WORDS
     if not agent_a or not agent_b or agent_a & agent_b:
         return False
     others_a = _name_words((a.names | a.places) - {a.agent})
@@ -413,7 +414,7 @@ def _unshared(mine: frozenset[str], other: frozenset[str]) -> bool:
     """Does `mine` name something that shares no word with any name in `other`? NER spans vary
     ("Maria Parrado" / "Parrado", "Microsoft Word" / "Word"), so a partial overlap is the same name."""
     words = _name_words(other)
-    return any(name not in other and not words & _name_words([name]) for name in mine)
+    return any(name not in other and not words & _name_words(frozenset((name,))) for name in mine)
 
 
 # Words that many unrelated names share: a shared "New" or "United" is no common name.
@@ -429,9 +430,11 @@ def _demonyms() -> dict[str, str]:
     return {d.casefold(): e.name.casefold() for e in get_gazetteer().entries.values() for d in e.demonyms}
 
 
-def _name_words(names) -> set[str]:
+@lru_cache(maxsize=65536)
+def _name_words(names: frozenset[str]) -> frozenset[str]:
     """The words of `names`, a demonym also read as its place: "the Italian Treasury" names Italy and
-    "a Tasmanian beach" Tasmania (an "-ian" word the gazetteer does not know loses its "n")."""
+    "a Tasmanian beach" Tasmania (an "-ian" word the gazetteer does not know loses its "n").
+    Cached: conflicts() asks for the same few name sets of every candidate, on the matching hot path."""
     demonyms, out = _demonyms(), set()
     for name in names:
         for word in name.casefold().split():
@@ -440,7 +443,7 @@ def _name_words(names) -> set[str]:
                 out.update(demonyms[word].split())
             elif word.endswith("ian") and len(word) >= 7:
                 out.add(word[:-1])
-    return out
+    return frozenset(out)
 
 
 def cosine(a: ClaimFeatures, matrix: np.ndarray) -> np.ndarray:
