@@ -16,7 +16,8 @@ Rows (metric, value, target, met, note; plus a machine-readable status):
               samples/news_bench.txt; one process pinned to one CPU, native libraries single-threaded;
               pipeline.with_matching.* adds the claims' sentence vectors and matching signature
   dedup.*     cross-outlet matching from scripts/eval_dedup.py (run as a child, its JSON next to
-              this one): pairwise precision / F1 and B-cubed F1 on the own set and the held-out set,
+              this one): pairwise precision / F1 and B-cubed F1 on the own set, the held-out set and
+              the two fresh sets (samples/dedup_fresh*.jsonl, written blind to the matcher),
               MSRP F1, STS news Spearman, and match p99 and memory at --dedup-sizes claims
 
 Under the table, each missed target is listed with what was tried against it.
@@ -92,10 +93,9 @@ TRIED: dict[str, str] = {
         "hashed vectors, then MiniLM vectors (int8 ONNX); hard constraints (figures, years, places, "
         "negation, direction); two blocking keys per claim; the threshold is tuned on this set",
     "dedup.heldout.pairwise_precision":
-        "the own-set policy unchanged on claims written after it; the false merges are role swaps "
-        "(who did what to whom) that no constraint checks yet",
+        "its first failures (role swaps, demonyms, spelled figures) were fixed: it is no longer unseen",
     "dedup.heldout.pairwise_f1":
-        "as above; misses are paraphrases below the MiniLM cosine threshold with no shared figure",
+        "as above",
     "dedup.fresh.pairwise_precision":
         "the same rules; its false merges are a \"did not uphold\" against \"upheld ..., rejecting his "
         "appeal\" (negation is a flag, not a scope) and a transfer told from the other side",
@@ -105,6 +105,11 @@ TRIED: dict[str, str] = {
         "figures of one story fail the figure-subset rule (allowing any shared figure merged hard "
         "negatives on the own set), a place named at another level (a region / its country) conflicts, "
         "unit conversions (48 hours / two days), some pairs share no blocking key",
+    "dedup.fresh2.pairwise_precision":
+        "the blind measure of the rules above (each one fixed on an earlier set); its failures have not "
+        "been read, so that it stays a measure until the next fix",
+    "dedup.fresh2.pairwise_f1":
+        "as above",
     "dedup.cost_1m.match_p99_ms":
         "blocking keys bound the candidates (newest 1,000 claims per key), a decoded-record cache, "
         "vectorised decide(); the slow tail is full buckets of popular keys: smaller buckets or LSH "

@@ -900,17 +900,22 @@ def _f(x, nd=3):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
+def _run_cells(r: dict) -> str:
+    """The columns every set's run rows share: policy, threshold, P / R / F1, B3, blocking and hard negatives."""
+    pw = r["pairwise"]
+    return (f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
+            f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
+            f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
+            f"{_f(r['update_detection']):>8}")
+
+
 def _print_unseen(held: dict, title: str) -> None:
     if held.get("status") != "ok":
         return
     print(f"\n{title} ({held['path']}: {held['claims']} claims, {held['clusters']} gold clusters, "
           f"{held['negative_pairs']} hard-negative pairs; policies from the own set, not tuned here)")
     for r in held["runs"]:
-        pw = r["pairwise"]
-        print(f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
-              f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
-              f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
-              f"{_f(r['update_detection']):>8}  {'MET' if r['meets_targets'] else 'NOT MET'}"
+        print(f"{_run_cells(r)}  {'MET' if r['meets_targets'] else 'NOT MET'}"
               f"  partition {r['partition']}, gold-pair cosine {_f(r['gold_pair_cosine_mean'])}")
     mini = next((r for r in held["runs"] if r["encoder"] == "minilm" and r["policy"] == "default"), None)
     if mini:
@@ -929,11 +934,7 @@ def print_table(report: dict) -> None:
     print(f"\n{'own set':<24}{'thr':>6}{'P':>7}{'R':>7}{'F1':>7}{'B3-F1':>7}{'block-R':>8}{'hardneg':>9}"
           f"{'(pair)':>8}{'update':>8}{'copies':>8}  targets")
     for r in own["runs"]:
-        pw = r["pairwise"]
-        print(f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
-              f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
-              f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
-              f"{_f(r['update_detection']):>8}{r['copy_detection']['found']:>5}/{r['copy_detection']['gold']:<2}"
+        print(f"{_run_cells(r)}{r['copy_detection']['found']:>5}/{r['copy_detection']['gold']:<2}"
               f"  {'MET' if r['meets_targets'] else 'NOT MET'} (P>={TARGET_PRECISION}, F1>={TARGET_F1})")
     for name, sweep in own["sweep"].items():
         print(f"  sweep {name}: " + "  ".join(f"{s['paraphrase_cosine']:.2f}:{s['precision']:.2f}/{s['f1']:.2f}"
