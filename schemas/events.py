@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 SCHEMA_VERSION = 1
 
@@ -163,33 +163,16 @@ class SentenceAnnotated(_Event):
     enrichment: ClaimEnrichment | None = Field(None, description="Set for claims")
 
 
-class MatchDecision(BaseModel):
-    """A claim's cluster as decided by the matcher (services/nlp/matching.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cluster_id: str
-    copy_of: str | None = None
-    update_of: str | None = None
-
-
 class ClaimScored(_Event):
-    """A check-worthy sentence on its way to matching, keyed by one of its blocking keys.
+    """A claim on its way to matching, keyed by its routing key (`block`; one partition decides).
 
-    A claim has one or two blocking keys (`blocks`, figure key first). It visits their buckets in
-    that order (`hop`: the index of `block` in `blocks`), carrying what the earlier buckets found
-    (`assessment`); the last bucket decides and publishes the claim, then sends `kind="settle"` with
-    the `decision` back to the earlier buckets so that they store it too.
+    Until 2026-12-07 a claim had up to two blocking keys and visited both buckets (fields `blocks`,
+    `hop`, `kind`, `assessment`, `decision`); one nearest-neighbour index per partition replaced them.
     """
 
     claim_id: str
-    block: str
-    blocks: list[str] = Field(default_factory=list, description="Every blocking key, in visiting order")
-    hop: int = Field(0, ge=0, description="Index of `block` in `blocks`")
-    kind: Literal["match", "settle"] = "match"
+    block: str = Field(description="Routing key: every claim of a matching index shares it")
     vector: str | None = Field(None, max_length=1024, description="Sentence vector: int8, base64 (MiniLM)")
-    assessment: dict | None = Field(None, description="Candidates found in the earlier buckets, per cluster")
-    decision: MatchDecision | None = Field(None, description="With settle, or on a replay: the decision")
     article_id: str
     version: int
     sentence_id: str
@@ -213,6 +196,9 @@ class ClaimDetected(_Event):
     cluster_id: str
     copy_of: str | None = Field(None, description="claim_id of the earlier appearance this one copies near-verbatim")
     update_of: str | None = Field(None, description="Cluster whose figure this claim updates")
+    merged_clusters: list[str] = Field(
+        default_factory=list,
+        description="Clusters this claim showed to be the same claim as `cluster_id`: merged into it")
     article_id: str
     version: int
     sentence_id: str
@@ -256,7 +242,26 @@ class ClusterUpdated(_Event):
     independent_outlets: int = Field(1, description="Outlets whose appearance is not a copy of another's")
     appearances: list[ClusterAppearance]
     update_of: str | None = Field(None, description="Cluster whose figure this one updates (12 dead → 19 dead)")
+    merged_from: list[str] = Field(default_factory=list, description="Clusters merged into this one (ClusterMerged)")
     updated_at: datetime
+
+
+class ClusterMerged(_Event):
+    """Two clusters turned out to be one claim: `merged_id` lives on as `cluster_id`.
+
+    Published on `clusters` keyed by `merged_id`, so that once the topic is compacted the old id's
+    last value is this redirect; the surviving ledger (with `merged_from`) follows under its own key.
+    """
+
+    event: Literal["cluster_merged"] = "cluster_merged"
+    cluster_id: str = Field(description="The surviving cluster")
+    merged_id: str = Field(description="The cluster merged into it; its claims now belong to cluster_id")
+    claim_id: str = Field(description="The claim that showed the two to be the same claim")
+    merged_at: datetime
+
+
+class ClusterEvent(RootModel[ClusterUpdated | ClusterMerged]):
+    """A value of the `clusters` topic: a ledger, or the redirect of a merged cluster."""
 
 
 class ClaimRevision(BaseModel):
@@ -336,7 +341,7 @@ TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
     "annotations": (SentenceKey, SentenceAnnotated),
     "candidates": (BlockKey, ClaimScored),
     "claims": (ClusterKey, ClaimDetected),
-    "clusters": (ClusterKey, ClusterUpdated),
+    "clusters": (ClusterKey, ClusterEvent),
     "revisions": (ArticleKey, ArticleRevised),
     "deadletter": (DeadLetterKey, MessageDeadLettered),
     "alerts": (ClusterKey, AlertFired),

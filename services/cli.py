@@ -82,7 +82,7 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
     # One in-memory index for the whole input: claims of later articles match earlier ones, as in the stream.
-    index = matching.ClaimIndex({}, {})
+    index = matching.ClaimIndex({})
     handle = path.open(encoding="utf-8") if path else sys.stdin
     try:
         for _, article in _read_articles(handle, str(path or "stdin")):

@@ -1,11 +1,12 @@
-"""Cross-outlet claim matching: candidate search, hard constraints, syndication.
+"""Cross-outlet claim matching: candidate search, a learned same-claim decision, merges, syndication.
 
-A claim is routed by a *blocking key* so that candidate search never compares
-it with every earlier claim: claims that share the key land on the same Kafka
-partition and in the same index bucket. Inside a bucket, candidates are scored
-by sentence-vector cosine (paraphrase) and by MinHash of word shingles
-(near-verbatim copies), then verified by hard constraints that text similarity
-cannot see: numbers, years, places, negation and direction.
+Each new claim meets its nearest recent claims by sentence vector (an approximate nearest-
+neighbour index, ClaimIndex). Every candidate pair is then judged by the pair model
+(pairmodel.py: a calibrated logistic model over the vector cosine, word and shingle overlap,
+and the agreement and contradiction of figures, years, places, names, roles, negation and
+direction). A cluster member that contradicts the claim (conflicts()) and that the model does
+not call the same claim keeps the claim out of that cluster. MinHash of word shingles tells a
+near-verbatim copy (copy_of) and a changed figure in the same wording (update_of).
 
 Everything here is plain Python over mappings, so the faust tables, the
 `claimstream annotate` command and the tests drive the very same code.
@@ -15,18 +16,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
+import heapq
 import re
 from collections import OrderedDict
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import lru_cache, reduce
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
 
-from services.nlp import dedup
+from services.nlp import dedup, pairmodel
 from services.nlp.types import EntityMention
 
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -97,8 +98,11 @@ class MatchPolicy:
     paraphrase_cosine: float = 0.62  # vectors at or above this may be the same claim
     copy_jaccard: float = 0.8  # shingle Jaccard at or above this is a near-verbatim copy
     update_cosine: float = 0.75  # same wording but a different figure: an update of the earlier claim
-    max_bucket: int = 1000  # newest claims kept per blocking key
+    max_claims: int = 2_000_000  # claims kept in an index (the oldest leave first)
     window_s: float = 14 * 24 * 3600.0  # older candidates are evicted
+    neighbours: int = 64  # nearest claims (by sentence vector) assessed for each new claim
+    merge: bool = True  # a claim that is the same claim as two clusters merges them
+    pair_model: bool = True  # decide with the learned pair model (pairmodel.py); False: cosine + every conflict
 
 
 @dataclass(frozen=True)
@@ -126,9 +130,8 @@ class Match:
     update_of: str | None = None  # cluster whose figure this claim updates
     matched_claim: str | None = None
     score: float = 0.0
-    # Stored by a first bucket before the last one decided (see ClaimIndex.store): the cluster id
-    # may still change, so a claim that meets this one only there must not trust it blindly.
-    provisional: bool = False
+    # Clusters this claim showed to be the claim's own cluster too: merged into cluster_id.
+    merged: tuple[str, ...] = ()
 
 
 def _stable_hash(text: str) -> int:
@@ -333,39 +336,6 @@ def _unlabelled_propers(core: str, entities: list[EntityMention]) -> frozenset[s
     return frozenset(found)
 
 
-def blocking_keys(f: ClaimFeatures) -> list[str]:
-    """The routing keys: claims that could be the same claim almost always share one of them.
-
-    A figure is what outlets change least when they rewrite a claim, so the
-    largest figure gives the first key. Only its magnitude and leading digit
-    count, so that an updated figure (12 dead, later 19) still meets the first
-    report. The second key is a one-permutation MinHash of the named entities
-    (two claims share it with probability = Jaccard of their entity sets; names
-    in the attribution count too, since they still say what the claim is
-    about), or of the words when there is no name. Two keys, because
-    paraphrases whose figures are written in different magnitudes ("1.2
-    million" / "1,200,000 people" are one figure, "2,000" / "two thousand"
-    too, but "36 of 50" / "72%" are not) still share their entities.
-    The order is fixed (figure first), so every worker walks the same chain.
-    """
-    keys = []
-    if f.numbers:
-        top = max(float(t) for t in f.numbers)
-        magnitude = int(math.floor(math.log10(top))) if top >= 1 else 0
-        keys.append(f"n:{magnitude}:{str(int(top))[0] if top >= 1 else '0'}")
-    named = f.names | f.places | f.context
-    if named:
-        keys.append("e:" + min(named, key=_stable_hash))
-    else:
-        keys.append("w:" + min(f.tokens or frozenset({""}), key=_stable_hash))
-    return keys
-
-
-def blocking_key(f: ClaimFeatures) -> str:
-    """The first routing key (see blocking_keys)."""
-    return blocking_keys(f)[0]
-
-
 def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
     """Hard constraints that keep look-alike claims apart; empty when compatible."""
     found = []
@@ -472,6 +442,7 @@ def to_record(f: ClaimFeatures, m: Match) -> dict:
         "mh": base64.b64encode(f.minhash.astype("<u8").tobytes()).decode(),
         "v": base64.b64encode(f.vector.tobytes()).decode(),
         "c": m.cluster_id, "cp": m.copy_of, "up": m.update_of, **({"ag": f.agent} if f.agent else {}),
+        **({"mg": list(m.merged)} if m.merged else {}),
     }
 
 
@@ -483,25 +454,35 @@ def from_record(claim_id: str, r: dict) -> tuple[ClaimFeatures, Match]:
         minhash=np.frombuffer(base64.b64decode(r["mh"]), dtype="<u8").astype(np.uint64),
         vector=np.frombuffer(base64.b64decode(r["v"]), dtype=np.int8), agent=r.get("ag"),
     )
-    return f, Match(cluster_id=r["c"], copy_of=r["cp"], update_of=r["up"], provisional=bool(r.get("pv")))
+    return f, Match(cluster_id=r["c"], copy_of=r["cp"], update_of=r["up"], merged=tuple(r.get("mg", ())))
 
 
-def record_key(block: str, claim_id: str) -> str:
-    """A claim is stored once per bucket it sits in, so each bucket prunes its own records."""
-    return f"{block}|{claim_id}"
+# Records and cluster redirects share one mapping (one faust table): a redirect's key has this prefix.
+_MERGED = "merged:"
 
 
-# --- decision: assess each bucket, then combine -------------------------------------------------
-# An assessment is what one bucket says about a new claim, per cluster among its candidates:
+def route_key() -> str:
+    """The key claims travel to matching under. Every claim gets the same one, so that each claim
+    meets every recent claim (through the index below) on one partition: matching costs about a
+    millisecond per claim, far below the NLP that produced it, and no two-hop routing is needed."""
+    return "claims"
+
+
+# --- decision ----------------------------------------------------------------------------------
+# An assessment says about a new claim, per cluster among its candidates:
 #   {"clusters": {cluster id: {"s": best score, "m": that member's claim id, "cp": copy-of or None,
-#                              "veto": a member conflicts, "pv": only provisional members seen}},
+#                              "veto": a member conflicts, "t": earliest member's time}},
 #    "update": [score, cluster id] or None}
-# It is JSON, so it can travel with the claim from bucket to bucket; combining the assessments of
-# every bucket gives the same decision whatever bucket saw which candidate, and in whatever order.
 
 def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], policy: MatchPolicy,
            vectors: np.ndarray | None = None, minhashes: np.ndarray | None = None) -> dict:
-    """`vectors` / `minhashes`: the candidates' rows already stacked (ClaimIndex keeps them per bucket)."""
+    """What the candidates say about claim `f` (see above); `vectors` / `minhashes` stacked when at hand.
+
+    With the pair model (policy.pair_model), a candidate is the same claim when the model's probability
+    reaches its threshold; a member that contradicts the claim (conflicts()) and that the model does
+    not call the same claim keeps the claim out of its cluster. Without it, the cosine threshold
+    and every conflict decide.
+    """
     keep = [i for i, c in enumerate(candidates) if c[0].claim_id != f.claim_id]
     out: dict = {"clusters": {}, "update": None}
     if not keep:
@@ -513,7 +494,16 @@ def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], poli
         candidates, vectors, minhashes = [candidates[i] for i in keep], vectors[keep], minhashes[keep]
     scores = cosine(f, vectors)
     jacc = (minhashes == f.minhash).mean(axis=1)
-    similar = (scores >= policy.paraphrase_cosine) | (jacc >= policy.copy_jaccard)
+    model = pairmodel.get_pair_model() if policy.pair_model else None
+    if model is not None:
+        near = np.flatnonzero((scores >= model.prefilter_cosine) | (jacc >= policy.copy_jaccard)).tolist()
+        probs = np.zeros(len(candidates))
+        for i in near:
+            probs[i] = model.pair(f, candidates[i][0], float(scores[i]), float(jacc[i]))
+        similar = probs >= model.threshold
+    else:
+        probs = scores
+        similar = (scores >= policy.paraphrase_cosine) | (jacc >= policy.copy_jaccard)
     hits = np.flatnonzero(similar).tolist()
     if not hits:
         return out
@@ -526,9 +516,9 @@ def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], poli
         if cid not in wanted:
             continue
         found = conflicts(f, cand)
-        entry = clusters.setdefault(cid, {"s": None, "m": None, "cp": None, "veto": False, "pv": True})
-        entry["pv"] = entry["pv"] and cand_match.provisional
-        if found:
+        entry = clusters.setdefault(cid, {"s": None, "m": None, "cp": None, "veto": False, "t": cand.seen_at})
+        entry["t"] = min(entry["t"], cand.seen_at)
+        if found and (model is None or not similar[i]):
             entry["veto"] = True
             score = float(scores[i])
             if (found == ["number"] and score >= policy.update_cosine and cand.seen_at <= f.seen_at
@@ -537,219 +527,181 @@ def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], poli
             continue
         if not similar[i]:
             continue
-        score = float(scores[i])
+        score = float(probs[i])
         if entry["s"] is None or (score, cand.claim_id) > (entry["s"], entry["m"]):
             copy_of = None
             if cand.outlet != f.outlet and jacc[i] >= policy.copy_jaccard and cand.seen_at <= f.seen_at:
-                copy_of = cand_match.copy_of or cand.claim_id  # point at the original, not at another copy
+                copy_of = cand.claim_id  # the original; a copy of a copy points at its own source
             entry.update(s=score, m=cand.claim_id, cp=copy_of)
     return out
 
 
-def merge_assessments(a: dict | None, b: dict | None) -> dict:
-    """Two buckets' assessments as one; commutative, so the order of the buckets does not matter."""
-    if not a:
-        return b or {"clusters": {}, "update": None}
-    if not b:
-        return a
-    clusters = {k: dict(v) for k, v in a["clusters"].items()}
-    for cid, e in b["clusters"].items():
-        mine = clusters.get(cid)
-        if mine is None:
-            clusters[cid] = dict(e)
-            continue
-        veto = mine["veto"] or e["veto"]
-        provisional = mine.get("pv", False) and e.get("pv", False)  # one settled member confirms the id
-        if e["s"] is not None and (mine["s"] is None or (e["s"], e["m"]) > (mine["s"], mine["m"])):
-            mine = dict(e)
-        clusters[cid] = {**mine, "veto": veto, "pv": provisional}
-    ups = [u for u in (a.get("update"), b.get("update")) if u]
-    return {"clusters": clusters, "update": max(ups, key=tuple) if ups else None}
-
-
-def resolve_provisional(assessment: dict | None, settled: Callable[[str], Match | None]) -> dict | None:
-    """Move entries known only from provisional members to the cluster those members were settled in.
-
-    `settled(claim_id)`: the member's final decision where the caller can see it (the last bucket's
-    own records), else None. Scores, copy-of and vetoes move with the entry, merged as buckets merge.
-    """
-    if not assessment:
-        return assessment
-    out = {"clusters": {}, "update": assessment.get("update")}
-    for cid, e in assessment["clusters"].items():
-        final = settled(e["m"]) if e.get("pv") and e.get("m") else None
-        if final is not None and not final.provisional and final.cluster_id != cid:
-            cid, e = final.cluster_id, {**e, "pv": False}
-        out = merge_assessments(out, {"clusters": {cid: e}, "update": None})
-    return out
-
-
-def combine(f: ClaimFeatures, assessment: dict | None) -> Match:
+def combine(f: ClaimFeatures, assessment: dict | None, policy: MatchPolicy | None = None) -> Match:
     """Join the most similar cluster that no member vetoes, else start one (marked as an update if so).
 
-    A cluster known only from provisional members comes after every settled one: its id is a first
-    bucket's guess, which the member's own last bucket may have changed (joining it then would split
-    the member's true cluster in two).
+    When the claim is the same claim as members of several clusters, none vetoed, and the model is
+    sure of each (probability at or above its merge level), those clusters are one: the claim joins
+    the oldest and the others merge into it, so the clusters do not depend on the order claims came in.
     """
+    policy = policy or MatchPolicy()
     assessment = assessment or {"clusters": {}, "update": None}
-    ok = [(not e.get("pv", False), e["s"], e["m"], cid, e["cp"]) for cid, e in assessment["clusters"].items()
+    ok = [(e["s"], e["m"], cid, e["cp"], e["t"]) for cid, e in assessment["clusters"].items()
           if not e["veto"] and e["s"] is not None]
     if not ok:
         update = assessment.get("update")
         return Match(cluster_id=new_cluster_id(f.claim_id), update_of=update[1] if update else None)
-    _, score, member, cid, copy_of = max(ok)
-    return Match(cluster_id=cid, copy_of=copy_of, matched_claim=member, score=score)
+    score, member, cid, copy_of, _ = max(ok)
+    merged: tuple[str, ...] = ()
+    if policy.merge and policy.pair_model and len(ok) > 1:
+        sure = pairmodel.get_pair_model().merge
+        linked = sorted((t, c) for s, _, c, _, t in ok if s >= sure)
+        if len(linked) > 1:
+            cid = linked[0][1]
+            merged = tuple(sorted(c for _, c in linked[1:]))
+    return Match(cluster_id=cid, copy_of=copy_of, matched_claim=member, score=score, merged=merged)
 
 
 def decide(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], policy: MatchPolicy) -> Match:
     """The decision over one list of candidates (assess, then combine)."""
-    return combine(f, assess(f, candidates, policy))
+    return combine(f, assess(f, candidates, policy), policy)
 
 
 class ClaimIndex:
-    """Blocking-key buckets of recent claims over two mappings (dicts offline, faust tables in the stream).
+    """The recent claims of one partition, for matching: records in a mapping, neighbours from an ANN index.
 
-    `buckets`: key -> list of claim ids, newest last, bounded by policy.max_bucket.
-    `records`: record_key(key, claim id) -> to_record(...); a record leaves with its claim's bucket slot.
-    A decoded cache keeps lookups cheap.
+    `records`: claim id -> to_record(...), plus `merged:<cluster id>` -> the cluster it was merged
+    into (a dict offline, a changelog-backed faust table in the stream). The approximate nearest-
+    neighbour index (usearch HNSW over the int8 sentence vectors, cosine) lives in memory and is
+    rebuilt from the records on first use, so a restarted worker gets it back from the changelog.
+    Claims older than the window, or beyond max_claims, leave both.
     """
 
-    def __init__(self, buckets: MutableMapping, records: MutableMapping, policy: MatchPolicy | None = None,
-                 cache_size: int = 100_000, stack_buckets: int = 256) -> None:
-        self.buckets, self.records = buckets, records
+    def __init__(self, records: MutableMapping, policy: MatchPolicy | None = None,
+                 cache_size: int = 100_000) -> None:
+        self.records = records
         self.policy = policy or MatchPolicy()
         self._cache: OrderedDict[str, tuple[ClaimFeatures, Match]] = OrderedDict()
         self._cache_size = cache_size
-        # Record keys whose decision is provisional (stored by a first hop, not yet settled): also in the record.
-        self._provisional: dict[str, bool] = {}
-        # Stacked matrices of the hottest buckets (about 0.7 MB each when full), so that a match does
-        # not decode and stack a whole bucket; checked against the bucket's length and ends.
-        self._stacks: OrderedDict[str, tuple] = OrderedDict()
-        self._stack_buckets = stack_buckets
+        self._ann = None
+        self._label_of: dict[str, int] = {}
+        self._claim_of: dict[int, str] = {}
+        self._next_label = 0
+        self._ages: list[tuple[float, str]] = []  # heap of (seen_at, claim id), oldest first
+        self._newest = 0.0
 
-    def _remember(self, rkey: str, hit: tuple[ClaimFeatures, Match]) -> None:
-        self._cache[rkey] = hit
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    # -- the in-memory ANN index ----------------------------------------------------------------
+    def _build(self) -> None:
+        from usearch.index import Index
 
-    def _load(self, block: str, claim_id: str) -> tuple[ClaimFeatures, Match] | None:
-        rkey = record_key(block, claim_id)
-        hit = self._cache.get(rkey)
-        if hit is not None:
-            self._cache.move_to_end(rkey)
-            return hit
-        record = self.records.get(rkey)
-        if record is None:
-            return None
-        hit = from_record(claim_id, record)
-        self._remember(rkey, hit)
-        if record.get("pv"):
-            self._provisional[rkey] = True
-        return hit
+        self._ann = Index(ndim=VECTOR_DIM, metric="cos", dtype="i8", connectivity=16,
+                          expansion_add=64, expansion_search=max(64, self.policy.neighbours))
+        claims, vectors = [], []
+        for key, record in list(self.records.items()):
+            if key.startswith(_MERGED) or record is None:
+                continue
+            claims.append((key, record["t"]))
+            vectors.append(np.frombuffer(base64.b64decode(record["v"]), dtype=np.int8))
+        if claims:
+            labels = np.arange(len(claims), dtype=np.uint64)
+            self._ann.add(labels, np.stack(vectors))
+            for label, (claim_id, seen_at) in enumerate(claims):
+                self._label_of[claim_id], self._claim_of[label] = label, claim_id
+                self._newest = max(self._newest, seen_at)
+            self._ages = [(t, c) for c, t in claims]
+            heapq.heapify(self._ages)
+            self._next_label = len(claims)
 
-    def candidates(self, key: str, now: float) -> list[tuple[ClaimFeatures, Match]]:
-        horizon = now - self.policy.window_s
+    def _index(self):
+        if self._ann is None:
+            self._build()
+        return self._ann
+
+    def __len__(self) -> int:
+        self._index()
+        return len(self._label_of)
+
+    # -- records --------------------------------------------------------------------------------
+    def cluster_of(self, cluster_id: str) -> str:
+        """The surviving id of a cluster (itself unless it was merged into another)."""
+        seen = set()
+        while cluster_id not in seen:
+            seen.add(cluster_id)
+            nxt = self.records.get(_MERGED + cluster_id)
+            if not nxt:
+                return cluster_id
+            cluster_id = nxt
+        return cluster_id
+
+    def _load(self, claim_id: str) -> tuple[ClaimFeatures, Match] | None:
+        hit = self._cache.get(claim_id)
+        if hit is None:
+            record = self.records.get(claim_id)
+            if record is None:
+                return None
+            hit = from_record(claim_id, record)
+            self._cache[claim_id] = hit
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(claim_id)
+        f, m = hit
+        alive = self.cluster_of(m.cluster_id)
+        return hit if alive == m.cluster_id else (f, replace(m, cluster_id=alive))
+
+    def decided(self, claim_id: str) -> Match | None:
+        """The stored decision of a claim (a replay gets it again), with its cluster's surviving id."""
+        hit = self._load(claim_id)
+        return None if hit is None else hit[1]
+
+    def candidates(self, f: ClaimFeatures) -> list[tuple[ClaimFeatures, Match]]:
+        """The claim's nearest stored claims by sentence vector, within the window."""
+        ann = self._index()
+        if not self._label_of:
+            return []
+        found = ann.search(f.vector, min(self.policy.neighbours, len(self._label_of)))
+        horizon = f.seen_at - self.policy.window_s
         out = []
-        for claim_id in self.buckets.get(key) or []:
-            hit = self._load(key, claim_id)
+        for label in np.asarray(found.keys).reshape(-1).tolist():
+            claim_id = self._claim_of.get(int(label))
+            hit = self._load(claim_id) if claim_id is not None else None
             if hit is not None and hit[0].seen_at >= horizon:
                 out.append(hit)
         return out
 
-    def settled(self, key: str, claim_id: str) -> Match | None:
-        """The final decision of a claim stored in bucket `key`, if it is there and settled."""
-        hit = self._load(key, claim_id)
-        return None if hit is None or hit[1].provisional else hit[1]
+    def store(self, f: ClaimFeatures, m: Match) -> None:
+        ann = self._index()
+        self.records[f.claim_id] = to_record(f, m)
+        for gone in m.merged:
+            if gone != m.cluster_id:
+                self.records[_MERGED + gone] = m.cluster_id
+        self._cache[f.claim_id] = (f, m)
+        if f.claim_id not in self._label_of:
+            label = self._next_label
+            self._next_label += 1
+            ann.add(label, f.vector)
+            self._label_of[f.claim_id], self._claim_of[label] = label, f.claim_id
+            heapq.heappush(self._ages, (f.seen_at, f.claim_id))
+        self._newest = max(self._newest, f.seen_at)
+        self._evict()
 
-    def decided(self, f: ClaimFeatures, key: str) -> Match | None:
-        """The final decision stored for this claim in this bucket, if any (a replay)."""
-        hit = self._load(key, f.claim_id)
-        if hit is None or self._provisional.get(record_key(key, f.claim_id)):
-            return None
-        return hit[1]
+    def _evict(self) -> None:
+        horizon = self._newest - self.policy.window_s
+        while self._ages and (self._ages[0][0] < horizon or len(self._label_of) > self.policy.max_claims):
+            _, claim_id = heapq.heappop(self._ages)
+            label = self._label_of.pop(claim_id, None)
+            if label is None:
+                continue
+            self._claim_of.pop(label, None)
+            self._ann.remove(label)
+            self._cache.pop(claim_id, None)
+            if claim_id in self.records:
+                del self.records[claim_id]
 
-    def _stacked(self, key: str) -> tuple[list, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The bucket decoded and stacked (hits, vectors, MinHashes, seen_at), kept for the hottest buckets."""
-        ids = self.buckets.get(key) or []
-        hit = self._stacks.get(key)
-        if hit is not None and hit[0] == (len(ids), ids[0] if ids else None, ids[-1] if ids else None):
-            self._stacks.move_to_end(key)
-            return hit[1]
-        hits = [h for h in (self._load(key, c) for c in ids) if h is not None]
-        if not hits:
-            return None
-        value = (hits, np.stack([c.vector for c, _ in hits]), np.stack([c.minhash for c, _ in hits]),
-                 np.array([c.seen_at for c, _ in hits], dtype=np.float64))
-        self._stacks[key] = ((len(ids), ids[0], ids[-1]), value)
-        if len(self._stacks) > self._stack_buckets:
-            self._stacks.popitem(last=False)
-        return value
-
-    def assess(self, f: ClaimFeatures, key: str) -> dict:
-        stacked = self._stacked(key)
-        if stacked is None:
-            return assess(f, [], self.policy)
-        hits, vectors, minhashes, seen = stacked
-        recent = np.flatnonzero(seen >= f.seen_at - self.policy.window_s)
-        if len(recent) < len(hits):
-            hits, vectors, minhashes = [hits[i] for i in recent.tolist()], vectors[recent], minhashes[recent]
-        return assess(f, hits, self.policy, vectors, minhashes)
-
-    def store(self, f: ClaimFeatures, key: str, m: Match, provisional: bool = False) -> None:
-        """Put the claim in bucket `key`; records of claims that leave the bucket are deleted.
-
-        `provisional`: the decision of this bucket alone, stored by a first hop so that claims arriving
-        before the last hop's decision comes back (settle) still see this one; settle overwrites it.
-        """
-        rkey = record_key(key, f.claim_id)
-        m = replace(m, provisional=provisional)
-        record = to_record(f, m)
-        if provisional:
-            record["pv"] = True
-            self._provisional[rkey] = True
-        else:
-            self._provisional.pop(rkey, None)
-        self.records[rkey] = record
-        self._remember(rkey, (f, m))
-        old = self.buckets.get(key) or []
-        appended = f.claim_id not in old
-        bucket = [c for c in old if c != f.claim_id] + [f.claim_id]
-        self._restack(key, old, bucket, (f, m) if appended else None)
-        for gone in bucket[:-self.policy.max_bucket]:
-            gone_key = record_key(key, gone)
-            self._cache.pop(gone_key, None)
-            self._provisional.pop(gone_key, None)
-            if gone_key in self.records:
-                del self.records[gone_key]
-        self.buckets[key] = bucket[-self.policy.max_bucket:]
-
-    def _restack(self, key: str, old: list, bucket: list, new: tuple | None) -> None:
-        """Keep a stacked bucket in step with an append (rows copied, not re-decoded); else drop it."""
-        hit = self._stacks.pop(key, None)
-        if hit is None or new is None or hit[0] != (len(old), old[0] if old else None, old[-1] if old else None):
-            return
-        hits, vectors, minhashes, seen = hit[1]
-        if len(hits) != len(old):
-            return  # some record was missing when stacked: rebuild next time
-        drop = max(0, len(bucket) - self.policy.max_bucket)
-        f = new[0]
-        value = (hits[drop:] + [new], np.concatenate([vectors[drop:], f.vector[None, :]]),
-                 np.concatenate([minhashes[drop:], f.minhash[None, :]]), np.append(seen[drop:], f.seen_at))
-        kept = bucket[-self.policy.max_bucket:]
-        self._stacks[key] = ((len(kept), kept[0], kept[-1]), value)
-
-    def match(self, f: ClaimFeatures, keys: list[str] | str | None = None) -> Match:
-        """Decide the claim's cluster over all its buckets at once and store it in each.
-
-        The stream does the same in steps (one bucket per partition, see pipeline.match_step);
-        a replayed claim gets its first decision.
-        """
-        keys = [keys] if isinstance(keys, str) else (keys or blocking_keys(f))
-        for key in keys:
-            known = self.decided(f, key)
-            if known is not None:
-                return known
-        found = combine(f, reduce(merge_assessments, (self.assess(f, k) for k in keys), None))
-        for key in keys:
-            self.store(f, key, found)
+    def match(self, f: ClaimFeatures) -> Match:
+        """Decide the claim's cluster against its neighbours and store it; a replay gets its first decision."""
+        known = self.decided(f.claim_id)
+        if known is not None:
+            return known
+        found = decide(f, self.candidates(f), self.policy)
+        self.store(f, found)
         return found

@@ -6,6 +6,7 @@ functions, so the stream and the offline mode cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from schemas import (
@@ -13,10 +14,10 @@ from schemas import (
     ClaimDetected,
     ClaimEnrichment,
     DateMention,
-    MatchDecision,
     Quantity,
     ClaimScored,
     ClusterAppearance,
+    ClusterMerged,
     ClusterUpdated,
     Entity,
     SentenceAnnotated,
@@ -94,16 +95,12 @@ def _claim_features(claim: ClaimScored) -> matching.ClaimFeatures:
 
 
 def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:
-    """A claim on its way to matching, with its sentence vector and the blocking keys that route it."""
+    """A claim on its way to matching, with its sentence vector and the key that routes it."""
     assert annotated.is_claim, "only claims are matched"
     cid = claim_id(annotated.article_id, annotated.text)
     encoded = matching.encode_vector(vector) if vector is not None else None
-    f = matching.features(cid, annotated.text, _mentions(annotated), annotated.outlet,
-                          _seen_at(annotated).timestamp(),
-                          vector=matching.decode_vector(encoded) if encoded else None)
-    keys = matching.blocking_keys(f)
     return ClaimScored(
-        claim_id=cid, block=keys[0], blocks=keys, vector=encoded,
+        claim_id=cid, block=matching.route_key(), vector=encoded,
         article_id=annotated.article_id, version=annotated.version,
         sentence_id=annotated.sentence_id, text=annotated.text, start=annotated.start, end=annotated.end,
         outlet=annotated.outlet, url=annotated.url, published_at=annotated.published_at,
@@ -127,73 +124,72 @@ def scored_claims(annotated: list[SentenceAnnotated], embed=None) -> list[ClaimS
     return [scored_from(a, v) for a, v in zip(found, vectors)]
 
 
-def _detected(claim: ClaimScored, m: matching.Match | MatchDecision, detected_at: datetime) -> ClaimDetected:
+def _detected(claim: ClaimScored, m: matching.Match, detected_at: datetime) -> ClaimDetected:
     return ClaimDetected(
         claim_id=claim.claim_id, cluster_id=m.cluster_id, copy_of=m.copy_of, update_of=m.update_of,
-        **claim.model_dump(exclude={"schema_version", "claim_id", "block", "blocks", "hop", "kind", "vector",
-                                    "assessment", "decision"}),
+        merged_clusters=list(m.merged),
+        **claim.model_dump(exclude={"schema_version", "claim_id", "block", "vector"}),
         detected_at=detected_at,
     )
 
 
 def match_claims(index: matching.ClaimIndex, scored: list[ClaimScored], detected_at: datetime) -> list[ClaimDetected]:
-    """Assign each claim, in order, to a cluster over all its buckets at once (offline: one index)."""
-    out = []
-    for claim in scored:
-        f = _claim_features(claim)
-        found = index.match(f, claim.blocks or [claim.block])
-        out.append(_detected(claim, found, detected_at))
-    return out
+    """Assign each claim, in order, to a cluster (offline: one index for the whole input)."""
+    return [match_step(index, claim, detected_at) for claim in scored]
 
 
-def _decision(m: matching.Match) -> MatchDecision:
-    return MatchDecision(cluster_id=m.cluster_id, copy_of=m.copy_of, update_of=m.update_of)
+def match_step(index: matching.ClaimIndex, claim: ClaimScored, detected_at: datetime) -> ClaimDetected:
+    """Match one claim in the stream: the same decision `match_claims` makes offline (one hop decides;
+    a replay finds the stored decision and repeats it, with its cluster's surviving id)."""
+    return _detected(claim, index.match(_claim_features(claim)), detected_at)
 
 
-def _match(d: MatchDecision) -> matching.Match:
-    return matching.Match(cluster_id=d.cluster_id, copy_of=d.copy_of, update_of=d.update_of)
+def fold_ledgers(survivor: ClusterUpdated | None, merged: ClusterUpdated, now: datetime,
+                 max_appearances: int = 500) -> ClusterUpdated:
+    """The surviving cluster's ledger with a merged cluster's appearances folded in."""
+    if survivor is None:
+        return merged.model_copy(update={"merged_from": sorted({*merged.merged_from, merged.cluster_id}),
+                                         "updated_at": now})
+    kept = {a.claim_id: a for a in [*survivor.appearances, *merged.appearances]}
+    appearances = sorted(kept.values(), key=lambda a: (a.seen_at, a.claim_id))
+    first = appearances[0]
+    independent = {a.outlet for a in appearances if a.copy_of is None}
+    return survivor.model_copy(update=dict(
+        first_outlet=first.outlet, first_seen_at=first.seen_at, first_claim_id=first.claim_id, text=first.text,
+        outlets=sorted({*survivor.outlets, *merged.outlets}),
+        appearance_count=survivor.appearance_count + merged.appearance_count,
+        independent_outlets=max(survivor.independent_outlets, merged.independent_outlets, len(independent)),
+        appearances=appearances[:max_appearances],
+        update_of=survivor.update_of or merged.update_of,
+        merged_from=sorted({*survivor.merged_from, *merged.merged_from, merged.cluster_id}),
+        updated_at=now,
+    ))
 
 
-def match_step(index: matching.ClaimIndex, claim: ClaimScored,
-               detected_at: datetime) -> tuple[list[ClaimScored], list[ClaimDetected]]:
-    """One bucket's part of matching a claim in the stream: (messages for `candidates`, claims to publish).
+def track_ledgers(ledgers: Mapping[str, ClusterUpdated], claim: ClaimDetected, now: datetime,
+                  max_appearances: int = 500) -> tuple[list[ClusterMerged], dict[str, ClusterUpdated | None]]:
+    """What a decided claim does to the propagation ledgers: (merge events, ledgers to write).
 
-    A claim visits its buckets in `blocks` order, one partition at a time. An earlier bucket adds
-    what its candidates say (matching.assess) and forwards the claim to the next one; the last
-    bucket combines every bucket's assessment (the same decision `match_claims` makes with all
-    buckets at hand), stores the claim, publishes it, and sends the decision back to the earlier
-    buckets (`settle`), which then store it as well. Only decided claims are ever stored, so
-    every record in every bucket holds the claim's final cluster. A replay finds the stored
-    decision and repeats it: same cluster, and the settles are idempotent.
+    The clusters it merged are folded into its cluster (a merged id's ledger is written as None:
+    delete), then its appearance is added. A replay changes nothing it has already done, so the
+    result is empty once every effect is in `ledgers`.
     """
-    f = _claim_features(claim)
-    blocks = claim.blocks or [claim.block]
-    if claim.kind == "settle":
-        if claim.decision is not None and index.decided(f, claim.block) is None:
-            index.store(f, claim.block, _match(claim.decision))
-        return [], []
-    stored = index.decided(f, claim.block)
-    known = stored or (_match(claim.decision) if claim.decision is not None else None)
-    last = claim.hop >= len(blocks) - 1
-    if not last:
-        if known is not None:  # already decided (a replay): carry the decision, nothing to assess
-            nxt = {"decision": _decision(known), "assessment": None}
-        else:
-            merged = matching.merge_assessments(claim.assessment, index.assess(f, claim.block))
-            # Stored now with this bucket's own decision, so that a claim arriving here before the
-            # settle still meets this one; it mostly equals the final decision, and settle fixes it.
-            index.store(f, claim.block, matching.combine(f, merged), provisional=True)
-            nxt = {"assessment": merged}
-        return [claim.model_copy(update={"hop": claim.hop + 1, "block": blocks[claim.hop + 1], **nxt})], []
-    if known is None:
-        earlier = matching.resolve_provisional(claim.assessment, lambda member: index.settled(claim.block, member))
-        known = matching.combine(f, matching.merge_assessments(earlier, index.assess(f, claim.block)))
-    if stored is None:
-        index.store(f, claim.block, known)
-    settles = [claim.model_copy(update={"kind": "settle", "block": b, "hop": i, "decision": _decision(known),
-                                        "assessment": None})
-               for i, b in enumerate(blocks[:-1])]
-    return settles, [_detected(claim, known, detected_at)]
+    merges, writes = [], {}
+    ledger = ledgers.get(claim.cluster_id)
+    for gone in claim.merged_clusters:
+        old = ledgers.get(gone)
+        if old is not None:
+            merges.append(ClusterMerged(cluster_id=claim.cluster_id, merged_id=gone, claim_id=claim.claim_id,
+                                        merged_at=now))
+            ledger = fold_ledgers(ledger, old, now, max_appearances).model_copy(
+                update={"cluster_id": claim.cluster_id})
+            writes[gone] = None
+    added = add_appearance(ledger, claim, now, max_appearances)
+    if added is not None:
+        ledger = added
+    if ledger is not None and (added is not None or writes):
+        writes[claim.cluster_id] = ledger
+    return merges, writes
 
 
 def add_appearance(ledger: ClusterUpdated | None, claim: ClaimDetected, now: datetime,

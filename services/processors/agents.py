@@ -10,7 +10,6 @@ from schemas import (
     ArticleKey,
     ArticleReceived,
     BlockKey,
-    ClaimDetected,
     ClaimScored,
     ClusterKey,
     ClusterUpdated,
@@ -27,12 +26,11 @@ from services.processors.acks import held
 from services.processors.app import app, settings
 from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, STAGE_DURATION
 from services.processors.outputs import dead_letter, send_all
-from services.processors.tables import article_versions, claim_buckets, claim_records, cluster_ledgers
+from services.processors.tables import article_versions, claim_records, cluster_ledgers
 from services.processors.topics import (
     annotations_topic,
     articles_topic,
     candidates_topic,
-    claims_topic,
     sentences_topic,
 )
 
@@ -121,8 +119,8 @@ async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
 
 
 def _policy() -> matching.MatchPolicy:
-    policy = matching.MatchPolicy(max_bucket=settings.match_bucket_size,
-                                  window_s=settings.match_window_days * 24 * 3600)
+    policy = matching.MatchPolicy(window_s=settings.match_window_days * 24 * 3600,
+                                  max_claims=settings.match_max_claims)
     if settings.paraphrase_cosine is not None:
         from dataclasses import replace
 
@@ -130,14 +128,23 @@ def _policy() -> matching.MatchPolicy:
     return policy
 
 
+class _Ledgers:
+    """The ledger table read as ClusterUpdated models (pipeline.track_ledgers reads a mapping)."""
+
+    def get(self, cluster_id: str) -> ClusterUpdated | None:
+        stored = cluster_ledgers.get(cluster_id)
+        return ClusterUpdated.model_validate(stored) if stored else None
+
+
 @app.agent(candidates_topic)
 async def match_claims(stream):
-    """Claims arrive routed by blocking key; each is matched against its bucket, in order.
+    """Decide each claim's cluster against the partition's index, then keep the propagation ledgers.
 
-    A claim with two keys passes here twice (pipeline.match_step): the first bucket forwards it
-    with what it found, the second decides, publishes and settles the first.
+    Every claim comes under one routing key, so this partition's index meets every recent claim and
+    owns every cluster: merging two clusters folds two ledgers held right here.
     """
-    index = matching.ClaimIndex(claim_buckets, claim_records, _policy())
+    index = matching.ClaimIndex(claim_records, _policy())
+    ledgers = _Ledgers()
     # One event at a time: table writes must happen inside the event's own
     # iteration, so faust writes them to that event's changelog partition.
     async for event in stream.events():
@@ -145,32 +152,23 @@ async def match_claims(stream):
             claim = await _decode_or_dead_letter("match", ClaimScored, event)
             if claim is None:
                 continue
+            now = datetime.now(timezone.utc)
             with STAGE_DURATION.labels("match").time():
-                forward, detected = pipeline.match_step(index, claim, datetime.now(timezone.utc))
-            # Publish before settling: a worker killed in between replays this message, finds the
-            # stored decision and publishes the same cluster again (the ledger ignores the repeat).
-            await send_all("match", "claims", [(ClusterKey(cluster_id=c.cluster_id), c) for c in detected])
-            await send_all("match", "candidates", [(BlockKey(block=c.block), c) for c in forward])
-
-
-@app.agent(claims_topic)
-async def track_clusters(stream):
-    async for event in stream.events():
-        with held([event]):
-            claim = await _decode_or_dead_letter("cluster", ClaimDetected, event)
-            if claim is None:
-                continue
+                detected = pipeline.match_step(index, claim, now)
             with STAGE_DURATION.labels("cluster").time():
-                stored = cluster_ledgers.get(claim.cluster_id)
-                ledger = ClusterUpdated.model_validate(stored) if stored else None
-                updated = pipeline.add_appearance(ledger, claim, datetime.now(timezone.utc),
-                                                  settings.max_appearances)
-            if updated is None:
-                continue  # a replayed claim: the ledger already has it
-            # Publish first: if the worker dies before the table write, the replay
-            # republishes the same ledger instead of skipping it as already seen.
-            await send_all("cluster", "clusters", [(ClusterKey(cluster_id=updated.cluster_id), updated)])
-            cluster_ledgers[claim.cluster_id] = updated.model_dump(mode="json")
+                merges, writes = pipeline.track_ledgers(ledgers, detected, now, settings.max_appearances)
+            # Publish before writing the ledgers: a worker killed in between replays this message, finds
+            # the stored decision and the old ledgers, and publishes the same again (consumers ignore repeats).
+            await send_all("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)])
+            await send_all("cluster", "clusters",
+                           [(ClusterKey(cluster_id=m.merged_id), m) for m in merges]
+                           + [(ClusterKey(cluster_id=cid), ledger) for cid, ledger in writes.items()
+                              if ledger is not None])
+            for cid, ledger in writes.items():
+                if ledger is None:
+                    cluster_ledgers.pop(cid, None)
+                else:
+                    cluster_ledgers[cid] = ledger.model_dump(mode="json")
 
 
 @app.agent(annotations_topic)

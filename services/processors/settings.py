@@ -36,7 +36,7 @@ class ProcessorSettings(BaseSettings):
     batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
     batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
-    match_bucket_size: int = Field(1000, ge=1, description="Newest claims kept per blocking key for matching")
+    match_max_claims: int = Field(2_000_000, ge=1, description="Claims kept in the matching index (oldest leave first)")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")
     watchdog_stall_s: float = Field(
         60.0, ge=0, description="A partition of this worker with lag and no new commit for this long stops the "
