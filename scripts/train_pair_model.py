@@ -8,9 +8,9 @@ Training pairs, all written by the team (never the shared evaluation-only sets):
     (the corpus' hard-negative cluster pairs weigh more);
   - the own matching sets samples/dedup_*.jsonl (claims with a cluster each): every two claims;
   - written pairs training/pairs/*.jsonl ({"a", "b", "label", "kind"}): look-alike negatives by kind.
-The shared devset (../shared/devset) is the dev pool: first it is held out to choose the thresholds
-(precision >= --precision among the pairs the model is asked about), and its figures are printed
-as dev figures; then the shipped weights are refitted with it added (--no-dev-in-final to keep it out).
+The shared devset (../shared/devset) is the dev pool: first it is held out and the model's pair-level
+figures on it are printed (dev figures); then the shipped weights are refitted with it added
+(--no-dev-in-final to keep it out). The thresholds are arguments, chosen on the dev pool's clustering.
 
 Features are computed by the code the stream runs (entities.extract_entities / link_entities,
 embeddings.embed, matching.features), so the model sees what it will see at run time.
@@ -121,16 +121,31 @@ def matrix(pairs, fz: Featuriser) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float):
-    from sklearn.linear_model import LogisticRegression
+    """Weighted, L2-regularised logistic regression with sign-constrained weights (pairmodel.RAISES /
+    LOWERS), so that the model cannot learn "more word overlap means another claim" from look-alike
+    negatives that change one word: the contradiction features carry that."""
+    from scipy.optimize import minimize
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    pos = w[y == 1].sum()
-    neg = w[y == 0].sum()
+    z = (x - mean) / scale
+    pos, neg = w[y == 1].sum(), w[y == 0].sum()
     w = np.where(y == 1, w * (neg / max(pos, 1e-9)) ** 0.5, w)  # partly balanced: negatives dominate
-    lr = LogisticRegression(C=c, max_iter=2000)
-    lr.fit((x - mean) / scale, y, sample_weight=w)
-    return mean, scale, lr.coef_[0], float(lr.intercept_[0])
+    w = w / w.mean()
+    n = len(pairmodel.FEATURES)
+
+    def loss(theta):
+        coef, bias = theta[:n], theta[n]
+        t = z @ coef + bias
+        p = 1.0 / (1.0 + np.exp(-t))
+        ll = np.sum(w * (np.logaddexp(0.0, t) - y * t)) / len(y) + 0.5 / (c * len(y)) * coef @ coef
+        grad_t = w * (p - y) / len(y)
+        return ll, np.append(z.T @ grad_t + coef / (c * len(y)), grad_t.sum())
+
+    bounds = [(0.0, None) if name in pairmodel.RAISES else (None, 0.0) if name in pairmodel.LOWERS
+              else (None, None) for name in pairmodel.FEATURES] + [(None, None)]
+    res = minimize(loss, np.zeros(n + 1), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})
+    return mean, scale, res.x[:n], float(res.x[n])
 
 
 def pr_at(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, float]:
@@ -147,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "devset")
     ap.add_argument("--out", type=Path, default=pairmodel.MODEL_PATH)
-    ap.add_argument("--precision", type=float, default=0.95)
+    # Chosen on the dev pool's clustering through `claimstream annotate` (three article orders): at 0.7
+    # pairwise precision is 0.94-0.97; the pair-level held-out precision below is lower, because it
+    # counts every two claims of an event, where clustering only meets a claim's nearest neighbours.
+    ap.add_argument("--threshold", type=float, default=0.7)
+    ap.add_argument("--merge", type=float, default=0.9, help="a claim this sure of two clusters merges them")
+    ap.add_argument("--veto", type=float, default=0.3,
+                    help="a contradicting cluster member below this probability keeps the claim out")
     ap.add_argument("--prefilter-cosine", type=float, default=0.35)
     ap.add_argument("--c", type=float, default=1.0)
     ap.add_argument("--no-dev-in-final", action="store_true")
@@ -169,16 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     x, y, w = matrix(train, fz)
     print(f"train pairs {len(y)} ({int(y.sum())} positive)")
     mean, scale, coef, bias = fit(x, y, w, args.c)
-    model = pairmodel.PairModel("tmp", mean, scale, coef, bias, 0.5, 0.05, args.prefilter_cosine)
-    threshold = 0.5
+    model = pairmodel.PairModel("tmp", mean, scale, coef, bias, args.threshold, args.veto, args.prefilter_cosine)
+    held_out = {}
     if dev:
         xd, yd, _ = matrix(dev, fz)
         keep = xd[:, 0] >= args.prefilter_cosine  # the model is only asked about pairs that pass the prefilter
         pd_ = np.where(keep, model.probability(xd), 0.0)
-        candidates = [t for t in np.arange(0.30, 0.96, 0.01) if pr_at(pd_, yd, t)[0] >= args.precision]
-        threshold = float(round(min(candidates), 2)) if candidates else 0.9
-        for t in (0.4, 0.5, 0.6, threshold):
+        for t in (0.5, 0.6, args.threshold, args.merge):
             p, r, f = pr_at(pd_, yd, t)
+            held_out[f"{t:.2f}"] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3)}
             print(f"dev pairs (held out): t={t:.2f} P={p:.3f} R={r:.3f} F1={f:.3f}")
         base = (xd[:, 0] >= 0.62)
         print("dev pairs, cosine >= 0.62 alone: P={:.3f} R={:.3f} F1={:.3f}".format(
@@ -187,16 +207,17 @@ def main(argv: list[str] | None = None) -> int:
         x, y, w = matrix(train + dev, fz)
         mean, scale, coef, bias = fit(x, y, w, args.c)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    final = pairmodel.PairModel(f"pair-logreg-{stamp}", mean, scale, coef, bias, threshold, 0.05,
-                                args.prefilter_cosine)
+    final = pairmodel.PairModel(f"pair-logreg-{stamp}", mean, scale, coef, bias, args.threshold, args.veto,
+                                args.prefilter_cosine, args.merge)
     data = final.to_json()
     data["trained_on"] = {"pairs": int(len(y)), "positives": int(y.sum()),
                           "sources": sorted({p[4] for p in train} | ({"devset"} if dev and not args.no_dev_in_final
-                                                                     else set()))}
+                                                                     else set())),
+                          "dev_pairs_held_out": held_out}
     args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     for name, wgt in sorted(zip(pairmodel.FEATURES, coef), key=lambda t: -abs(t[1])):
         print(f"  {name:24s} {wgt:+.3f}")
-    print(f"wrote {args.out} (threshold {threshold})")
+    print(f"wrote {args.out} (threshold {args.threshold})")
     return 0
 
 

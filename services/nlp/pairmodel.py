@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 MODEL_PATH = Path(__file__).parent / "models" / "pair_model.json"
 
 FEATURES = (
-    "cosine", "cosine_sq", "minhash_jaccard", "word_jaccard", "word_containment", "length_ratio",
+    "cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_jaccard", "word_jaccard", "word_containment", "length_ratio",
     "figures_shared", "figures_conflict", "figures_partial", "figures_one_side",
     "years_shared", "years_conflict", "years_one_side",
     "places_shared", "places_conflict", "places_one_side",
@@ -35,6 +35,16 @@ FEATURES = (
     "agents_differ", "roles_reversed", "negation_differs", "direction_opposite", "direction_one_side",
     "same_outlet",
 )
+
+
+# The sign each weight may take (training constrains them): more similarity never lowers the
+# probability, a contradiction never raises it. Unlisted features (a detail on one side only) are free.
+RAISES = frozenset({"cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_jaccard", "word_jaccard",
+                    "word_containment", "length_ratio", "figures_shared", "years_shared", "places_shared",
+                    "names_shared"})
+LOWERS = frozenset({"figures_conflict", "figures_partial", "years_conflict", "places_conflict", "names_conflict",
+                    "nothing_named_in_common", "agents_differ", "roles_reversed", "negation_differs",
+                    "direction_opposite", "same_outlet"})
 
 
 def _overlap(a: frozenset[str], b: frozenset[str], words) -> tuple[float, float, float]:
@@ -81,7 +91,7 @@ def pair_vector(a: ClaimFeatures, b: ClaimFeatures, cosine: float | None = None,
         agents_differ = 1.0
     direction_one = 1.0 if bool(a.direction) != bool(b.direction) else 0.0
     return np.array([
-        cos, cos * cos, mj, common / union, common / shorter, shorter / longer,
+        cos, max(0.0, cos - 0.6), max(0.0, cos - 0.8), mj, common / union, common / shorter, shorter / longer,
         *fig, *yrs, *places, *names, nothing_common,
         agents_differ, 1.0 if matching._swapped(a, b) else 0.0,
         1.0 if a.negated != b.negated else 0.0,

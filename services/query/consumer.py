@@ -18,7 +18,7 @@ from schemas import (
     AlertFired,
     ArticleReceived,
     ClaimDetected,
-    ClusterUpdated,
+    ClusterEvent,
     DecodeError,
     FeedbackRecorded,
     SentenceAnnotated,
@@ -33,7 +33,7 @@ from services.query.db import ConsumedOffset
 log = get_logger("query.consumer")
 
 MODELS = {"articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
-          "clusters": ClusterUpdated, "alerts": AlertFired, "feedback": FeedbackRecorded,
+          "clusters": ClusterEvent, "alerts": AlertFired, "feedback": FeedbackRecorded,
           "revisions": ArticleRevised}
 # Read to their end before anything else at start-up: a rebuilt database then knows every alert
 # fired before (and does not fire it again while replaying the clusters).
@@ -146,6 +146,8 @@ class Projector:
                 self.positions[(tp.topic, tp.partition)] = message.offset + 1
                 try:
                     event = decode(MODELS[thing], message.value)
+                    if isinstance(event, ClusterEvent):
+                        event = event.root  # a ledger or a merged cluster's redirect
                 except DecodeError as exc:
                     # Upstream stages dead-letter what they cannot read; a bad
                     # message written straight to an output topic is skipped here, loudly.

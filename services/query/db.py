@@ -152,7 +152,17 @@ class ClusterRow(Base):
     independent_outlets: Mapped[int] = mapped_column(Integer, default=1)
     update_of: Mapped[str | None] = mapped_column(String(40))
     appearances: Mapped[list] = mapped_column(JSON)
+    merged_from: Mapped[list | None] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+
+
+class ClusterRedirectRow(Base):
+    """A cluster merged into another (ClusterMerged): its old id keeps answering, as the survivor."""
+
+    __tablename__ = "cluster_redirects"
+
+    merged_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class ConsumedOffset(Base):

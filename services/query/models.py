@@ -76,6 +76,8 @@ class ClusterPublic(BaseModel):
     appearance_count: int
     update_of: str | None = Field(None, description="Cluster whose figure this one updates")
     appearances: list[AppearancePublic]
+    merged_from: list[str] = Field(default_factory=list,
+                                   description="Clusters merged into this one; their old ids answer as this one")
     updated_at: datetime
 
 

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from schemas import AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClusterUpdated, FeedbackRecorded, SentenceAnnotated
+from schemas import (AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClusterMerged, ClusterUpdated,
+                     FeedbackRecorded, SentenceAnnotated)
 from schemas.ids import claim_id
 from services.query import feedlog
-from services.query.db import ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRow, ConsumedOffset, SentenceRow
+from services.query.db import (ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRedirectRow, ClusterRow,
+                               ConsumedOffset, SentenceRow)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,12 @@ def apply(engine: Engine, batch: list[Consumed], rules: feedlog.LiveRules | None
                     feedlog.record_claim(session, event, effects)
                 # Clusters are decided after annotation: the sentence learns its cluster here.
                 session.execute(update(SentenceRow).where(SentenceRow.sentence_id == event.sentence_id)
-                                .values(cluster_id=event.cluster_id))
+                                .values(cluster_id=surviving_cluster(session, event.cluster_id)))
+            elif isinstance(event, ClusterMerged):
+                _merge_cluster(session, event)
             elif isinstance(event, ClusterUpdated):
+                if session.get(ClusterRedirectRow, event.cluster_id) is not None:
+                    continue  # an older ledger of a cluster merged since (a replay): the survivor has it
                 values = event.model_dump(mode="json", exclude={"schema_version"})
                 for field in ("first_seen_at", "updated_at"):
                     values[field] = getattr(event, field)
@@ -109,8 +115,27 @@ def apply(engine: Engine, batch: list[Consumed], rules: feedlog.LiveRules | None
     return new_claims
 
 
+def _merge_cluster(session: Session, event: ClusterMerged) -> None:
+    """Claims, sentences and feed views of the merged cluster move to the survivor; its old id redirects."""
+    _upsert(session, ClusterRedirectRow.__table__, {"merged_id": event.merged_id, "cluster_id": event.cluster_id},
+            ["merged_id"])
+    # Earlier merges into the cluster that is now merged in turn point at the new survivor.
+    session.execute(update(ClusterRedirectRow).where(ClusterRedirectRow.cluster_id == event.merged_id)
+                    .values(cluster_id=event.cluster_id))
+    for table in (ClaimRow, SentenceRow):
+        session.execute(update(table).where(table.cluster_id == event.merged_id).values(cluster_id=event.cluster_id))
+    session.execute(delete(ClusterRow).where(ClusterRow.cluster_id == event.merged_id))
+
+
+def surviving_cluster(session: Session, cluster_id: str) -> str:
+    """The id a cluster lives on as (itself unless it was merged)."""
+    redirect = session.get(ClusterRedirectRow, cluster_id)
+    return redirect.cluster_id if redirect is not None else cluster_id
+
+
 def _insert_claim(session: Session, claim: ClaimDetected) -> bool:
-    values = claim.model_dump(exclude={"schema_version", "sentence_id"})
+    values = claim.model_dump(exclude={"schema_version", "sentence_id", "merged_clusters"})
+    values["cluster_id"] = surviving_cluster(session, claim.cluster_id)
     values["entities"] = [e.model_dump() for e in claim.entities]
     values["seen_at"] = claim.published_at or claim.received_at
     values["claim_type"] = claim.enrichment.claim_type if claim.enrichment else None

@@ -48,18 +48,23 @@ async def test_split_articles_dead_letters_poison_and_keeps_going(sent):
     assert len([1 for _, thing, _, _ in sent["out"] if thing == "sentences"]) == 2
 
 
-async def test_track_clusters_builds_the_ledger_once_per_claim(sent):
+async def test_match_claims_publishes_the_claim_and_its_ledger_once(sent):
+    from schemas import ClaimScored
+
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    claim = ClaimDetected(claim_id="s-1", cluster_id="c_1", article_id="agent-1", version=1, sentence_id="s-1",
-                          text="Russia earned £136 billion from oil exports.", start=0, end=44, outlet="Harbor Daily",
-                          received_at=now, detected_at=now, claim_score=0.9, model_version="m")
-    async with agents.track_clusters.test_context() as agent:
+    claim = ClaimScored(claim_id="s-1", block="claims", article_id="agent-1", version=1, sentence_id="s-1",
+                        text="Russia earned £136 billion from oil exports.", start=0, end=44, outlet="Harbor Daily",
+                        received_at=now, claim_score=0.9, model_version="m")
+    async with agents.match_claims.test_context() as agent:
         await agent.put(encode(claim))
-        await agent.put(encode(claim))  # replayed after a crash: no second appearance
-        await agent.put(encode(claim.model_copy(update={"claim_id": "s-2", "outlet": "Metro Courier"})))
+        await agent.put(encode(claim))  # replayed after a crash: the same cluster, no second appearance
+        await agent.put(encode(claim.model_copy(update={"claim_id": "s-2", "outlet": "Metro Courier",
+                                                        "article_id": "agent-2", "sentence_id": "s-2"})))
+    claims = [value for _, thing, _, value in sent["out"] if thing == "claims"]
     ledgers = [value for _, thing, _, value in sent["out"] if thing == "clusters"]
-    assert len(ledgers) == 2
-    assert isinstance(ledgers[-1], ClusterUpdated)
+    assert len(claims) == 3 and isinstance(claims[0], ClaimDetected)
+    assert claims[0].cluster_id == claims[1].cluster_id == claims[2].cluster_id
+    assert len(ledgers) == 2 and isinstance(ledgers[-1], ClusterUpdated)
     assert ledgers[-1].appearance_count == 2 and ledgers[-1].first_outlet == "Harbor Daily"
 
 
@@ -129,6 +134,6 @@ def test_every_table_changelog_is_made_before_the_worker_starts():
 
     made = changelog_topics()
     assert set(made) == {t.changelog_topic.get_topic_name() for t in app.tables.values()}
-    assert len(made) == 4 and all(name.endswith("-changelog") for name in made)
+    assert len(made) == 3 and all(name.endswith("-changelog") for name in made)
     assert all(config == {"cleanup.policy": "compact"} and partitions == 4
                for partitions, config in made.values())

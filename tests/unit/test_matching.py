@@ -11,7 +11,7 @@ from services.nlp.entities import extract_entities
 
 
 def _index():
-    return matching.ClaimIndex({}, {})
+    return matching.ClaimIndex({})
 
 
 def _feed(index, texts_outlets, start=0.0):
@@ -77,14 +77,36 @@ def test_a_reprint_is_a_copy_of_the_original_and_a_rewrite_is_independent():
     assert rewrite.copy_of is None
 
 
-def test_replays_get_the_first_decision_and_buckets_stay_bounded():
-    index = matching.ClaimIndex({}, {}, matching.MatchPolicy(max_bucket=3))
+def test_replays_get_the_first_decision_and_the_index_stays_bounded():
+    index = matching.ClaimIndex({}, matching.MatchPolicy(max_claims=3))
     ents = extract_entities(["Exports rose by 5% last year."])[0]
     first = index.match(matching.features("k1", "Exports rose by 5% last year.", ents, "A", 0.0))
     assert index.match(matching.features("k1", "Exports rose by 5% last year.", ents, "A", 0.0)) == first
     for n in range(10):
         index.match(matching.features(f"x{n}", f"Exports rose by 5% in region {n}.", [], "B", float(n)))
-    assert all(len(bucket) <= 3 for bucket in index.buckets.values())
+    assert len(index) == 3 and len(index.records) == 3  # the oldest left the ANN index and the records
+
+
+def test_claims_older_than_the_window_leave_the_index():
+    day = 24 * 3600.0
+    index = matching.ClaimIndex({}, matching.MatchPolicy(window_s=2 * day))
+    old = index.match(matching.features("old", "The port handled 4,100 ships in March.", [], "A", 0.0))
+    index.match(matching.features("other", "The mayor opened a new library.", [], "B", 3 * day))
+    again = index.match(matching.features("new", "The port handled 4,100 ships in March.", [], "C", 3 * day))
+    assert "old" not in index.records and again.cluster_id != old.cluster_id
+
+
+def test_a_restarted_index_rebuilds_its_neighbours_from_the_records():
+    records: dict = {}
+    first = matching.ClaimIndex(records)
+    texts = [("Firefighters evacuated 2,400 residents from three villages near Patras on Tuesday.", "A"),
+             ("The council approved a new budget for schools.", "B")]
+    for n, ((text, outlet), ents) in enumerate(zip(texts, extract_entities([t for t, _ in texts]))):
+        first.match(matching.features(f"k{n}", text, ents, outlet, float(n)))
+    restarted = matching.ClaimIndex(records)  # as after a restart: only the table survives
+    text = "On Tuesday firefighters evacuated 2,400 residents from three villages near Patras, officials said."
+    m = restarted.match(matching.features("k9", text, extract_entities([text])[0], "C", 9.0))
+    assert m.cluster_id == first.decided("k0").cluster_id and len(restarted) == 3
 
 
 def test_records_survive_a_round_trip_through_json():
@@ -104,60 +126,19 @@ def test_a_place_named_only_in_the_attribution_still_routes_the_claim():
     assert a.cluster_id == b.cluster_id
 
 
-def test_the_stream_hops_decide_as_the_offline_index_does():
-    """Claims visiting their two buckets one hop at a time (as on two partitions) get the offline decisions."""
-    from datetime import datetime, timezone
-
-    from schemas import SentenceAnnotated
+def test_the_stream_decides_as_the_offline_index_does_and_replays_repeat_it():
     from services.nlp import pipeline
 
-    texts = [("The storm killed 12 people in Sichuan province, officials said.", "A"),
-             ("Officials said twelve people died when the storm hit Sichuan province.", "B"),
-             ("The storm killed 19 people in Sichuan province, officials said.", "C"),
-             ("The storm killed 12 people in Sichuan province, officials said.", "D")]
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    ents = extract_entities([t for t, _ in texts])
-    annotated = []
-    for n, ((text, outlet), found) in enumerate(zip(texts, ents)):
-        a = SentenceAnnotated(sentence_id=f"s{n}", article_id=f"a{n}", version=1, index=0, count=1, text=text,
-                              start=0, end=len(text), outlet=outlet, received_at=now, language="en",
-                              claim_score=0.9, is_claim=True, model_version="m",
-                              entities=[{"text": e.text, "label": e.label, "canonical": e.canonical,
-                                         "start": e.start, "end": e.end} for e in found])
-        annotated.append(a)
-    scored = pipeline.scored_claims(annotated)  # MiniLM vectors, as the annotate stage sends them
-    assert all(c.vector for c in scored)
-    assert any(len(c.blocks) == 2 for c in scored)
-    offline = pipeline.match_claims(matching.ClaimIndex({}, {}), scored, now)
-    stream_index, published = matching.ClaimIndex({}, {}), []
-    for claim in scored:
-        queue = [claim]
-        while queue:  # every message goes through the same index (one worker owning every partition)
-            forward, detected = pipeline.match_step(stream_index, queue.pop(0), now)
-            queue += forward
-            published += detected
-    assert [(c.claim_id, c.cluster_id, c.update_of, c.copy_of) for c in published] == \
-           [(c.claim_id, c.cluster_id, c.update_of, c.copy_of) for c in offline]
-    # a replay of any hop repeats the decision and publishes nothing new or different
-    for claim in scored:
-        forward, detected = pipeline.match_step(stream_index, claim, now)
-        for msg in forward:
-            _, again = pipeline.match_step(stream_index, msg, now)
-            detected += again
-        assert {c.cluster_id for c in detected} <= {c.cluster_id for c in offline if c.claim_id == claim.claim_id}
-    assert offline[1].cluster_id == offline[0].cluster_id and offline[2].update_of == offline[0].cluster_id
-
-
-def test_stacked_buckets_give_the_same_decisions_as_decoding_every_time():
-    policy = matching.MatchPolicy(max_bucket=5)
-    fast, slow = (matching.ClaimIndex({}, {}, policy, stack_buckets=n) for n in (64, 0))
-    for n in range(40):
-        text = f"Exports of copper rose by {n % 7 + 1}% in region {n % 3}, officials said."
-        f = matching.features(f"x{n}", text, [], f"outlet{n % 4}", float(n))
-        assert fast.match(f) == slow.match(f)
-    assert fast.records == slow.records and fast.buckets == slow.buckets
-    assert all(len(b) <= 5 for b in fast.buckets.values())
-    assert len(fast.records) == sum(len(b) for b in fast.buckets.values())  # pruned with the buckets
+    scored, now = _wildfire_claims()
+    assert len({c.block for c in scored}) == 1  # one routing key: one index meets every claim
+    offline = pipeline.match_claims(matching.ClaimIndex({}), scored, now)
+    stream_index = matching.ClaimIndex({})
+    published = [pipeline.match_step(stream_index, c, now) for c in scored]
+    assert [(c.claim_id, c.cluster_id, c.copy_of) for c in published] == \
+           [(c.claim_id, c.cluster_id, c.copy_of) for c in offline]
+    again = [pipeline.match_step(stream_index, c, now) for c in scored]
+    assert [c.cluster_id for c in again] == [c.cluster_id for c in published]
+    assert len({c.cluster_id for c in offline}) == 1  # every pair is the same claim
 
 
 def _wildfire_claims():
@@ -183,51 +164,48 @@ def _wildfire_claims():
     return pipeline.scored_claims(annotated), now
 
 
-def test_a_claim_met_while_provisional_does_not_split_its_cluster():
-    """Wire's first bucket holds its provisional guess when Harbor meets it there; Harbor must end where
-    Wire's last bucket puts Wire, whatever the lede (met in the last bucket only) did meanwhile."""
-    from services.nlp import pipeline
-
-    scored, now = _wildfire_claims()
-    lede, wire, harbor, _ = scored
-    assert wire.blocks[-1] == harbor.blocks[-1] == lede.blocks[-1] and wire.blocks[0] == harbor.blocks[0]
-    index, published, settles = matching.ClaimIndex({}, {}), {}, []
-
-    def step(message):
-        forward, detected = pipeline.match_step(index, message, now)
-        published.update({c.claim_id: c.cluster_id for c in detected})
-        settles.extend(m for m in forward if m.kind == "settle")
-        return [m for m in forward if m.kind != "settle"]
-
-    for message in step(lede):
-        step(message)
-    [wire_last] = step(wire)  # first bucket: provisional
-    [harbor_last] = step(harbor)  # meets Wire's provisional record
-    step(wire_last)  # Wire joins the lede's cluster; its settle is not delivered yet
-    step(harbor_last)
-    for message in settles:
-        step(message)
-    assert published[wire.claim_id] == published[harbor.claim_id]
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_any_delivery_order_keeps_one_claim_in_one_cluster(seed):
-    """Each bucket is its own partition: hops of different claims interleave at random, settles come late."""
+@pytest.mark.parametrize("seed", range(6))
+def test_a_claim_that_links_two_clusters_merges_them_whatever_the_order(seed):
+    """Two wordings that are each the same claim as a third: arriving first, they may start two clusters;
+    the third then merges them, so every order ends in one cluster, and the old id redirects."""
     import random
 
     from services.nlp import pipeline
 
     scored, now = _wildfire_claims()
-    rng = random.Random(seed)
-    index, published, pending = matching.ClaimIndex({}, {}), {}, [[c] for c in scored]
-    while any(pending):
-        queue = rng.choice([q for q in pending if q])
-        forward, detected = pipeline.match_step(index, queue.pop(0), now)
-        published.update({c.claim_id: c.cluster_id for c in detected})
-        for message in forward:
-            pending.append([message])
-    # Every pair is similar (cosine 0.65-0.99) and nothing conflicts: one cluster in every order.
-    assert len(published) == 4 and len(set(published.values())) == 1, published
+    order = list(scored)
+    random.Random(seed).shuffle(order)
+    index = matching.ClaimIndex({})
+    published = [pipeline.match_step(index, c, now) for c in order]
+    final = {c.claim_id: index.decided(c.claim_id).cluster_id for c in order}
+    assert len(set(final.values())) == 1, final
+    for c in published:
+        assert index.cluster_of(c.cluster_id) == next(iter(set(final.values())))
+    for c in published:
+        for gone in c.merged_clusters:
+            assert index.cluster_of(gone) == c.cluster_id
+
+
+def test_ledgers_fold_when_clusters_merge_and_replays_change_nothing():
+    from services.nlp import pipeline
+
+    scored, now = _wildfire_claims()
+    index, ledgers, events = matching.ClaimIndex({}), {}, []
+    for claim in scored:
+        detected = pipeline.match_step(index, claim, now)
+        merges, writes = pipeline.track_ledgers(ledgers, detected, now)
+        events += merges
+        for cid, ledger in writes.items():
+            if ledger is None:
+                ledgers.pop(cid, None)
+            else:
+                ledgers[cid] = ledger
+    assert len(ledgers) == 1
+    [ledger] = ledgers.values()
+    assert ledger.appearance_count == 4 and {a.claim_id for a in ledger.appearances} == {c.claim_id for c in scored}
+    assert set(ledger.merged_from) == {m.merged_id for m in events}
+    replayed = pipeline.match_step(index, scored[-1], now)
+    assert pipeline.track_ledgers(ledgers, replayed, now) == ([], {})
 
 
 # --- years and figures: a year is written as four bare digits -------------------------------------

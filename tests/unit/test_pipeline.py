@@ -32,11 +32,11 @@ def test_annotation_marks_claims_and_matching_gives_them_clusters():
     assert {"North Korea", "Russia"} <= {e.canonical for e in shells.entities}
     scored = pipeline.scored_from(shells)
     assert scored.block and scored.claim_id.startswith("k-")
-    [claim] = pipeline.match_claims(matching.ClaimIndex({}, {}), [scored], T0)
+    [claim] = pipeline.match_claims(matching.ClaimIndex({}), [scored], T0)
     assert claim.cluster_id.startswith("c_") and claim.sentence_id == shells.sentence_id
 
 
-INDEX = matching.ClaimIndex({}, {})
+INDEX = matching.ClaimIndex({})
 
 
 def _claim(article_id, outlet, minutes):

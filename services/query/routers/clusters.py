@@ -9,12 +9,14 @@ from fastapi import APIRouter, HTTPException
 from services.query.db import ClusterRow
 from services.query.deps import SessionDep
 from services.query.models import ClusterPublic
+from services.query.projection import surviving_cluster
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
 
 def _row(session, cluster_id: str) -> ClusterRow:
-    row = session.get(ClusterRow, cluster_id)
+    """The cluster's row; a merged cluster's old id answers with the cluster it was merged into."""
+    row = session.get(ClusterRow, cluster_id) or session.get(ClusterRow, surviving_cluster(session, cluster_id))
     if row is None:
         raise HTTPException(404, f"no cluster {cluster_id!r}")
     return row
@@ -28,6 +30,7 @@ def get_cluster(cluster_id: str, session: SessionDep) -> ClusterPublic:
         first_claim_id=row.first_claim_id, outlets=row.outlets, outlet_count=len(row.outlets),
         appearance_count=row.appearance_count, independent_outlets=row.independent_outlets,
         update_of=row.update_of, appearances=row.appearances, updated_at=row.updated_at,
+        merged_from=row.merged_from or [],
     )
 
 
