@@ -13,7 +13,7 @@ Phases, in this order:
 
 1. baseline: the NLP stage functions of services.nlp.pipeline in a plain loop in this process
    (split_article -> annotate_sentences -> scored_from -> match_claims with an in-memory
-   matching.ClaimIndex({}, {})), one article per call, as `claimstream annotate` does;
+   matching.ClaimIndex({})), one article per call, as `claimstream annotate` does;
    articles/s and words/s. Cleaning (prepare_article) is done beforehand, outside the clock.
 2. scale: two processor workers; saturate (below) -> articles/s with two workers.
 3. one worker (the second stops gracefully and the group rebalances); saturate -> the
@@ -128,7 +128,7 @@ def baseline(supply: Articles, seconds: float) -> dict:
     pool = []
     for raw in supply.take(max(60, int(seconds * 40))):
         pool.append((_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
-    index = matching.ClaimIndex({}, {})
+    index = matching.ClaimIndex({})
 
     def one(article) -> None:
         annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
