@@ -17,9 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
+import time
 import re
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -439,7 +440,7 @@ def new_cluster_id(claim_id: str) -> str:
 
 
 # --- storage: JSON-friendly records, so faust tables (changelog-backed) can hold them -------------
-# Words are not stored: decisions only read figures, places, names, flags, vectors and MinHashes.
+# Everything the pair model reads is stored, so a restored claim is judged as it was when it was new.
 
 def to_record(f: ClaimFeatures, m: Match) -> dict:
     return {
@@ -447,6 +448,7 @@ def to_record(f: ClaimFeatures, m: Match) -> dict:
         "p": sorted(f.places), "e": sorted(f.names), "neg": f.negated, "dir": f.direction, "x": sorted(f.context),
         "mh": base64.b64encode(f.minhash.astype("<u8").tobytes()).decode(),
         "v": base64.b64encode(f.vector.tobytes()).decode(),
+        "k": sorted(f.tokens),
         "c": m.cluster_id, "cp": m.copy_of, "up": m.update_of, **({"ag": f.agent} if f.agent else {}),
         **({"mg": list(m.merged)} if m.merged else {}),
     }
@@ -586,17 +588,19 @@ class ClaimIndex:
     """
 
     def __init__(self, records: MutableMapping, policy: MatchPolicy | None = None,
-                 cache_size: int = 100_000) -> None:
+                 cache_size: int = 100_000, clock: Callable[[], float] = time.time) -> None:
         self.records = records
         self.policy = policy or MatchPolicy()
+        # Claims leave by when they were stored, not by their publication date: a backfilled article from
+        # last year still meets its own outlets' repeats, and a claim dated in the future evicts nothing.
+        self._clock = clock
         self._cache: OrderedDict[str, tuple[ClaimFeatures, Match]] = OrderedDict()
         self._cache_size = cache_size
         self._ann = None
         self._label_of: dict[str, int] = {}
         self._claim_of: dict[int, str] = {}
         self._next_label = 0
-        self._ages: list[tuple[float, str]] = []  # heap of (seen_at, claim id), oldest first
-        self._newest = 0.0
+        self._ages: list[tuple[float, str]] = []  # heap of (stored at, claim id), oldest first
 
     # -- the in-memory ANN index ----------------------------------------------------------------
     def _build(self) -> None:
@@ -608,14 +612,13 @@ class ClaimIndex:
         for key, record in list(self.records.items()):
             if key.startswith(_MERGED) or record is None:
                 continue
-            claims.append((key, record["t"]))
+            claims.append((key, record.get("s", record["t"])))
             vectors.append(np.frombuffer(base64.b64decode(record["v"]), dtype=np.int8))
         if claims:
             labels = np.arange(len(claims), dtype=np.uint64)
             self._ann.add(labels, np.stack(vectors))
-            for label, (claim_id, seen_at) in enumerate(claims):
+            for label, (claim_id, _) in enumerate(claims):
                 self._label_of[claim_id], self._claim_of[label] = label, claim_id
-                self._newest = max(self._newest, seen_at)
             self._ages = [(t, c) for c, t in claims]
             heapq.heapify(self._ages)
             self._next_label = len(claims)
@@ -679,7 +682,8 @@ class ClaimIndex:
 
     def store(self, f: ClaimFeatures, m: Match) -> None:
         ann = self._index()
-        self.records[f.claim_id] = to_record(f, m)
+        stored_at = self._clock()
+        self.records[f.claim_id] = {**to_record(f, m), "s": stored_at}
         for gone in m.merged:
             if gone != m.cluster_id:
                 self.records[_MERGED + gone] = m.cluster_id
@@ -689,12 +693,11 @@ class ClaimIndex:
             self._next_label += 1
             ann.add(label, f.vector)
             self._label_of[f.claim_id], self._claim_of[label] = label, f.claim_id
-            heapq.heappush(self._ages, (f.seen_at, f.claim_id))
-        self._newest = max(self._newest, f.seen_at)
-        self._evict()
+            heapq.heappush(self._ages, (stored_at, f.claim_id))
+        self._evict(stored_at)
 
-    def _evict(self) -> None:
-        horizon = self._newest - self.policy.window_s
+    def _evict(self, now: float) -> None:
+        horizon = now - self.policy.window_s
         while self._ages and (self._ages[0][0] < horizon or len(self._label_of) > self.policy.max_claims):
             _, claim_id = heapq.heappop(self._ages)
             label = self._label_of.pop(claim_id, None)

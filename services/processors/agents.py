@@ -144,7 +144,7 @@ async def match_claims(stream):
     owns every cluster: merging two clusters folds two ledgers held right here.
     """
     index = matching.ClaimIndex(claim_records, _policy())
-    ledgers = _Ledgers()
+    ledgers, rebuilt = _Ledgers(), False
     # One event at a time: table writes must happen inside the event's own
     # iteration, so faust writes them to that event's changelog partition.
     async for event in stream.events():
@@ -153,6 +153,9 @@ async def match_claims(stream):
             if claim is None:
                 continue
             now = datetime.now(timezone.utc)
+            if not rebuilt:  # the first claim after a start builds the ANN index from the restored table
+                log.info("matching index rebuilt", claims=len(index), partition=event.message.partition)
+                rebuilt = True
             with STAGE_DURATION.labels("match").time():
                 detected = pipeline.match_step(index, claim, now)
             with STAGE_DURATION.labels("cluster").time():
