@@ -848,14 +848,15 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     gc.collect()
     gc.disable()  # millions of small containers: the cyclic GC would dominate the fill
     base = rss_bytes()
-    feat_s = store_s = 0.0
+    feat_s = store_s = store_cpu = 0.0
     for lo in range(0, n, 5000):
         t0 = time.perf_counter()
         batch = bulk.build(items(lo, min(n, lo + 5000)))
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         for f in batch:
             index.store(f, matching.Match(cluster_id=matching.new_cluster_id(f.claim_id)))
         store_s += time.perf_counter() - t1
+        store_cpu += time.thread_time() - c1
         feat_s += t1 - t0
         del batch
     gc.enable()
@@ -896,7 +897,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
         return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values) if values else None}
 
     out = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
-           "fill_s": round(store_s, 2), "features_s": round(feat_s, 2),
+           "fill_s": round(store_s, 2), "fill_cpu_s": round(store_cpu, 2), "features_s": round(feat_s, 2),
            "fill_claims_per_s": n / max(store_s, 1e-9),
            "indexed": len(index), "cached_after_fill": len(index._cache), "cache_size": cache_size,
            "rss_mb": {"filled": (filled - base) / 2**20, "bytes_per_claim": (filled - base) / max(1, n)},
@@ -1156,6 +1157,8 @@ def main(argv: list[str] | None = None) -> int:
     report["sts"] = eval_sts(args.data, encoders, limit)
     report["cost"] = eval_cost(sizes, args.queries) if sizes else None
     report["elapsed_s"] = round(time.time() - started, 1)
+    t = os.times()  # CPU seconds of this process and its finished children (the cost workers)
+    report["cpu_s"] = round(t.user + t.system + t.children_user + t.children_system, 1)
     if source_versions() != report["sources"] or any(
             r.get("sources", report["sources"]) != report["sources"] for r in (report["cost"] or {}).get("rows", [])):
         report["sources_changed_during_run"] = True
