@@ -59,7 +59,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 class TransformerClaimModel:
-    """The int8 ONNX MiniLM classifier plus its calibration and threshold."""
+    """An int8 ONNX MiniLM classifier plus its calibration and thresholds.
+
+    The graph outputs one raw logit per sentence (the older single-output model: check-worthy
+    only, used for both decisions) or two, [claim, checkworthy], each with its own Platt
+    calibration and threshold in the metadata.
+    """
 
     def __init__(self, meta_path: str | Path = META_PATH, threads: int | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE):
@@ -67,24 +72,42 @@ class TransformerClaimModel:
         self.metadata = meta
         self.version: str = meta["model_version"]
         self.threshold: float = float(meta["threshold"])
-        cal = meta["calibration"]
-        if cal["method"] != "platt":
-            raise RuntimeError(f"unknown calibration {cal['method']!r} in {meta_path}")
-        self.cal_a, self.cal_b = float(cal["a"]), float(cal["b"])
+        self.threshold_checkworthy: float = float(meta.get("threshold_checkworthy", self.threshold))
+        self.outputs: int = len(meta.get("outputs", ["checkworthy"]))
+        self.cal_a, self.cal_b = _platt(meta["calibration"], meta_path)
+        self.cw_a, self.cw_b = _platt(meta.get("calibration_checkworthy", meta["calibration"]), meta_path)
         base = Path(meta_path).parent
         self.model = OnnxTextModel(base / meta["onnx"], base / meta["tokenizer"], meta["max_length"],
                                    threads=threads, batch_size=batch_size)
 
     def logits(self, texts: list[str]) -> np.ndarray:
-        return self.model.run(texts).reshape(-1).astype(np.float64)
+        """(n, outputs) raw logits."""
+        return self.model.run(texts).reshape(len(texts), -1).astype(np.float64)
+
+    def probabilities2(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated (claim, checkworthy) probabilities."""
+        if not texts:
+            return np.zeros(0), np.zeros(0)
+        z = self.logits(texts)
+        claim = _sigmoid(self.cal_a * z[:, 0] + self.cal_b)
+        cw = _sigmoid(self.cw_a * z[:, -1] + self.cw_b)
+        return claim, cw
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros(0)
-        return _sigmoid(self.cal_a * self.logits(texts) + self.cal_b)
+        return self.probabilities2(texts)[0]
 
     def score(self, texts: list[str]) -> list[float]:
         return [float(p) for p in self.probabilities(texts)]
+
+    def score2(self, texts: list[str]) -> list[tuple[float, float]]:
+        claim, cw = self.probabilities2(texts)
+        return [(float(a), float(b)) for a, b in zip(claim, cw)]
+
+
+def _platt(cal: dict, meta_path) -> tuple[float, float]:
+    if cal["method"] != "platt":
+        raise RuntimeError(f"unknown calibration {cal['method']!r} in {meta_path}")
+    return float(cal["a"]), float(cal["b"])
 
 
 # --- TF-IDF model (CLAIMSTREAM_CLAIM_MODEL=tfidf) -----------------------------------------
