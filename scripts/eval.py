@@ -6,9 +6,11 @@
 Rows (metric, value, target, met, note; plus a machine-readable status):
   split.*     sentence-splitting accuracy on both English golden-rule sets, and the
               speed ratio against pySBD on the same text (scripts/bench_split.py)
-  claims.*    positive-class precision / recall / F1 of services.nlp.claims.score_claims at
-              claims.DEFAULT_THRESHOLD on ClaimBuster groundtruth.csv and on the CheckThat! 2021
-              1B dev debates; expected calibration error (10 equal-width bins) on groundtruth
+  claims.*    positive-class precision / recall / F1 of services.nlp.claims.score_checkworthy at
+              claims.DEFAULT_CHECKWORTHY_THRESHOLD on ClaimBuster groundtruth.csv and on the
+              CheckThat! 2021 1B dev debates (both sets annotate check-worthiness; the claim score
+              is measured on news in the devset); expected calibration error (10 equal-width bins)
+              on groundtruth
   ner.*       CoNLL-2003 eng.testa F1 via services.nlp.ner_eval.conll_ner_f1, when that exists
   linking.*   entity-linking accuracy on the gazetteer engineer's own cases, when that exists
   pipeline.*  words per CPU-second of the per-sentence NLP (services.nlp.pipeline.split_article +
@@ -293,14 +295,14 @@ def _score(texts: list[str], batch: int = 256) -> list[float]:
 
     out: list[float] = []
     for i in range(0, len(texts), batch):
-        out.extend(float(s) for s in claims.score_claims(texts[i:i + batch]))
+        out.extend(float(s) for s in claims.score_checkworthy(texts[i:i + batch]))
     return out
 
 
 def _claim_rows(rep: Report, prefix: str, texts: list[str], labels: list[int], src: str, ece: bool) -> None:
     from services.nlp import claims
 
-    threshold = float(claims.DEFAULT_THRESHOLD)
+    threshold = float(claims.DEFAULT_CHECKWORTHY_THRESHOLD)
     version = claims.model_version()
     t0 = time.perf_counter()
     probs = _score(texts)
