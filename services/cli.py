@@ -81,6 +81,7 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
     from services.processors.settings import ProcessorSettings
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
+    checkworthy = ProcessorSettings().checkworthy()
     # One in-memory index for the whole input: claims of later articles match earlier ones, as in the stream.
     index = matching.ClaimIndex({})
     handle = path.open(encoding="utf-8") if path else sys.stdin
@@ -91,14 +92,16 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
                 "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at",
                 "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
-            annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+            annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
             scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
             clusters = {c.sentence_id: c.cluster_id
                         for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
             for s in annotated:
                 print(json.dumps({
                     "article_id": s.article_id, "sentence": s.text, "start": s.start, "end": s.end,
-                    "is_claim": s.is_claim, "claim_score": s.claim_score, "cluster_id": clusters.get(s.sentence_id),
+                    "is_claim": s.is_claim, "claim_score": s.claim_score,
+                    "is_checkworthy": s.is_checkworthy, "checkworthy_score": s.checkworthy_score,
+                    "cluster_id": clusters.get(s.sentence_id),
                     "entities": [e.model_dump() for e in s.entities],
                 }, ensure_ascii=False))
     finally:

@@ -42,26 +42,33 @@ def split_article(article: ArticleReceived) -> list[SentenceExtracted]:
     ]
 
 
-def annotate_sentences(sentences: list[SentenceExtracted], threshold: float) -> list[SentenceAnnotated]:
+def annotate_sentences(sentences: list[SentenceExtracted], threshold: float,
+                       checkworthy_threshold: float | None = None) -> list[SentenceAnnotated]:
     """Score, find and link entities, and enrich the claims of a batch (one nlp.pipe call).
 
-    Sentences of articles that are not in English keep their language and are
+    Two scores per sentence: claim_score (is_claim at `threshold`) and checkworthy_score
+    (is_checkworthy at `checkworthy_threshold`, default the model's; only a claim can be
+    check-worthy). Sentences of articles that are not in English keep their language and are
     not scored: an English model would only guess. Clusters come later, in `match_claims`.
     """
+    if checkworthy_threshold is None:
+        checkworthy_threshold = claims.DEFAULT_CHECKWORTHY_THRESHOLD
     english = [s for s in sentences if s.language == "en"]
     texts = [s.text for s in english]
-    scores = dict(zip((s.sentence_id for s in english), claims.score_claims(texts))) if texts else {}
+    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts))) if texts else {}
     mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts))) if texts else {}
     version = claims.model_version()
     out = []
     for sentence in sentences:
-        score = scores.get(sentence.sentence_id, 0.0)
+        score, cw_score = scores.get(sentence.sentence_id, (0.0, 0.0))
         found = mentions.get(sentence.sentence_id, [])
         is_claim = sentence.language == "en" and score >= threshold
+        is_checkworthy = is_claim and cw_score >= checkworthy_threshold
         linked = entities.link_entities(sentence.text, found) if found else []
         out.append(SentenceAnnotated(
             **sentence.model_dump(exclude={"schema_version"}),
-            claim_score=round(float(score), 6), is_claim=is_claim, model_version=version,
+            claim_score=round(float(score), 6), is_claim=is_claim,
+            checkworthy_score=round(float(cw_score), 6), is_checkworthy=is_checkworthy, model_version=version,
             entities=[Entity(text=m.text, label=m.label, canonical=m.canonical, start=m.start, end=m.end,
                              entity_id=m.entity_id, metonymy=m.metonymy) for m in linked],
             enrichment=_enrichment(sentence, found) if is_claim else None,
@@ -105,6 +112,7 @@ def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:
         sentence_id=annotated.sentence_id, text=annotated.text, start=annotated.start, end=annotated.end,
         outlet=annotated.outlet, url=annotated.url, published_at=annotated.published_at,
         received_at=annotated.received_at, claim_score=annotated.claim_score,
+        checkworthy_score=annotated.checkworthy_score, is_checkworthy=annotated.is_checkworthy,
         model_version=annotated.model_version, entities=annotated.entities, enrichment=annotated.enrichment,
     )
 

@@ -91,24 +91,27 @@ async def _annotate_batch(loop, events: list) -> None:
     await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
 
 
-def _annotate_and_score(sentences: list, threshold: float) -> tuple[list, list]:
+def _annotate_and_score(sentences: list, threshold: float,
+                        checkworthy_threshold: float | None = None) -> tuple[list, list]:
     """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold)
+    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold)
     return annotated, pipeline.scored_claims(annotated)
 
 
 async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
     """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
-    threshold = settings.threshold()
+    threshold, checkworthy = settings.threshold(), settings.checkworthy()
     sentences = [s for _, s in batch]
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold)
+        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold,
+                                          checkworthy)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
         log.warning("batch failed, retrying one by one", error=repr(exc))
     out, scored = [], []
     for event, sentence in batch:
         try:
-            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence], threshold)
+            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence],
+                                                                threshold, checkworthy)
             out += one
             scored += one_scored
         except Exception as exc:  # noqa: BLE001

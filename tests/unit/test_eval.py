@@ -164,9 +164,9 @@ def test_claim_rows_on_tiny_own_data(tmp_path, monkeypatch):
     (dev / "debate.tsv").write_text(
         "1\tA\tCrime is up 20 percent.\t1\n2\tSYSTEM\t[Applause]\t0\n3\tB\tCrime fell.\t1\n", encoding="utf-8")
 
-    monkeypatch.setattr(claims, "score_claims", lambda texts: [0.9 if "percent" in t else 0.1 for t in texts])
+    monkeypatch.setattr(claims, "score_checkworthy", lambda texts: [0.9 if "percent" in t else 0.1 for t in texts])
     monkeypatch.setattr(claims, "model_version", lambda: "stub-1")
-    monkeypatch.setattr(claims, "DEFAULT_THRESHOLD", 0.5, raising=False)
+    monkeypatch.setattr(claims, "DEFAULT_CHECKWORTHY_THRESHOLD", 0.5, raising=False)
     rep = ev.Report()
     ev.eval_claims(rep, tmp_path, quick=False)
     rows = {r["metric"]: r for r in rep.rows}
@@ -188,7 +188,7 @@ def test_a_failing_measurement_is_an_error_row(tmp_path, monkeypatch):
     def boom(texts):
         raise RuntimeError("model file missing")
 
-    monkeypatch.setattr(claims, "score_claims", boom)
+    monkeypatch.setattr(claims, "score_checkworthy", boom)
     rep = ev.Report()
     ev.eval_claims(rep, tmp_path, quick=True)
     rows = {r["metric"]: r for r in rep.rows}
