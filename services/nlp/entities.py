@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +45,12 @@ _EXCLUDE = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter", "morp
 
 @lru_cache(maxsize=1)
 def load_nlp():
+    # CLAIMSTREAM_NER_MODEL: another installed package or a model directory (for comparisons).
+    chosen = os.environ.get("CLAIMSTREAM_NER_MODEL")
+    if chosen:
+        import spacy
+
+        return spacy.load(chosen, exclude=_EXCLUDE)
     for name in _MODELS:
         try:
             module = importlib.import_module(name)
