@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from services.nlp.gazetteer import VALUE_LABELS, GazetteerEntry, get_gazetteer
+from services.nlp.gazetteer import VALUE_LABELS, GazetteerEntry, clean_name, get_gazetteer
 from services.nlp.types import EntityMention
 
 log = logging.getLogger(__name__)
@@ -272,8 +272,125 @@ def _sentence_initial(before: list[str], text: str, start: int) -> bool:
     return all(w in _OPENERS or w in {",", "the", '"', "“"} for w in before) and len(head) < 30
 
 
+# Verbs whose subject or object is a location even when it is a capital: motion, attack,
+# weather, hosting ("the storm hit Lisbon", "Kharkiv was shelled", "visited Beijing").
+_LITERAL_VERB_BASES = (
+    "visit tour leave enter reach fly travel arrive return move relocate evacuate flee shell bomb strike hit "
+    "attack raid target capture seize surround besiege flood shake rock paralyse paralyze host lie sit border "
+    "overlook house attract experience suffer swelter freeze boast"
+).split()
+_LITERAL_VERBS = _inflections(_LITERAL_VERB_BASES) - _IRREGULAR | frozenset("hit struck left shook flew fled".split())
+_PLACE_PREP_WORDS = frozenset("in at near outside inside around across toward towards through via over into "
+                              "within off past beyond throughout under along onto upon".split())
+_AGENT_PREP_WORDS = frozenset("with against by between for versus vs".split())
+_ROUTE_NOUNS = frozenset("flight flights route routes train trains road roads border borders distance trip "
+                         "journey rail railway highway motorway bus buses".split())
+
+
+@lru_cache(maxsize=1)
+def _load_parser():
+    """spaCy's tagger and dependency parser, loaded beside the NER pipeline.
+
+    Parsing costs about as much as NER, so it runs only on sentences that name a capital or
+    a seat of power (the only mentions whose role matters), on demand and cached per text.
+    """
+    chosen = os.environ.get("CLAIMSTREAM_NER_MODEL")
+    exclude = ["ner", "lemmatizer", "senter", "attribute_ruler"]
+    if chosen:
+        import spacy
+
+        return spacy.load(chosen, exclude=exclude)
+    for name in _MODELS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        return module.load(exclude=exclude)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str):
+    nlp = _load_parser()
+    return nlp(text) if nlp is not None else None
+
+
+def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str | None:
+    """'agent' / 'place' read from the dependency parse, or None when the parse does not tell.
+
+    A capital acts when it is the subject of a verb ("Beijing has sent", including inside a
+    reported clause: "officials in Seoul believe Beijing has sent"), the object of a verb other
+    than one of motion, attack or weather ("credits China with", "angered Beijing"), the object of
+    "with / against / by / between / for" ("talks between Washington and Beijing"), or a
+    possessor ("Beijing's stance"). It is a place as the object of a place preposition ("officials
+    in Seoul"), as a modifier ("Moscow region"), or in a dateline.
+    """
+    doc = _parse(text)
+    if doc is None:
+        return None
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return None
+    tok = span.root
+    while tok.dep_ == "conj" and tok.head is not tok:  # "Washington and Beijing": the first conjunct's role
+        tok = tok.head
+    dep, head = tok.dep_, tok.head
+    head_word = head.text.lower()
+    if dep in ("nsubj", "csubj"):
+        if head_word in _LITERAL_VERBS:
+            return "place"
+        if head.tag_ in ("VBZ", "VBD", "VBP") and head_word in _COPULA | {"'s"}:
+            # "Lisbon is a city of ..." (a noun after the copula) vs "Moscow is ready to"
+            attrs = [c for c in head.children if c.dep_ in ("attr", "acomp")]
+            if attrs and attrs[0].dep_ == "attr" and not any(c.dep_ in ("xcomp", "ccomp") for c in head.children):
+                return "place"
+        return "agent"
+    if dep == "nsubjpass":
+        if head_word in _LITERAL_VERBS:
+            return "place"
+        return "agent" if any(c.dep_ in ("xcomp", "ccomp") for c in head.children) else None
+    if dep == "dobj":
+        if head_word in _LITERAL_VERBS:
+            return "place"
+        return "agent" if head.tag_.startswith("VB") else None
+    if dep == "pobj":
+        prep = head.text.lower()
+        governor = head.head
+        if prep in _AGENT_PREP_WORDS:
+            if prep == "between" and governor.text.lower() in _ROUTE_NOUNS:
+                return "place"
+            if prep in ("for", "by") and governor.text.lower() in _PLACE_NOUNS:
+                return "place"
+            return "agent"
+        if prep == "to" and governor.text.lower() in _TRANSFER_VERBS:
+            return "agent"
+        if prep == "from" and governor.text.lower() in _FROM_AGENT_NOUNS:
+            return "agent"
+        if prep == "on" and governor.text.lower() in _PRESSURE_NOUNS:
+            return "agent"
+        if prep in _PLACE_PREP_WORDS or prep in ("from", "to", "of"):
+            return "place"
+        return None
+    if dep in ("compound", "npadvmod", "appos"):
+        return None
+    return None
+
+
 def _role(text: str, start: int, end: int, entry: GazetteerEntry) -> str:
     """'agent' or 'place' for a capital or seat mention (see the module docstring)."""
+    if text[start:end].isupper() and len(text[start:end]) > 3 and entry.type != "seat":
+        return "place"  # "LONDON 1996-08-30", "MOSCOW -": a dateline
+    if text[end:end + 1] == "-":
+        return "place"  # "Moscow-based"
+    if entry.type != "seat":
+        parsed = _parsed_role(text, start, end, entry)
+        if parsed is not None:
+            return parsed
+    return _cue_role(text, start, end, entry)
+
+
+def _cue_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str:
+    """The token-cue rules, where the parse says nothing clear (and for seats of power)."""
     before = _words_before(text, start)
     if before and before[-1] == "the":
         before = before[:-1]
@@ -353,8 +470,15 @@ def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -
         label = _TYPE_LABEL[entry.type]
     if entry.metonym_of and _role(text, start, end, entry) == "agent":
         target = gaz.get(entry.metonym_of)
-        return LinkedEntity(text[start:end], label, target.name, start, end, target.id, target.type,
-                            metonymy=True, literal_id=entry.id, added=added)
+        # The mention takes its referent's label: "Beijing said" is GPE China, "Brussels agreed" ORG EU.
+        return LinkedEntity(text[start:end], "GPE" if target.type == "country" else "ORG", target.name, start, end,
+                            target.id, target.type, metonymy=True, literal_id=entry.id, added=added)
+    if demonym and label == "NORP":
+        # "Portuguese voters": the demonym is its own canonical name (the id still names the country;
+        # matching reads the demonym as its country).
+        name = clean_name(text[start:end])
+        return LinkedEntity(text[start:end], label, name[:1].upper() + name[1:], start, end, entry.id, entry.type,
+                            added=added)
     if entry.type == "seat":
         label = "FAC"  # the building itself: "a protest outside the White House"
     return LinkedEntity(text[start:end], label, entry.name, start, end, entry.id, entry.type, added=added)
@@ -371,7 +495,7 @@ _RUN_OPENERS = frozenset("The A An In On At But And However Meanwhile If As For 
 # Single words too often something else to add on sight (names, common words).
 _NO_ADD = frozenset("Jordan Chad Georgia Victoria Kingston Lima Male Fed Congress Amnesty Economist Guardian "
                     "Telegraph Holland Korea America Trinidad Antigua Rio Tedros Siam Persia Vance Carney Albanese "
-                    "Lula Xi Sharaa Langley Westminster Whitehall Golan Wagner Spiegel Nippon Hellas Bharat "
+                    "Lula Xi Sharaa Langley Westminster Golan Wagner Spiegel Nippon Hellas Bharat "
                     "Bloomberg Mail Times".split())
 
 
@@ -406,6 +530,22 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
     return out
 
 
+_PER_CENT = re.compile(r"(?:\bper\s*cent|\bpercent|%)\Z", re.IGNORECASE)
+# Titles are not part of a name span ("Mrs Boddington" -> "Boddington").
+_TITLES = frozenset("mr mrs ms miss mx dr prof professor sir dame lord lady rev fr president minister "
+                    "senator governor mayor judge justice gen general col colonel capt captain lt sgt "
+                    "chancellor secretary ambassador commissioner chairman chairwoman king queen prince "
+                    "princess sheikh pope cardinal archbishop bishop mp mep coach".split())
+
+
+def _drop_title(text: str, start: int, end: int) -> int:
+    while True:
+        m = re.match(r"([A-Za-z]+)\.?\s+(?=[A-Z])", text[start:end])
+        if not m or m.group(1).lower() not in _TITLES:
+            return start
+        start += m.end()
+
+
 def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = True) -> list[LinkedEntity]:
     """Link a sentence's mentions to the gazetteer.
 
@@ -416,9 +556,12 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
     out = []
     for m in mentions:
         if m.label in VALUE_LABELS:
-            out.append(LinkedEntity(m.text, m.label, m.canonical, m.start, m.end, None, None))
+            label = "PERCENT" if _PER_CENT.search(m.text) else m.label  # "12 per cent" tagged MONEY
+            out.append(LinkedEntity(m.text, label, m.canonical, m.start, m.end, None, None))
             continue
         start, end = _trim(text, m.start, m.end)
+        if m.label == "PERSON":
+            start = _drop_title(text, start, end)
         out.append(_resolve(text, m.label, start, end))
     if add_missing:
         taken = [(m.start, m.end) for m in mentions]
