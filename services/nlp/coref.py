@@ -60,6 +60,16 @@ def _is_acronym(text: str) -> bool:
     return 2 <= len(bare) <= 10 and bool(_ACRONYM.match(bare)) and sum(c.isupper() for c in bare) >= 2
 
 
+# "Cambridgeshire County Council" is not what "Cambridgeshire" shortens.
+_PLACE_BODIES = frozenset("council county police university city airport hospital court district borough school "
+                          "college club fc station port province region state marathon assembly parliament "
+                          "government".split())
+
+
+def _initials(name: str) -> str:
+    return "".join(w[0].upper() for w in _words(name) if w.lower() not in _PARTICLES and w[0].isalpha())
+
+
 def _initials_fit(acronym: str, name: str) -> bool:
     """Do the acronym's letters appear, in order, among the name's word initials (or letters)?"""
     letters = [c for c in acronym.upper() if c.isalpha()]
@@ -111,7 +121,14 @@ class ArticleNames:
         if not words or words[0].lower() in _GENERIC_HEADS or name.isupper():
             return None
         hits = {(full, label) for full, label in self.orgs
-                if len(_words(full)) > len(words) and _words(full)[:len(words)] == words}
+                if len(_words(full)) > len(words) and _words(full)[:len(words)] == words
+                and not any(w.lower().strip(".,") in _PLACE_BODIES for w in _words(full)[len(words):])}
+        return hits.pop() if len(hits) == 1 else None
+
+    def initials_for(self, acronym: str) -> tuple[str, str] | None:
+        """An acronym never defined in brackets: the one organisation of the article with those initials."""
+        hits = {(full, label) for full, label in self.orgs
+                if label == "ORG" and _initials(full) == acronym.replace(".", "").replace("&", "")}
         return hits.pop() if len(hits) == 1 else None
 
 
@@ -186,6 +203,11 @@ def _rewrite(names: ArticleNames, text: str, ents: list[LinkedEntity]) -> list[L
         if e.entity_id is not None and e.entity_type != "person":
             out.append(e)
             continue
+        if e.entity_id is None and _is_acronym(acr) and len(acr) >= 2:
+            hit = names.initials_for(acr)
+            if hit is not None:
+                out.append(replace(e, canonical=hit[0], label=hit[1]))
+                continue
         if e.label in ("PERSON", "ORG", "GPE", "NORP", "LOC") and (e.entity_id is None or e.entity_type == "person"):
             full = names.person_for(name)
             if full is not None:

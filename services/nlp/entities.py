@@ -463,6 +463,11 @@ def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -
         entry, demonym = gaz.resolve(text[start:end], None, text)
         if entry is not None and entry.type == "person":
             entry = None
+    if entry is None and label == "ORG":
+        # "Nairobi offered its congratulations" tagged ORG: a capital acting is what the model saw.
+        entry, demonym = gaz.resolve(text[start:end], "GPE", text)
+        if entry is not None and not (entry.type == "city" and entry.metonym_of):
+            entry = None
     if entry is None:
         return LinkedEntity(text[start:end], label, canonical_name(text[start:end], label), start, end,
                             None, None, added=added)
