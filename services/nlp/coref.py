@@ -45,6 +45,10 @@ _GENERIC_HEADS = frozenset(
     "ministry department bank office agency council committee commission institute association union "
     "party court city county the a an high supreme chief human green labour liberal democratic social "
     "socialist conservative republican people peoples people's free independent christian".split())
+# A question or clause opener the model took for a first name: "Will SkyNord ...?", "Can Halden ...".
+_OPENING_WORDS = frozenset("will can could would should shall may might must does did do is are was were has have "
+                           "had why how what when where who which whether if as so but and after before "
+                           "while".split())
 _ACRONYM_DEF = re.compile(r"\s*\(\s*(?:the\s+)?([A-Z][A-Za-z&]{1,9})\s*\)")
 _ACRONYM = re.compile(r"^[A-Z][A-Z&]*[a-z]?[A-Z&]*$")  # "MAI", "GACC", "DfE"-like, "INPE"
 _CAP_RUN_BEFORE = re.compile(
@@ -150,7 +154,8 @@ def _learn(names: ArticleNames, text: str, ents: list[LinkedEntity]) -> list[Lin
         if e.label in VALUE_LABELS:
             continue
         name = _key(e)
-        if e.label == "PERSON" and len([w for w in _words(name) if w.lower() not in _PARTICLES]) >= 2:
+        if (e.label == "PERSON" and len([w for w in _words(name) if w.lower() not in _PARTICLES]) >= 2
+                and not (_words(name)[0].lower() in _OPENING_WORDS and not text[:e.start].strip(" \"“'‘"))):
             full = e.canonical if e.entity_id else name
             if full not in names.people:
                 names.people.append(full)
