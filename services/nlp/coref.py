@@ -246,15 +246,53 @@ def _missed_acronyms(names: ArticleNames, text: str, ents: list[LinkedEntity]) -
     return sorted(out, key=lambda x: (x.start, x.end))
 
 
+def _outlet(outlet: str | None, text: str, ents: list[LinkedEntity]) -> list[LinkedEntity]:
+    """The article's own outlet is an organisation: "(Continental Press) -" in a dateline or credit."""
+    if not outlet or len(outlet) < 3 or outlet not in text:
+        return ents
+    out = list(ents)
+    for m in re.finditer(r"(?<![\w'’-])" + re.escape(outlet) + r"(?![\w'’-])", text):
+        over = [e for e in out if e.start < m.end() and m.start() < e.end]
+        if any(e.entity_id for e in over) or any(e.label in VALUE_LABELS for e in over):
+            continue
+        out = [e for e in out if e not in over]
+        out.append(LinkedEntity(outlet, "ORG", outlet, m.start(), m.end(), None, None, added=not over))
+    return sorted(out, key=lambda x: (x.start, x.end))
+
+
+def _common_words(texts: list[str]) -> frozenset[str]:
+    """Words the article also writes in lower case: "Turnout was 60.9%" opens with a common noun."""
+    return frozenset(w for t in texts for w in re.findall(r"(?<![\w'’-])[a-z][a-z'’-]+", t))
+
+
+def _not_a_name(e: LinkedEntity, text: str, common: frozenset[str]) -> bool:
+    if e.entity_id or e.added or e.label in VALUE_LABELS or " " in e.text.strip():
+        return False
+    opening = not text[:e.start].strip(" \"“‘'([")
+    return opening and e.text.lower() in common
+
+
+def _party_names(texts: list[str]) -> frozenset[str]:
+    """Names written as "<Name> party" ("the far-right Chega party"): organisations."""
+    return frozenset(m.group(1) for t in texts
+                     for m in re.finditer(r"\b([A-Z][\w'’-]+)\s+(?:party|Party|movement|alliance)\b", t))
+
+
 def resolve_article(sentences: list[tuple[str, list[LinkedEntity]]],
-                    names: ArticleNames | None = None) -> list[list[LinkedEntity]]:
+                    names: ArticleNames | None = None, outlet: str | None = None) -> list[list[LinkedEntity]]:
     """One article's sentences (text, linked mentions), in reading order -> the mentions rewritten.
 
     Every sentence is read first (full names and acronyms can be given after a first short use,
     e.g. in a headline), then every mention is rewritten. `names` carries an earlier call's
-    introductions of the same article and is updated in place.
+    introductions of the same article and is updated in place. `outlet`, the publishing outlet's
+    name, is tagged ORG wherever the text names it. A one-word mention that opens a sentence and
+    that the article also writes in lower case ("Turnout was ...") is dropped.
     """
     names = names if names is not None else ArticleNames()
-    learned = [_learn(names, text, ents) for text, ents in sentences]
-    return [_rewrite(names, text, _missed_acronyms(names, text, ents))
-            for (text, _), ents in zip(sentences, learned)]
+    texts = [t for t, _ in sentences]
+    common, parties = _common_words(texts), _party_names(texts)
+    cleaned = [[e for e in ents if not _not_a_name(e, text, common)] for text, ents in sentences]
+    cleaned = [[replace(e, label="ORG") if e.entity_id is None and e.text in parties and e.label != "ORG" else e
+                for e in ents] for ents in cleaned]
+    learned = [_learn(names, text, _outlet(outlet, text, ents)) for text, ents in zip(texts, cleaned)]
+    return [_rewrite(names, text, _missed_acronyms(names, text, ents)) for text, ents in zip(texts, learned)]

@@ -30,7 +30,7 @@ import importlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from services.nlp.gazetteer import VALUE_LABELS, GazetteerEntry, clean_name, get_gazetteer
@@ -551,6 +551,53 @@ def _drop_title(text: str, start: int, end: int) -> int:
         start += m.end()
 
 
+# Competitions, summits and named storms are EVENT ("Lisbon Tagus Marathon", "Storm Imogen").
+_EVENT_TAIL = re.compile(r"\s(?:Marathon|Games|Olympics|Paralympics|Cup|Championships?|Summit|Grand Prix|Open|"
+                         r"Festival|Expo|Derby|Regatta|Biennale|World Cup)\Z")
+_EVENT_HEAD = re.compile(r"\A(?:Storm|Hurricane|Typhoon|Cyclone|Tropical Storm|Super Typhoon)\s+[A-Z]")
+# A capitalised run ending in one of these names an organisation the model may have missed or cut
+# ("Driver and Vehicle Standards Agency", "Takumi Electron Holdings", "Halden Motors").
+_ORG_TAILS = ("Agency|Authority|Ministry|Department|Institute|Institution|Association|Union|Council|Commission|"
+              "Committee|Party|Motors|Systems|Airlines|Airways|Foods|Group|Holdings|Corporation|Corp|Company|Inc|"
+              "Ltd|PLC|plc|LLC|GmbH|AG|SA|Bank|Bureau|Office|Service|Services|Inspectorate|Federation|Foundation|"
+              "Trust|Society|Confederation|Organisation|Organization|Network|Alliance|League|Industries|"
+              "Technologies|Pharmaceuticals|Energy|Electronics|Electron|Precision|Logistics|Partners|Capital|"
+              "Securities|Insurance|University|College|Police|Court|Tribunal|Directorate|Secretariat|Unit|Fund")
+_ORG_RUN = re.compile(r"(?<![\w'’-])(?:[A-Z][\w'’&.-]*\s+(?:(?:of|and|for|the|on|&)\s+)*)+(?:" + _ORG_TAILS +
+                      r")(?![\w'’-])")
+
+
+def _event_label(text: str, label: str) -> str:
+    if label in ("ORG", "GPE", "PERSON", "FAC", "LOC", "PRODUCT", "WORK_OF_ART") and (
+            _EVENT_TAIL.search(text) or _EVENT_HEAD.match(text)):
+        return "EVENT"
+    return label
+
+
+def _org_runs(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
+    """Organisation names by their head word: added where missed, widened where the model cut them."""
+    for m in _ORG_RUN.finditer(text):
+        start, end = m.start(), m.end()
+        words = text[start:end].split()
+        while words and (words[0] in _RUN_OPENERS or words[0].lower() in _JOINERS):
+            start = text.index(words[1], start + len(words[0])) if len(words) > 1 else end
+            words = words[1:]
+        if len(words) < 2 or start >= end:
+            continue
+        inside = [e for e in out if e.start < end and start < e.end]
+        if any(e.start < start or e.end > end for e in inside):
+            continue  # overlaps a longer or crossing mention: leave the model's reading
+        if any(e.label not in ("ORG", "PERSON", "GPE", "NORP", "FAC", "LOC") or e.entity_id for e in inside):
+            continue
+        if len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end) and inside[0].label == "ORG":
+            continue
+        out = [e for e in out if e not in inside]
+        name = text[start:end]
+        out.append(LinkedEntity(name, "ORG", canonical_name(name, "ORG"), start, end, None, None,
+                                added=not inside))
+    return out
+
+
 def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = True) -> list[LinkedEntity]:
     """Link a sentence's mentions to the gazetteer.
 
@@ -572,6 +619,8 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         taken = [(m.start, m.end) for m in mentions]
         for start, end, entry in _missed(text, taken):
             out.append(_resolve(text, _TYPE_LABEL[entry.type], start, end, added=True))
+        out = _org_runs(text, out)
+    out = [e if e.entity_id else replace(e, label=_event_label(e.text, e.label)) for e in out]
     return sorted(out, key=lambda e: (e.start, e.end))
 
 

@@ -72,7 +72,7 @@ def _linked_by_article(english: list[SentenceExtracted], mentions: dict,
         group.sort(key=lambda s: s.index)
         linked = [(s.text, entities.link_entities(s.text, mentions.get(s.sentence_id, []))) for s in group]
         names = memory.get(key) if memory is not None else None
-        for s, ents in zip(group, coref.resolve_article(linked, names)):
+        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet)):
             out[s.sentence_id] = ents
     return out
 
