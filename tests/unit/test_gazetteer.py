@@ -159,7 +159,9 @@ def test_missed_names_are_added_and_flagged():
         ("Kharkiv", "city:kharkiv", False, True),
     ]
     # A known name inside a longer unknown name is not pulled out of it.
-    assert link_entities("Patras Fire Brigade Union met.", []) == []
+    # (the whole name is an organisation by its head word, unlinked)
+    assert [(e.text, e.label, e.entity_id) for e in link_entities("Patras Fire Brigade Union met.", [])] == [
+        ("Patras Fire Brigade Union", "ORG", None)]
     assert link_entities("Michael Jordan retired.", []) == []
     assert link_entities("Fighting near Kharkiv.", [], add_missing=False) == []
 
