@@ -461,8 +461,8 @@ def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -
         # The small model tags unfamiliar places as people ("shelled Kharkiv"); a
         # gazetteer place or organisation that is not also a common first name wins.
         entry, demonym = gaz.resolve(text[start:end], None, text)
-        if entry is not None and entry.type == "person":
-            entry = None
+        if entry is not None and (entry.type == "person" or entry.source == "geonames"):
+            entry = None  # a bulk-listed city is too often also a surname ("Medina", "Jackson")
     if entry is None and label == "ORG":
         # "Nairobi offered its congratulations" tagged ORG: a capital acting is what the model saw.
         entry, demonym = gaz.resolve(text[start:end], "GPE", text)
@@ -529,7 +529,7 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
         if len(ids) != 1:
             continue
         entry = gaz.get(ids[0])
-        if entry.type == "person" and len(s.split()) < 2:
+        if (entry.type == "person" and len(s.split()) < 2) or entry.source == "geonames":
             continue
         out.append((start, end, entry))
     return out
