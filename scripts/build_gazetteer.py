@@ -770,6 +770,31 @@ def add_public_sources(entries: list[dict]) -> None:
         taken.add(key)
 
 
+GIVEN_NAMES_OUT = ROOT / "services" / "nlp" / "data" / "given_names.txt"
+# Given names that are as often an English word or a place in news text.
+NOT_GIVEN_NAMES = frozenset(
+    "will may june april august rose mark bill grant hope joy faith summer page dean king major miles chase price "
+    "young long bell china georgia jordan india paris sydney israel florence victoria austin dallas houston "
+    "christian say art an in or son my sun golden royal sterling ocean river sky star storm winter autumn "
+    "spring early lane case cash carol dale gay guy les lou ray rich robin sandy sol tom von don van".split())
+
+
+def given_names(taken: set[str]) -> list[str]:
+    """US Census 1990 first names (public domain, from the `names` package), less words and places."""
+    try:
+        import names
+    except ImportError as exc:  # pragma: no cover - the dev extra installs it
+        raise SystemExit(f"{exc}: pip install names (the dev extra)") from exc
+    folder = Path(names.__file__).parent
+    out = set()
+    for part in ("dist.female.first", "dist.male.first"):
+        for line in (folder / part).read_text().splitlines():
+            word = line.split()[0].capitalize() if line.strip() else ""
+            if len(word) > 2 and word.lower() not in NOT_GIVEN_NAMES and word.lower() not in taken:
+                out.add(word)
+    return sorted(out)
+
+
 def _key(alias: str) -> str:
     return re.sub(r"^the ", "", " ".join(alias.replace(".", "").split()).casefold())
 
@@ -808,6 +833,10 @@ def main(argv: list[str] | None = None) -> int:
     data = build()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dumps(data), encoding="utf-8")
+    taken = {_key(n) for e in data["entries"] for n in [e["name"], *e["aliases"]]}
+    given = args.out.parent / GIVEN_NAMES_OUT.name
+    given.write_text("\n".join(given_names(taken)) + "\n", encoding="utf-8")
+    print(f"wrote {given}")
     counts: dict[str, int] = {}
     for e in data["entries"]:
         counts[e["type"]] = counts.get(e["type"], 0) + 1

@@ -33,6 +33,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 from services.nlp.gazetteer import VALUE_LABELS, GazetteerEntry, clean_name, get_gazetteer
 from services.nlp.types import EntityMention
@@ -595,8 +596,29 @@ _ORG_TAILS = ("Agency|Authority|Ministry|Department|Institute|Institution|Associ
               "Trust|Society|Confederation|Organisation|Organization|Network|Alliance|League|Industries|"
               "Technologies|Pharmaceuticals|Energy|Electronics|Electron|Precision|Logistics|Partners|Capital|"
               "Securities|Insurance|University|College|Police|Court|Tribunal|Directorate|Secretariat|Unit|Fund")
+_ORG_TAIL_WORD = re.compile(r"\b(?:" + _ORG_TAILS + r")\b")
 _ORG_RUN = re.compile(r"(?<![\w'’-])(?:[A-Z][\w'’&.-]*\s+(?:(?:of|and|for|the|on|&)\s+)*)+(?:" + _ORG_TAILS +
                       r")(?![\w'’-])")
+
+
+@lru_cache(maxsize=1)
+def _given_names() -> frozenset[str]:
+    """First names (US Census lists, written by scripts/build_gazetteer.py next to the gazetteer)."""
+    path = Path(__file__).parent / "data" / "given_names.txt"
+    return frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
+
+
+def _person_label(e: LinkedEntity) -> str:
+    """"Marcus Hale" tagged ORG, "Marta Reis" GPE: two or three capitalised words opening with a
+    given name, no organisation head word and no gazetteer link are a person."""
+    if e.label not in ("ORG", "GPE", "LOC", "FAC") or e.entity_id is not None:
+        return e.label
+    words = e.text.split()
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and w[1:2].islower() for w in words):
+        return e.label
+    if words[0] not in _given_names() or _ORG_TAIL_WORD.search(e.text) or _EVENT_TAIL.search(e.text):
+        return e.label
+    return "PERSON"
 
 
 def _event_label(text: str, label: str) -> str:
@@ -652,7 +674,7 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         for start, end, entry in _missed(text, taken):
             out.append(_resolve(text, _TYPE_LABEL[entry.type], start, end, added=True))
         out = _org_runs(text, out)
-    out = [e if e.entity_id else replace(e, label=_event_label(e.text, e.label)) for e in out]
+    out = [e if e.entity_id else replace(e, label=_event_label(e.text, _person_label(e))) for e in out]
     return sorted(out, key=lambda e: (e.start, e.end))
 
 
