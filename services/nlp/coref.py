@@ -79,8 +79,8 @@ def _initials_fit(acronym: str, name: str) -> bool:
     letters = [c for c in acronym.upper() if c.isalpha()]
     words = [w for w in _words(name) if w.lower() not in _PARTICLES] or _words(name)
     initials = "".join(w[0].upper() for w in words)
-    if "".join(letters) == initials:
-        return True
+    if "".join(letters) == initials or (len(letters) > 1 and sorted(letters) == sorted(initials)):
+        return True  # in order, or translated ("AD" for Democratic Alliance, Alianca Democratica)
     # Looser: every acronym letter in order within the name, the first one opening it.
     flat = name.upper()
     if not letters or not flat.startswith(letters[0]):

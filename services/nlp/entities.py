@@ -341,7 +341,10 @@ def _parse_batch(nlp, docs: list, batch_size: int = 64) -> None:
 def _parse(text: str):
     doc = _PARSED.get(text)
     if doc is None:  # link_entities called on its own (tests, evaluation): parse this sentence now
-        nlp = load_nlp()
+        try:
+            nlp = load_nlp()
+        except RuntimeError:  # no model installed: the token-cue rules decide alone
+            return None
         doc = nlp(text)
         _parse_batch(nlp, [doc])
         doc = _PARSED.get(text)
