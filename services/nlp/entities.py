@@ -302,6 +302,8 @@ _LITERAL_VERBS = _inflections(_LITERAL_VERB_BASES) - _IRREGULAR | frozenset("hit
 _PLACE_PREP_WORDS = frozenset("in at near outside inside around across toward towards through via over into "
                               "within off past beyond throughout under along onto upon".split())
 _AGENT_PREP_WORDS = frozenset("with against by between for versus vs".split())
+_MOTION_NOUNS = frozenset("visit visits trip trips flight flights journey return move way road route travel "
+                          "tour arrival arrivals mission delegation exports imports shipments shipment".split())
 _ROUTE_NOUNS = frozenset("flight flights route routes train trains road roads border borders distance trip "
                          "journey rail railway highway motorway bus buses".split())
 
@@ -398,12 +400,19 @@ def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str 
             if prep in ("for", "by") and governor.text.lower() in _PLACE_NOUNS:
                 return "place"
             return "agent"
-        if prep == "to" and governor.text.lower() in _TRANSFER_VERBS:
+        gov_word = governor.text.lower()
+        if prep == "to" and gov_word in _TRANSFER_VERBS:
+            return "agent"  # "supplied shells to Moscow": the state receives
+        if prep == "from" and gov_word in _FROM_AGENT_NOUNS:
             return "agent"
-        if prep == "from" and governor.text.lower() in _FROM_AGENT_NOUNS:
-            return "agent"
-        if prep == "on" and governor.text.lower() in _PRESSURE_NOUNS:
-            return "agent"
+        if prep in ("to", "on") and (gov_word in _PRESSURE_NOUNS or (
+                governor.tag_.startswith("NN") and gov_word not in _ROUTE_NOUNS | _PLACE_NOUNS | _LITERAL_VERBS
+                and gov_word not in _MOTION_NOUNS
+                and any(c.dep_ in ("det", "poss", "amod") for c in governor.children))):
+            return "agent"  # "a message to Beijing", "pressure on Moscow"; not "a visit to Beijing"
+        if prep == "on" and governor.tag_.startswith("VB") and gov_word in ("called", "calls", "call", "calling",
+                                                                            "relies", "rely", "relied", "depends"):
+            return "agent"  # "called on Beijing to ..."
         if prep in _PLACE_PREP_WORDS or prep in ("from", "to", "of"):
             return "place"
         return None
@@ -499,7 +508,7 @@ def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -
         entry, demonym = gaz.resolve(text[start:end], None, text)
         if entry is not None and (entry.type == "person" or entry.source == "geonames"):
             entry = None  # a bulk-listed city is too often also a surname ("Medina", "Jackson")
-    if entry is None and label == "ORG":
+    if entry is None and label in ("ORG", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"):
         # "Nairobi offered its congratulations" tagged ORG: a capital acting is what the model saw.
         entry, demonym = gaz.resolve(text[start:end], "GPE", text)
         if entry is not None and not (entry.type == "city" and entry.metonym_of):

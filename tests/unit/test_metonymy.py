@@ -39,7 +39,12 @@ def roles(text):
      ("ORG", "European Central Bank", True)),
     ("Belem has given no hint of when a decision will come.", "Belem", ("ORG", "Portuguese Presidency", True)),
     ("Whitehall said ministers were monitoring the situation.", "Whitehall", ("ORG", "UK government", True)),
+    ("The warning to Beijing was blunt.", "Beijing", ("GPE", "China", True)),
+    ("The West kept up pressure on Moscow.", "Moscow", ("GPE", "Russia", True)),
+    ("Lawmakers called on Beijing to release the activists.", "Beijing", ("GPE", "China", True)),
     # literal uses stay places
+    ("A visit to Beijing is planned for May.", "Beijing", ("GPE", "Beijing", False)),
+    ("Thousands of tourists flock to Beijing every spring.", "Beijing", ("GPE", "Beijing", False)),
     ("Thousands protested in Beijing on Sunday.", "Beijing", ("GPE", "Beijing", False)),
     ("Flights from Lisbon to Frankfurt were cancelled.", "Lisbon", ("GPE", "Lisbon", False)),
     ("Flights from Lisbon to Frankfurt were cancelled.", "Frankfurt", ("GPE", "Frankfurt", False)),
