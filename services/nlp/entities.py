@@ -580,6 +580,49 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
     return out
 
 
+# Value spans as the annotation guideline has them: approximators in ("about 2.3 million"),
+# emphasis out ("only 4.1 per cent" -> "4.1 per cent"), the currency sign and the unit in
+# ("$50,000", "3.2 billion euros", "58.6 mm").
+_EMPHASIS = re.compile(r"(?:only|just|a mere|a further|another|an additional|nearly all of)\s+(?=[\d$€£¥])",
+                       re.IGNORECASE)
+_CURRENCY_SIGN = re.compile(r"(?:US\$|A\$|C\$|HK\$|R\$|[$€£¥₹₩₽])\s?\Z")
+_CURRENCY_WORDS = re.compile(
+    r"\s+(?:euros?|dollars?|pounds sterling|pounds|yen|yuan|renminbi|rupees?|roubles?|rubles?|reais|real|pesos?|"
+    r"francs?|kronor|kroner|krona|krone|won|rand|lira|liras|lire|birr|shillings?|naira|dirhams?|riyals?|rials?|"
+    r"ringgit|baht|zloty|zlotys|forints?|hryvnias?|dong|rupiah|lei|leu|levs?|dinars?|cedis?|kwacha|pence|cents)\b")
+_UNIT_WORDS = re.compile(
+    r"\s*(?:mm|cm|km|m|kg|g|mg|t|kt|mt|km/h|mph|°C|°F|degrees(?: Celsius| Fahrenheit)?|metres?|meters?|"
+    r"kilometres?|kilometers?|miles?|feet|foot|inches|inch|hectares?|acres?|tonnes?|tons?|kilograms?|grams?|"
+    r"litres?|liters?|gallons?|barrels?|square (?:kilometres|kilometers|miles|metres|meters)|sq km|"
+    r"megawatts?|gigawatts?|MW|GW|kWh|MWh|GWh|TWh)\b")
+_CLOCK = re.compile(r"\A\d{1,2}:\d{2}(?::\d{2})?\Z")
+
+
+def _value(text: str, m: EntityMention) -> LinkedEntity:
+    start, end, label = m.start, m.end, m.label
+    e = _EMPHASIS.match(text, start)
+    if e and e.end() < end:
+        start = e.end()
+    if label in ("CARDINAL", "MONEY"):
+        sign = _CURRENCY_SIGN.search(text[max(0, start - 4):start])
+        if sign:
+            start -= len(sign.group())
+            label = "MONEY"
+        cur = _CURRENCY_WORDS.match(text, end)
+        if cur and label == "CARDINAL":
+            end, label = cur.end(), "MONEY"
+        elif label == "CARDINAL":
+            unit = _UNIT_WORDS.match(text, end)
+            if unit and unit.end() > end:
+                end, label = unit.end(), "QUANTITY"
+    if _PER_CENT.search(text[start:end]):
+        label = "PERCENT"  # "12 per cent" tagged MONEY
+    if _CLOCK.match(text[start:end]):
+        label = "TIME"  # "2:09:18", a race time or a clock reading
+    span = text[start:end]
+    return LinkedEntity(span, label, " ".join(span.split()), start, end, None, None)
+
+
 _PER_CENT = re.compile(r"(?:\bper\s*cent|\bpercent|%)\Z", re.IGNORECASE)
 # Titles are not part of a name span ("Mrs Boddington" -> "Boddington").
 _TITLES = frozenset("mr mrs ms miss mx dr prof professor sir dame lord lady rev fr president minister "
@@ -674,8 +717,7 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
     out = []
     for m in mentions:
         if m.label in VALUE_LABELS:
-            label = "PERCENT" if _PER_CENT.search(m.text) else m.label  # "12 per cent" tagged MONEY
-            out.append(LinkedEntity(m.text, label, m.canonical, m.start, m.end, None, None))
+            out.append(_value(text, m))
             continue
         start, end = _trim(text, m.start, m.end)
         if m.label == "PERSON":

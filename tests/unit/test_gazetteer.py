@@ -183,3 +183,16 @@ def test_linking_accuracy_on_own_cases():
     assert result["accuracy"] == 1.0, result["failures"]
     negatives = [c for c in LINKING_CASES if c[3] is None or c[3].startswith("city:")]
     assert len(negatives) >= 8
+
+
+@pytest.mark.parametrize("text, value, label, expected", [
+    ("Only 4.1 per cent of patients waited.", "Only 4.1 per cent", "MONEY", ("4.1 per cent", "PERCENT")),
+    ("The fine was $50,000 in total.", "50,000", "MONEY", ("$50,000", "MONEY")),
+    ("It cost 3.2 billion euros last year.", "3.2 billion", "CARDINAL", ("3.2 billion euros", "MONEY")),
+    ("Some 58.6 mm of rain fell.", "58.6", "CARDINAL", ("58.6 mm", "QUANTITY")),
+    ("She won in 2:09:18 on Sunday.", "2:09:18", "CARDINAL", ("2:09:18", "TIME")),
+    ("About 130 homes flooded.", "About 130", "CARDINAL", ("About 130", "CARDINAL")),
+])
+def test_value_spans_follow_the_guideline(text, value, label, expected):
+    (e,) = link_entities(text, [mention(text, value, label)], add_missing=False)
+    assert (e.text, e.label) == expected and text[e.start:e.end] == e.text
