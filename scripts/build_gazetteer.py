@@ -378,6 +378,10 @@ germany | German government | | Germany
 south-korea | South Korean government | | South Korea
 italy | Italian government | | Italy
 spain | Spanish government | | Spain
+japan | Japanese government | | Japan
+india | Indian government | Government of India | India
+scotland | Scottish Government | Scottish government;Scottish Executive | United Kingdom
+northern-ireland | Northern Ireland Executive | Stormont Executive | United Kingdom
 """
 
 # Seats of power: name | aliases | what they stand for as agents (an id).
@@ -404,6 +408,14 @@ Capitol Hill | | org:us-congress
 Westminster | | org:uk-parliament
 Berlaymont | | org:european-commission
 Langley | | org:cia
+Threadneedle Street | | org:bank-of-england
+Matignon | Hôtel Matignon;Hotel Matignon | gov:france
+Kasumigaseki | | gov:japan
+Nagatacho | Nagata-cho | gov:japan
+Raisina Hill | | gov:india
+Holyrood | | gov:scotland
+Stormont | | gov:northern-ireland
+Lubyanka | | org:fsb
 """
 
 # International organisations and government bodies: slug | name | aliases.
