@@ -707,6 +707,36 @@ def _org_runs(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
     return out
 
 
+_NEXT_NAME = re.compile(r"\s([A-Z][a-z]+(?:-[A-Z][a-z]+)?)(?![\w'’-])")
+_NOT_NAME_PARTS = frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April "
+                            "May June July August September October November December The A An And But Or Of In On "
+                            "At For To By With From As I He She It We They His Her Its Their Said Says".split())
+
+
+def _title_case(text: str) -> bool:
+    words = re.findall(r"[A-Za-z][a-z'’]+", text)
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) > 0.6 * len(words)
+
+
+def _widen_people(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
+    """"Henrique Mota" followed by "Barreiros": the model often stops before the last part of a
+    long name; capitalised words right after a person's name (not a day, a month or a function word,
+    not in a title-cased headline) are part of it."""
+    if _title_case(text):
+        return out
+    widened = []
+    for e in out:
+        if e.label == "PERSON" and e.entity_id is None:
+            end = e.end
+            while (m := _NEXT_NAME.match(text, end)) and m.group(1) not in _NOT_NAME_PARTS and not any(
+                    o is not e and o.start < m.end() and m.start() < o.end for o in out):
+                end = m.end()
+            if end != e.end:
+                e = replace(e, text=text[e.start:end], end=end, canonical=canonical_name(text[e.start:end], "PERSON"))
+        widened.append(e)
+    return widened
+
+
 def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = True) -> list[LinkedEntity]:
     """Link a sentence's mentions to the gazetteer.
 
@@ -723,6 +753,7 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         if m.label == "PERSON":
             start = _drop_title(text, start, end)
         out.append(_resolve(text, m.label, start, end))
+    out = _widen_people(text, out)
     if add_missing:
         taken = [(m.start, m.end) for m in mentions]
         for start, end, entry in _missed(text, taken):

@@ -190,3 +190,17 @@ def test_article_memory_is_bounded():
         memory.get((f"a{i}", 1)).people.append(f"Person {i}")
     assert memory.get(("a4", 1)).people == ["Person 4"]
     assert memory.get(("a0", 1)).people == []  # evicted
+
+
+def test_person_span_widened_over_the_rest_of_a_long_name():
+    from services.nlp.entities import link_entities
+    from services.nlp.types import EntityMention
+
+    text = "President Henrique Mota Barreiros will begin meeting party leaders on Tuesday."
+    start = text.index("Henrique")
+    [e, *_] = link_entities(text, [EntityMention("Henrique Mota", "PERSON", "Henrique Mota", start, start + 13)],
+                            add_missing=False)
+    assert (e.text, e.label) == ("Henrique Mota Barreiros", "PERSON")
+    headline = "Valadares Wins Snap Election But Falls Short Of Majority"
+    [h] = link_entities(headline, [EntityMention("Valadares", "PERSON", "Valadares", 0, 9)], add_missing=False)
+    assert h.text == "Valadares"  # a title-cased headline is not widened
