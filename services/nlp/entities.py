@@ -405,6 +405,8 @@ def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str 
             return "agent"  # "supplied shells to Moscow": the state receives
         if prep == "from" and gov_word in _FROM_AGENT_NOUNS:
             return "agent"
+        if prep == "to" and gov_word == "according":
+            return "agent"  # "according to Tokyo": the source of a statement
         if prep in ("to", "on") and (gov_word in _PRESSURE_NOUNS or (
                 governor.tag_.startswith("NN") and gov_word not in _ROUTE_NOUNS | _PLACE_NOUNS | _LITERAL_VERBS
                 and gov_word not in _MOTION_NOUNS
@@ -416,9 +418,17 @@ def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str 
         if prep in _PLACE_PREP_WORDS or prep in ("from", "to", "of"):
             return "place"
         return None
-    if dep in ("compound", "npadvmod", "appos"):
+    if dep == "dative":
+        return "agent"  # "the deal gives Moscow access": a recipient
+    if dep == "compound":
+        return "place"  # a modifier: "Tokyo stocks", "the Warsaw stock exchange", "Moscow region"
+    if dep in ("npadvmod", "appos"):
         return None
     return None
+
+
+_AGENT_COMPOUND = re.compile(r"-(?:backed|led|brokered|sponsored|funded|allied|aligned|friendly|imposed|"
+                             r"ordered|controlled|appointed|installed|supported|armed)\b", re.IGNORECASE)
 
 
 def _role(text: str, start: int, end: int, entry: GazetteerEntry) -> str:
@@ -426,7 +436,8 @@ def _role(text: str, start: int, end: int, entry: GazetteerEntry) -> str:
     if text[start:end].isupper() and len(text[start:end]) > 3 and entry.type != "seat":
         return "place"  # "LONDON 1996-08-30", "MOSCOW -": a dateline
     if text[end:end + 1] == "-":
-        return "place"  # "Moscow-based"
+        # "Moscow-backed separatists" act for the state; "Moscow-based", "Kyiv-born" are places.
+        return "agent" if _AGENT_COMPOUND.match(text, end) else "place"
     if entry.type != "seat":
         parsed = _parsed_role(text, start, end, entry)
         if parsed is not None:
@@ -560,6 +571,7 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
             start += len(text[start:]) - len(text[start:].lstrip())
             words = words[1:]
         s = text[start:end].rstrip(".")  # a sentence-final dot is not part of "D.C."-style names
+        s = re.sub(r"['’]s?\Z", "", s)  # "Kyiv's allies": the name without its possessive
         end = start + len(s)
         if not s or s in _NO_ADD or any(a < end and start < b for a, b in taken):
             continue

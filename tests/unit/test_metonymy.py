@@ -42,7 +42,13 @@ def roles(text):
     ("The warning to Beijing was blunt.", "Beijing", ("GPE", "China", True)),
     ("The West kept up pressure on Moscow.", "Moscow", ("GPE", "Russia", True)),
     ("Lawmakers called on Beijing to release the activists.", "Beijing", ("GPE", "China", True)),
+    ("Moscow-backed separatists shelled the town.", "Moscow", ("GPE", "Russia", True)),
+    ("The plan was rejected, according to Tokyo.", "Tokyo", ("GPE", "Japan", True)),
+    ("Kyiv's allies pledged more air defence systems.", "Kyiv", ("GPE", "Ukraine", True)),  # the model missed it
     # literal uses stay places
+    ("The Beijing-based company reported a loss.", "Beijing", ("GPE", "Beijing", False)),
+    ("Tokyo stocks fell 2% on Monday.", "Tokyo", ("GPE", "Tokyo", False)),
+    ("Nairobi hosted the summit last year.", "Nairobi", ("GPE", "Nairobi", False)),
     ("A visit to Beijing is planned for May.", "Beijing", ("GPE", "Beijing", False)),
     ("Thousands of tourists flock to Beijing every spring.", "Beijing", ("GPE", "Beijing", False)),
     ("Thousands protested in Beijing on Sunday.", "Beijing", ("GPE", "Beijing", False)),
