@@ -513,6 +513,12 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -> LinkedEntity:
     gaz = get_gazetteer()
     entry, demonym = gaz.resolve(text[start:end], label, text)
+    span = text[start:end]
+    if entry is None and span.isupper() and len(span) > 3:
+        # A dateline ("OSLO, March 2 -"): capitals are not an acronym here.
+        entry, demonym = gaz.resolve(span.title(), "GPE" if label in ("ORG", "PERSON", "NORP") else label, text)
+        if entry is not None and entry.type not in ("city", "country", "region"):
+            entry = None
     if entry is None and label == "PERSON" and text[start:end] not in _NO_ADD:
         # The small model tags unfamiliar places as people ("shelled Kharkiv"); a
         # gazetteer place or organisation that is not also a common first name wins.
@@ -695,6 +701,33 @@ def _event_label(text: str, label: str) -> str:
     return label
 
 
+_ROLE_WORDS = frozenset("analyst analysts economist economists spokesman spokeswoman spokesperson director chief "
+                        "executive researcher lawyer chairman chairwoman ceo head professor dr mr mrs ms "
+                        "strategist scientist expert adviser advisor official".split())
+_PERSON_OF_ORG = re.compile(r"((?:[A-Z][\w'’.-]*\s+){1,3}[A-Z][\w'’-]*)\s+of\s+(?:the\s+)?([A-Z].*)\Z")
+
+
+def _split_person_of_org(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
+    """"Graham Tollerton of the Environment Agency" as one ORG span: a person and an organisation."""
+    result = []
+    for e in out:
+        m = _PERSON_OF_ORG.match(e.text) if e.label == "ORG" and e.entity_id is None else None
+        if m and (_ORG_TAIL_WORD.search(m.group(2)) or get_gazetteer().exact_alias(m.group(2))) \
+                and not _ORG_TAIL_WORD.search(m.group(1)):
+            words = m.group(1).split()
+            while len(words) > 2 and words[0].lower().rstrip(".") in _ROLE_WORDS | _TITLES:
+                words = words[1:]
+            person = " ".join(words)
+            p_start = e.start + e.text.index(person)
+            o_start = e.start + m.start(2)
+            if len(words) >= 2 and text[p_start:p_start + len(person)] == person:
+                result.append(LinkedEntity(person, "PERSON", person, p_start, p_start + len(person), None, None))
+                result.append(_resolve(text, "ORG", o_start, e.end))
+                continue
+        result.append(e)
+    return result
+
+
 def _org_runs(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
     """Organisation names by their head word: added where missed, widened where the model cut them."""
     for m in _ORG_RUN.finditer(text):
@@ -708,8 +741,8 @@ def _org_runs(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
         inside = [e for e in out if e.start < end and start < e.end]
         if any(e.start < start or e.end > end for e in inside):
             continue  # overlaps a longer or crossing mention: leave the model's reading
-        if any(e.label not in ("ORG", "PERSON", "GPE", "NORP", "FAC", "LOC") or e.entity_id for e in inside):
-            continue
+        if any(e.label not in ("ORG", "GPE", "NORP", "FAC", "LOC") or e.entity_id for e in inside):
+            continue  # a person inside ("Piotr Wasniewski of Baltic Equity Partners") is two names
         if len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end) and inside[0].label == "ORG":
             continue
         out = [e for e in out if e not in inside]
@@ -765,7 +798,7 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         if m.label == "PERSON":
             start = _drop_title(text, start, end)
         out.append(_resolve(text, m.label, start, end))
-    out = _widen_people(text, out)
+    out = _widen_people(text, _split_person_of_org(text, out))
     if add_missing:
         taken = [(m.start, m.end) for m in mentions]
         for start, end, entry in _missed(text, taken):

@@ -196,3 +196,19 @@ def test_linking_accuracy_on_own_cases():
 def test_value_spans_follow_the_guideline(text, value, label, expected):
     (e,) = link_entities(text, [mention(text, value, label)], add_missing=False)
     assert (e.text, e.label) == expected and text[e.start:e.end] == e.text
+
+
+def test_person_of_organisation_spans_and_datelines():
+    text = "“Stay away from floodwater,” said Graham Tollerton of the Environment Agency."
+    start = text.index("Graham")
+    out = link_entities(text, [EntityMention("Graham Tollerton of the Environment Agency", "ORG", "x", start,
+                                             len(text) - 1)], add_missing=False)
+    assert [(e.text, e.label) for e in out] == [("Graham Tollerton", "PERSON"), ("Environment Agency", "ORG")]
+    # a person inside a capitalised run that ends like an organisation is not swallowed by it
+    text = "Analyst Piotr Wasniewski of Baltic Equity Partners said costs would rise."
+    ms = [mention(text, "Piotr Wasniewski", "PERSON"), mention(text, "Baltic Equity Partners", "ORG")]
+    assert [(e.text, e.label) for e in link_entities(text, ms)] == [("Piotr Wasniewski", "PERSON"),
+                                                                    ("Baltic Equity Partners", "ORG")]
+    text = "OSLO, March 2 (Northern Ledger) - Prices rose."
+    (e,) = link_entities(text, [mention(text, "OSLO", "ORG")], add_missing=False)
+    assert (e.label, e.canonical, e.entity_id, e.metonymy) == ("GPE", "Oslo", "city:oslo", False)
