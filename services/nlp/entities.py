@@ -681,17 +681,45 @@ def _given_names() -> frozenset[str]:
     return frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
 
 
-def _person_label(e: LinkedEntity) -> str:
-    """"Marcus Hale" tagged ORG, "Marta Reis" GPE: two or three capitalised words opening with a
-    given name, no organisation head word and no gazetteer link are a person."""
-    if e.label not in ("ORG", "GPE", "LOC", "FAC") or e.entity_id is not None:
+# Lower-case nouns for people that stand right before a name ("marathoner Selamawit Dereje",
+# "supporter Marta Reis", "chief executive Ingrid Holm").
+_PERSON_NOUNS = frozenset(
+    "runner runners marathoner athlete champion winner striker midfielder coach manager captain player "
+    "minister ministers secretary president chairman chairwoman chair executive director spokesman "
+    "spokeswoman spokesperson analyst economist strategist professor researcher scientist expert lawyer "
+    "attorney judge prosecutor doctor nurse teacher student farmer resident residents supporter voter "
+    "worker pilot driver owner founder leader deputy senator lawmaker mp mep mayor governor ambassador "
+    "envoy official officer commander general journalist reporter editor author singer actor actress "
+    "widow mother father son daughter wife husband colleague rival challenger candidate incumbent "
+    "victim survivor witness passenger shopper customer homeowner landlord tenant chef".split())
+_AGE_AFTER = re.compile(r",\s*(?:aged\s+)?\d{1,2},")
+
+
+def _place_possessive(text: str, start: int) -> bool:
+    """"Ethiopia's Selamawit Dereje": a country's or city's possessive before a name."""
+    m = re.search(r"([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)*)['’]s\s+\Z", text[max(0, start - 40):start])
+    if not m:
+        return False
+    entry, _ = get_gazetteer().resolve(m.group(1), "GPE")
+    return entry is not None and entry.type in ("country", "city", "region")
+
+
+def _person_label(e: LinkedEntity, text: str = "") -> str:
+    """"Marcus Hale" tagged ORG, "Marta Reis" GPE: two or three capitalised words with no
+    organisation head word and no gazetteer link are a person when they open with a given name,
+    follow a noun for a person ("supporter Marta Reis") or are followed by an age (", 34,")."""
+    if e.label not in ("ORG", "GPE", "LOC", "FAC", "NORP") or e.entity_id is not None:
         return e.label
     words = e.text.split()
     if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and w[1:2].islower() for w in words):
         return e.label
-    if words[0] not in _given_names() or _ORG_TAIL_WORD.search(e.text) or _EVENT_TAIL.search(e.text):
+    if _ORG_TAIL_WORD.search(e.text) or _EVENT_TAIL.search(e.text):
         return e.label
-    return "PERSON"
+    before = _words_before(text, e.start, 1) if text else []
+    if (words[0] in _given_names() or (before and before[-1] in _PERSON_NOUNS)
+            or (text and (_AGE_AFTER.match(text, e.end) or _place_possessive(text, e.start)))):
+        return "PERSON"
+    return e.label
 
 
 def _event_label(text: str, label: str) -> str:
@@ -804,7 +832,7 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         for start, end, entry in _missed(text, taken):
             out.append(_resolve(text, _TYPE_LABEL[entry.type], start, end, added=True))
         out = _org_runs(text, out)
-    out = [e if e.entity_id else replace(e, label=_event_label(e.text, _person_label(e))) for e in out]
+    out = [e if e.entity_id else replace(e, label=_event_label(e.text, _person_label(e, text))) for e in out]
     return sorted(out, key=lambda e: (e.start, e.end))
 
 

@@ -212,3 +212,20 @@ def test_person_of_organisation_spans_and_datelines():
     text = "OSLO, March 2 (Northern Ledger) - Prices rose."
     (e,) = link_entities(text, [mention(text, "OSLO", "ORG")], add_missing=False)
     assert (e.label, e.canonical, e.entity_id, e.metonymy) == ("GPE", "Oslo", "city:oslo", False)
+
+
+@pytest.mark.parametrize("text, name, label", [
+    ("Ethiopia's Selamawit Dereje ran 2:09:18 to win.", "Selamawit Dereje", "ORG"),  # a country's possessive
+    ("Supporter Ana Reis said she felt relieved.", "Ana Reis", "GPE"),  # after a noun for a person
+    ("Kofi Mensah, 34, said the water came in overnight.", "Kofi Mensah", "ORG"),  # an age follows
+    ("Marcus Hale said the fault affected 38,600 cars.", "Marcus Hale", "ORG"),  # a given name opens it
+])
+def test_person_names_the_model_labels_otherwise(text, name, label):
+    (e,) = link_entities(text, [mention(text, name, label)], add_missing=False)
+    assert e.label == "PERSON"
+
+
+def test_organisations_stay_organisations():
+    text = "Japan's Kitanami Foods said shares rose."
+    (e,) = link_entities(text, [mention(text, "Kitanami Foods", "ORG")], add_missing=False)
+    assert e.label == "ORG"
