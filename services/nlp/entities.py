@@ -353,6 +353,16 @@ def _parse(text: str):
     return doc
 
 
+_DEAL_NOUNS = frozenset("deal deals agreement agreements bargain compromise tone note balance accord pact "
+                        "truce chord".split())
+
+
+def _acting_use(verb) -> bool:
+    """"Beijing hit back", "Ankara struck a deal": a motion or attack verb used for an act of state."""
+    return any((c.dep_ in ("prt", "advmod") and c.text.lower() in ("back", "out")) or
+               (c.dep_ == "dobj" and c.text.lower() in _DEAL_NOUNS) for c in verb.children)
+
+
 def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str | None:
     """'agent' / 'place' read from the dependency parse, or None when the parse does not tell.
 
@@ -375,7 +385,7 @@ def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str 
     dep, head = tok.dep_, tok.head
     head_word = head.text.lower()
     if dep in ("nsubj", "csubj"):
-        if head_word in _LITERAL_VERBS:
+        if head_word in _LITERAL_VERBS and not _acting_use(head):
             return "place"
         if head.tag_ in ("VBZ", "VBD", "VBP") and head_word in _COPULA | {"'s"}:
             # "Lisbon is a city of ..." (a noun after the copula) vs "Moscow is ready to"
@@ -403,8 +413,8 @@ def _parsed_role(text: str, start: int, end: int, entry: GazetteerEntry) -> str 
         gov_word = governor.text.lower()
         if prep == "to" and gov_word in _TRANSFER_VERBS:
             return "agent"  # "supplied shells to Moscow": the state receives
-        if prep == "from" and gov_word in _FROM_AGENT_NOUNS:
-            return "agent"
+        if prep == "from" and (gov_word in _FROM_AGENT_NOUNS or gov_word in _PRESSURE_NOUNS):
+            return "agent"  # "a statement from Moscow", "pressure from Washington"
         if prep == "to" and gov_word == "according":
             return "agent"  # "according to Tokyo": the source of a statement
         if prep in ("to", "on") and (gov_word in _PRESSURE_NOUNS or (
@@ -562,7 +572,7 @@ _RUN_OPENERS = frozenset("The A An In On At But And However Meanwhile If As For 
 # Single words too often something else to add on sight (names, common words).
 _NO_ADD = frozenset("Jordan Chad Georgia Victoria Kingston Lima Male Fed Congress Amnesty Economist Guardian "
                     "Telegraph Holland Korea America Trinidad Antigua Rio Tedros Siam Persia Vance Carney Albanese "
-                    "Lula Xi Sharaa Langley Westminster Golan Wagner Spiegel Nippon Hellas Bharat "
+                    "Lula Xi Sharaa Langley Golan Wagner Spiegel Nippon Hellas Bharat "
                     "Bloomberg Mail Times".split())
 
 

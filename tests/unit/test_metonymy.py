@@ -45,6 +45,9 @@ def roles(text):
     ("Moscow-backed separatists shelled the town.", "Moscow", ("GPE", "Russia", True)),
     ("The plan was rejected, according to Tokyo.", "Tokyo", ("GPE", "Japan", True)),
     ("Kyiv's allies pledged more air defence systems.", "Kyiv", ("GPE", "Ukraine", True)),  # the model missed it
+    ("Diplomats said pressure from Washington had been decisive.", "Washington", ("GPE", "United States", True)),
+    ("Beijing hit back, calling the measures economic bullying.", "Beijing", ("GPE", "China", True)),
+    ("Westminster is expected to vote on the bill next week.", "Westminster", ("ORG", "UK Parliament", True)),
     # literal uses stay places
     ("The Beijing-based company reported a loss.", "Beijing", ("GPE", "Beijing", False)),
     ("Tokyo stocks fell 2% on Monday.", "Tokyo", ("GPE", "Tokyo", False)),
