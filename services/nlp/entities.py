@@ -820,6 +820,29 @@ def _widen_people(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
     return widened
 
 
+@lru_cache(maxsize=1)
+def _numbered_seat_pattern() -> re.Pattern | None:
+    """Seat names with a figure ("No 10", "Number 10"), which the capitalised-run search cannot see."""
+    names = sorted({clean_name(a) for e in get_gazetteer().entries.values() if e.type == "seat"
+                    for a in (e.name, *e.aliases) if any(c.isdigit() for c in a)}, key=len, reverse=True)
+    return re.compile(r"(?<![\w'’])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w'’])") if names else None
+
+
+def _numbered_seats(text: str, out: list[LinkedEntity]) -> list[LinkedEntity]:
+    pattern = _numbered_seat_pattern()
+    if pattern is None or not any(c.isdigit() for c in text):
+        return out
+    for m in pattern.finditer(text):
+        if re.match(r"\s*(?:people|persons|of|out|per|percent|%|more|fewer|times|years?|days?|hours?|minutes?)\b",
+                    text[m.end():]):
+            continue  # "No 10 people were hurt": a count
+        over = [e for e in out if e.start < m.end() and m.start() < e.end]
+        if all(e.label in VALUE_LABELS for e in over):  # "10" read as a number
+            out = [e for e in out if e not in over]
+            out.append(_resolve(text, "ORG", m.start(), m.end(), added=True))
+    return out
+
+
 def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = True) -> list[LinkedEntity]:
     """Link a sentence's mentions to the gazetteer.
 
@@ -838,7 +861,8 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
         out.append(_resolve(text, m.label, start, end))
     out = _widen_people(text, _split_person_of_org(text, out))
     if add_missing:
-        taken = [(m.start, m.end) for m in mentions]
+        out = _numbered_seats(text, out)
+        taken = [(m.start, m.end) for m in out]
         for start, end, entry in _missed(text, taken):
             out.append(_resolve(text, _TYPE_LABEL[entry.type], start, end, added=True))
         out = _org_runs(text, out)

@@ -48,6 +48,7 @@ def roles(text):
     ("Diplomats said pressure from Washington had been decisive.", "Washington", ("GPE", "United States", True)),
     ("Beijing hit back, calling the measures economic bullying.", "Beijing", ("GPE", "China", True)),
     ("Westminster is expected to vote on the bill next week.", "Westminster", ("ORG", "UK Parliament", True)),
+    ("A No 10 spokesman said the plan was on track.", "No 10", ("ORG", "UK government", True)),
     # literal uses stay places
     ("The Beijing-based company reported a loss.", "Beijing", ("GPE", "Beijing", False)),
     ("Tokyo stocks fell 2% on Monday.", "Tokyo", ("GPE", "Tokyo", False)),
@@ -72,3 +73,7 @@ def test_parse_runs_only_where_a_capital_or_seat_is_named():
     entities._PARSED.clear()
     link_texts(["Prices rose 3% in February, the statistics office said.", "Moscow denied the report."])
     assert list(entities._PARSED) == ["Moscow denied the report."]
+
+
+def test_a_count_is_not_number_ten():
+    assert "No 10" not in roles("No 10 people were hurt in the crash.")
