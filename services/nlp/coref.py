@@ -49,6 +49,10 @@ _GENERIC_HEADS = frozenset(
 _OPENING_WORDS = frozenset("will can could would should shall may might must does did do is are was were has have "
                            "had why how what when where who which whether if as so but and after before "
                            "while".split())
+# "through the Bosphorus": after a place preposition a name is not a company's short name.
+_PLACE_BEFORE = re.compile(r"(?<!shares )(?<!stake )(?<!stakes )(?<!investment )(?<!interest )"
+                           r"\b(?:in|at|near|through|across|from|to|into|over|along|off)\s+(?:the\s+)?\Z",
+                           re.IGNORECASE)
 _ACRONYM_DEF = re.compile(r"\s*\(\s*(?:the\s+)?([A-Z][A-Za-z&]{1,9})\s*\)")
 _ACRONYM = re.compile(r"^[A-Z][A-Z&]*[a-z]?[A-Z&]*$")  # "MAI", "GACC", "DfE"-like, "INPE"
 _CAP_RUN_BEFORE = re.compile(
@@ -222,7 +226,8 @@ def _rewrite(names: ArticleNames, text: str, ents: list[LinkedEntity]) -> list[L
                     e = replace(e, text=text[e.start:e.end + len(rest)], end=e.end + len(rest))
                 out.append(replace(e, canonical=full, label="PERSON"))
                 continue
-        if e.label in ("ORG", "GPE", "PERSON", "LOC") and e.entity_id is None and name not in names.people:
+        if (e.label in ("ORG", "GPE", "PERSON") and e.entity_id is None and name not in names.people
+                and not _PLACE_BEFORE.search(text[:e.start])):
             hit = names.org_for(name)
             if hit is not None:
                 out.append(replace(e, canonical=hit[0], label=hit[1] if hit[1] == "ORG" else e.label))

@@ -576,12 +576,24 @@ _NO_ADD = frozenset("Jordan Chad Georgia Victoria Kingston Lima Male Fed Congres
                     "Bloomberg Mail Times".split())
 
 
+def _runs(text: str):
+    """Capitalised runs, and the parts of a run joined by "and" ("Moscow and Kyiv") when the whole is
+    not one name ("Trinidad and Tobago" is)."""
+    gaz = get_gazetteer()
+    for m in _CAP_RUN.finditer(text):
+        yield m.start(), m.end(), m.group()
+        if " and " in m.group() and not gaz.exact_alias(m.group().rstrip(".")):
+            pos = m.start()
+            for part in m.group().split(" and "):
+                yield pos, pos + len(part), part
+                pos += len(part) + len(" and ")
+
+
 def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, GazetteerEntry]]:
     gaz = get_gazetteer()
     out = []
-    for m in _CAP_RUN.finditer(text):
-        start, end = m.start(), m.end()
-        words = m.group().split()
+    for start, end, group in _runs(text):
+        words = group.split()
         while words and words[0] in _RUN_OPENERS:
             start += text[start:].index(words[0]) + len(words[0])
             start += len(text[start:]) - len(text[start:].lstrip())
@@ -603,6 +615,8 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
             continue
         entry = gaz.get(ids[0])
         if (entry.type == "person" and len(s.split()) < 2) or entry.source == "geonames":
+            continue
+        if any(a < end and start < b for a, b, _ in out):
             continue
         out.append((start, end, entry))
     return out

@@ -204,3 +204,24 @@ def test_person_span_widened_over_the_rest_of_a_long_name():
     headline = "Valadares Wins Snap Election But Falls Short Of Majority"
     [h] = link_entities(headline, [EntityMention("Valadares", "PERSON", "Valadares", 0, 9)], add_missing=False)
     assert h.text == "Valadares"  # a title-cased headline is not widened
+
+
+def test_a_place_after_a_place_preposition_is_not_a_company_short_name():
+    s1 = "Analysts at Bosphorus Capital expect more contracts."
+    s2 = "Exports through the Bosphorus rose 12%."
+    s3 = "Shares in Bosphorus fell 2%."
+    out = resolved([(s1, [ent("Bosphorus Capital", s1, "ORG")]), (s2, [ent("Bosphorus", s2, "LOC")]),
+                    (s3, [ent("Bosphorus", s3, "GPE")])])
+    assert out[1] == [("Bosphorus", "LOC", "Bosphorus")]
+    assert out[2] == [("Bosphorus", "ORG", "Bosphorus Capital")]  # "shares in" names the company
+
+
+def test_gazetteer_names_joined_by_and_are_found_one_by_one():
+    from services.nlp.entities import link_entities
+    from services.nlp.types import EntityMention
+
+    text = "Ankara would press Moscow and Kyiv to extend the corridor."
+    start = text.index("Moscow")
+    out = link_entities(text, [EntityMention("Moscow", "GPE", "Moscow", start, start + 6)])
+    assert [(e.text, e.canonical, e.added) for e in out if e.text in ("Moscow", "Kyiv")] == [
+        ("Moscow", "Russia", False), ("Kyiv", "Ukraine", True)]
