@@ -211,6 +211,10 @@ def _matching_aliases() -> dict[str, str]:
             target = gaz.get(target.country)
         if target is not None and target.type == "country" and target is not e:
             out[e.name] = target.name
+        if e.type == "country":
+            # entities gives a demonym (NORP) as itself: "Portuguese voters" still name Portugal here.
+            for dem in e.demonyms:
+                out.setdefault(dem[:1].upper() + dem[1:], e.name)
     return out
 
 

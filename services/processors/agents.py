@@ -40,6 +40,9 @@ gaps.install()  # a jump past unprocessed input records stops the worker instead
 # One NLP thread: spaCy and the claim model run off the event loop, so Kafka
 # heartbeats and the other agents keep going while a batch is scored.
 NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+# Names each recent article introduced (full names, acronyms), for articles whose sentences come
+# in several batches; used only from the NLP thread. In memory: a restarted worker starts empty.
+ARTICLE_NAMES = pipeline.ArticleMemory()
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -94,7 +97,7 @@ async def _annotate_batch(loop, events: list) -> None:
 def _annotate_and_score(sentences: list, threshold: float,
                         checkworthy_threshold: float | None = None) -> tuple[list, list]:
     """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold)
+    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
     return annotated, pipeline.scored_claims(annotated)
 
 
