@@ -93,7 +93,7 @@ def load_sentences(pattern: str) -> list[Doc]:
     return docs
 
 
-def featurize(docs: list[Doc], hashed: bool = True, repetition: bool = True) -> None:
+def featurize(docs: list[Doc], hashed: float = 1.0, repetition: bool = True) -> None:
     """Features of every line; the repetition memory is replayed per corpus in file order."""
     memories: dict[str, fur.OutletMemory] = defaultdict(fur.OutletMemory)
     for doc in docs:
@@ -178,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", action="append", help="annotated corpus directory (repeatable)")
     ap.add_argument("--sentences", default=DEFAULT_SENTENCES)
-    ap.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
     ap.add_argument("--threshold", type=float, default=0.5)
-    ap.add_argument("--no-hashed", action="store_true", help="shape, position and repetition features only")
+    ap.add_argument("--hashed", type=float, default=0.3,
+                    help="value of a hashed word feature (under 1: regularised harder than shape; 0: none)")
     ap.add_argument("--no-repetition", action="store_true")
     ap.add_argument("--holdout", help="corpus name to hold out (train on the rest)")
     ap.add_argument("--loo", action="store_true", help="leave-one-outlet-out report")
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     docs = [d for path in (args.corpus or DEFAULT_CORPORA) for d in load_corpus(path)]
     docs += load_sentences(args.sentences)
-    featurize(docs, hashed=not args.no_hashed, repetition=not args.no_repetition)
+    featurize(docs, hashed=args.hashed, repetition=not args.no_repetition)
     by_corpus = defaultdict(list)
     for d in docs:
         by_corpus[d.corpus].append(d)
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_only:
         return 0
     spec = fit(docs, args.c)
-    spec.update({"threshold": args.threshold, "hashed": not args.no_hashed, "hash_dim": fur.HASH_DIM,
+    spec.update({"threshold": args.threshold, "hashed": args.hashed, "hash_dim": fur.HASH_DIM,
                  "trained_on": {k: sum(len(d.labels) for d in v) for k, v in by_corpus.items()}, "c": args.c})
     train_fit = measure(docs, predict(spec, docs), args.threshold)
     print(f"trained on all, in-sample: {fmt(train_fit)}")

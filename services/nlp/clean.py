@@ -82,7 +82,7 @@ def layout(lines: list[str]) -> tuple[list[int], list[fur.Line]]:
     for i in idx:
         before = i == 0 or not lines[i - 1]
         after = i == len(lines) - 1 or not lines[i + 1]
-        recs.append(fur.Line(lines[i], own_paragraph=before and after))
+        recs.append(fur.Line(lines[i], own_paragraph=before and after, attached_prev=not before))
     return idx, recs
 
 

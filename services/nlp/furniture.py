@@ -83,7 +83,11 @@ def shape_key(line: str) -> str:
 
 
 def prefix_key(line: str) -> str:
-    return " ".join(exact_key(line).split()[:3])
+    """The label of a "Label: text" line ("image caption"), else the first two words."""
+    m = _LABEL.match(line)
+    if m:
+        return exact_key(m.group(0))
+    return " ".join(exact_key(line).split()[:2])
 
 
 class OutletMemory:
@@ -158,6 +162,7 @@ class Line:
 
     text: str
     own_paragraph: bool = True  # blank line (or the body's edge) before and after it
+    attached_prev: bool = False  # the previous line is directly above it (no blank line between)
 
 
 def _shape(text: str) -> dict[str, float]:
@@ -218,8 +223,9 @@ def _bucket(feature: str) -> int:
 
 
 def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None = None,
-                  context: bool = True, hashed: bool = True) -> list[dict[str, float]]:
-    """Named features of every line (hashed ones as "h:<bucket>")."""
+                  context: bool = True, hashed: float = 1.0) -> list[dict[str, float]]:
+    """Named features of every line (hashed ones as "h:<bucket>", each worth `hashed`: a value
+    under 1 regularises the memorised words more strongly than the shape features; 0 drops them)."""
     n = len(lines)
     shapes = [_shape(x.text) for x in lines]
     story = [is_story_paragraph(x.text) for x in lines]
@@ -242,6 +248,8 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
             f["top2"] = float(i < 2)
             f["bottom2"] = float(n - 1 - i < 2)
             f["own_paragraph"] = float(line.own_paragraph)
+            f["attached_prev"] = float(line.attached_prev)
+            f["attached_next"] = float(i + 1 < n and lines[i + 1].attached_prev)
             f["no_story_before"] = float(not story_before[i])
             f["no_story_after"] = float(not story_after[i])
             for side, j in (("prev", i - 1), ("next", i + 1)):
@@ -265,7 +273,7 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
         if hashed:
             for h in _hashed(line.text):
                 key = f"h:{_bucket(h)}"
-                f[key] = f.get(key, 0.0) + 1.0
+                f[key] = f.get(key, 0.0) + hashed
         out.append(f)
     return out
 
@@ -279,7 +287,7 @@ class FurnitureModel:
         self.bias = float(spec.get("intercept", 0.0))
         self.weights: dict[str, float] = {k: float(v) for k, v in spec["weights"].items()}
         self.threshold = float(spec.get("threshold", 0.5))
-        self.hashed = bool(spec.get("hashed", True))
+        self.hashed = float(spec.get("hashed", 1.0))
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> FurnitureModel:
@@ -329,9 +337,10 @@ def teaser_block_ends(lines: list[Line], is_furniture: list[bool]) -> list[bool]
     """Extend each teaser marker over its block, and only its block.
 
     A marker is a short furniture line without terminal punctuation ("Related", "More on this
-    story:", "MOST READ"). The block is the marker and the headline-like lines that follow it
-    (no full stop, or cut off with an ellipsis, at most 30 words), up to the next full story
-    paragraph. Everything after the block stays as it is.
+    story:", "MOST READ"). The block is the marker and the headline-like lines that follow it: in
+    the marker's own paragraph, any line of at most 30 words that does not end with a full stop
+    (a teaser may be a question); after a blank line, lines without terminal punctuation or cut
+    off with an ellipsis. It ends at the first full story paragraph; everything after it stays.
     """
     out = list(is_furniture)
     i, n = 0, len(lines)
@@ -339,9 +348,15 @@ def teaser_block_ends(lines: list[Line], is_furniture: list[bool]) -> list[bool]
         text = lines[i].text
         if out[i] and len(text.split()) <= 6 and not is_terminal(text):
             j = i + 1
+            attached = True
             while j < n:
                 nxt = lines[j].text
-                headline_like = (not is_terminal(nxt) or bool(_ELLIPSIS.search(nxt))) and len(nxt.split()) <= 30
+                attached = attached and lines[j].attached_prev
+                short = len(nxt.split()) <= 30
+                if attached:
+                    headline_like = short and (not nxt.rstrip("\"'”’)]").endswith(".") or bool(_ELLIPSIS.search(nxt)))
+                else:
+                    headline_like = short and (not is_terminal(nxt) or bool(_ELLIPSIS.search(nxt)))
                 if not headline_like:
                     break
                 out[j] = True
