@@ -46,6 +46,12 @@ _URLISH = re.compile(r"https?://|www\.|\.(?:com|co\.uk|org|net)\b|\S+@\S+\.\w+",
 _QUOTES = re.compile(r"[\"“”]")
 _SENT_INSIDE = re.compile(r"[.!?][\"'”’)]*\s+[\"'“‘(]?[A-Z]")
 _DIGIT = re.compile(r"\d+")
+# Closed-class words, not outlet phrases: furniture addresses the reader and points at the page
+# ("you", "us", "this article", "below"); a story speaks about the world, and its "we" is quoted.
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|you're|you've)\b", re.I)
+_FIRST_PLURAL = re.compile(r"\b(?:we|us|our|we're|we've)\b", re.I)
+_PAGE_DEIXIS = re.compile(r"\b(?:this|the|our) (?:story|article|post|page|newsletter|video|piece|site|app|website)\b"
+                          r"|\bbelow\b|\bclick\b|\bhere\b", re.I)
 _NONWORD = re.compile(r"[^\w ]+")
 
 
@@ -196,6 +202,9 @@ def _shape(text: str) -> dict[str, float]:
         "quotes": float(bool(_QUOTES.search(text))),
         "multi_sentence": float(bool(_SENT_INSIDE.search(text))),
         "semicolon": float(";" in text),
+        "second_person": float(bool(_SECOND_PERSON.search(text)) and not _QUOTES.search(text)),
+        "first_plural": float(bool(_FIRST_PLURAL.search(text)) and not _QUOTES.search(text)),
+        "page_deixis": float(bool(_PAGE_DEIXIS.search(text))),
         "question": float(text.rstrip("\"'”’").endswith("?")),
         "exclaim": float(text.rstrip("\"'”’").endswith("!")),
     }
@@ -240,7 +249,13 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
     context = context and any(story)
     out = []
     for i, (line, shape) in enumerate(zip(lines, shapes)):
-        f = {"bias": 1.0, **shape}
+        if context:
+            f = {"bias": 1.0, **shape}
+        else:
+            # A line out of its page has its own shape weights: isolated story sentences are short
+            # single sentences while story lines on a page are paragraphs, so sharing the shape
+            # weights would teach page lines an artefact. Only the word features are shared.
+            f = {"bias": 1.0, **{f"nc:{k}": v for k, v in shape.items()}}
         if context:
             f["rel_pos"] = i / (n - 1) if n > 1 else 0.5
             f["first"] = float(i == 0)
@@ -252,6 +267,11 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
             f["attached_next"] = float(i + 1 < n and lines[i + 1].attached_prev)
             f["no_story_before"] = float(not story_before[i])
             f["no_story_after"] = float(not story_after[i])
+            inside = story_before[i] and story_after[i]
+            f["inside_story"] = float(inside)  # a story paragraph somewhere above and below
+            f["inside_story_terminal"] = float(inside and shape["terminal"] > 0)
+            f["prev_story"] = float(i > 0 and story[i - 1])
+            f["next_story"] = float(i + 1 < n and story[i + 1])
             for side, j in (("prev", i - 1), ("next", i + 1)):
                 if 0 <= j < n:
                     for k in _NEIGHBOUR_KEYS:
