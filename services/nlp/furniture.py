@@ -51,7 +51,7 @@ _DIGIT = re.compile(r"\d+")
 _SECOND_PERSON = re.compile(r"\b(?:you|your|yours|you're|you've)\b", re.I)
 _FIRST_PLURAL = re.compile(r"\b(?:we|us|our|we're|we've)\b", re.I)
 _PAGE_DEIXIS = re.compile(r"\b(?:this|the|our) (?:story|article|post|page|newsletter|video|piece|site|app|website)\b"
-                          r"|\bbelow\b|\bclick\b|\bhere\b", re.I)
+                          r"|\bbelow\b|\bclick\b", re.I)
 _NONWORD = re.compile(r"[^\w ]+")
 
 
@@ -290,10 +290,12 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
             f["rep_prefix"] = float(pr > 0)
             f["rep_prefix_short"] = float(pr > 0) * short
             f["rep_prefix_nonterminal"] = float(pr > 0) * (1 - shape["terminal"])
-        if hashed:
+        # Out of a page the words are all there is to go on: they count in full.
+        value = hashed if context else (1.0 if hashed else 0.0)
+        if value:
             for h in _hashed(line.text):
                 key = f"h:{_bucket(h)}"
-                f[key] = f.get(key, 0.0) + hashed
+                f[key] = f.get(key, 0.0) + value
         out.append(f)
     return out
 
