@@ -67,6 +67,10 @@ class ArticleReceived(_Event):
     title: str | None = None
     body: str = Field(description="Cleaned plain text; sentence offsets refer to it")
     credit: str | None = Field(None, description="Outlet the story came from (a 'Credits: X' line)")
+    captions: list[str] = Field(default_factory=list, description="Photo, image and video caption lines "
+                                "removed from the body as page furniture")
+    credits: list[str] = Field(default_factory=list, description="Byline, reporting, editing and source lines "
+                               "removed from the body as page furniture")
     published_at: datetime | None = None
     received_at: datetime
     source: Literal["http", "batch", "feed", "file"] = "http"

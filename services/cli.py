@@ -58,10 +58,10 @@ async def _ingest(path: Path, batch: int) -> int:
     from services.ingest.settings import IngestSettings
 
     kafka, common, settings = KafkaSettings(), CommonSettings(), IngestSettings()
-    with path.open(encoding="utf-8") as handle:
-        drafts = [prepare_article(a) for _, a in _read_articles(handle, str(path))]  # all checked first
-    await ensure_topics(kafka.bootstrap_servers, common.namespace)
     service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url), "claimstream-cli")
+    with path.open(encoding="utf-8") as handle:  # all checked first; the service's outlet memory across the file
+        drafts = [prepare_article(a, service.memory) for _, a in _read_articles(handle, str(path))]
+    await ensure_topics(kafka.bootstrap_servers, common.namespace)
     await service.start()
     counts = {"published": 0, "duplicate": 0}
     try:
@@ -78,19 +78,22 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
     from schemas import ArticleReceived
     from services.ingest.prepare import prepare_article
     from services.nlp import matching, pipeline
+    from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
     checkworthy = ProcessorSettings().checkworthy()
     # One in-memory index for the whole input: claims of later articles match earlier ones, as in the stream.
     index = matching.ClaimIndex({})
+    # One outlet memory too: a line an outlet printed in earlier articles is page furniture, as in ingest.
+    memory = OutletMemory()
     handle = path.open(encoding="utf-8") if path else sys.stdin
     try:
         for _, article in _read_articles(handle, str(path or "stdin")):
-            draft = prepare_article(article)
+            draft = prepare_article(article, memory)
             received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at",
-                "language", "language_confidence")},
+                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
+                "published_at", "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
             annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
             scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
