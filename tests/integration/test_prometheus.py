@@ -383,7 +383,7 @@ def test_the_run_provokes_the_dead_letter_and_rejection_alerts_only(prometheus, 
         alerts = prometheus.get("/api/v1/alerts")["alerts"]
         found = {(a["labels"]["alertname"], a["labels"].get("stage") or a["labels"].get("topic"),
                   a["labels"].get("reason")) for a in alerts if a["state"] in ("pending", "firing")}
-        wanted = {("ClaimStreamDeadLettersIncreasing", "cluster", "not_json"),
+        wanted = {("ClaimStreamDeadLettersIncreasing", "match", "not_json"),
                   ("ClaimStreamQueryRejectingMessages", "claims", "not_json")}
         return found if wanted <= found else None
 
@@ -398,7 +398,7 @@ def test_processor_lag_covers_every_partition_of_the_consumed_topics(stack, driv
     for labels in seen:
         values = dict(labels)
         by_topic.setdefault(values["topic"], set()).add(values["partition"])
-    for thing in ("articles", "sentences", "claims"):
+    for thing in ("articles", "sentences", "candidates", "annotations"):
         assert by_topic.get(thing) == {str(p) for p in range(TOPICS[thing].partitions)}, by_topic
     committed = _metric_lines(stack.processors, "claimstream_processor_consumer_committed_offset")
     assert len(committed) == len(lines)
