@@ -17,7 +17,8 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-_MAP = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "})
+_MAP = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
+                      "\u00a0": " "})
 
 
 def norm(s: str) -> str:

@@ -157,7 +157,8 @@ def measure(docs: list[Doc], probs: list[list[float]], threshold: float) -> dict
 
 def fmt(m: dict) -> str:
     return (f"leak {m['leak']:.3f} ({m['leaked']}/{m['furniture_lines']}), story sentences lost "
-            f"{m['lost_sents']}/{m['story_sents']} ({m['lost_rate']:.4f}), story lines lost {m['lost_lines']}/{m['story_lines']}")
+            f"{m['lost_sents']}/{m['story_sents']} ({m['lost_rate']:.4f}), "
+            f"story lines lost {m['lost_lines']}/{m['story_lines']}")
 
 
 def holdout_outlets(docs: list[Doc], c: float) -> tuple[list[list[float]], list[Doc]]:

@@ -162,7 +162,7 @@ async def poll_once(service: IngestService, settings: IngestSettings, client: ht
                 page = None
             try:
                 draft = await asyncio.to_thread(prepare_article, entry_to_article(entry, title, page),
-                                              service.memory)
+                                              getattr(service, "memory", None))
             except (EmptyArticleError, ValueError) as exc:
                 log.warning("entry skipped", url=link, error=str(exc))
                 continue

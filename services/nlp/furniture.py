@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 import zlib
@@ -31,7 +32,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-MODEL_PATH = Path(__file__).parent / "models" / "furniture.json"
+# CLAIMSTREAM_FURNITURE_MODEL: another weights file (e.g. one trained without the set being measured).
+MODEL_PATH = Path(os.environ.get("CLAIMSTREAM_FURNITURE_MODEL") or Path(__file__).parent / "models" / "furniture.json")
 HASH_DIM = 1 << 14
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?|[©|·•@:&+#/()]", re.UNICODE)
@@ -376,7 +378,8 @@ def teaser_block_ends(lines: list[Line], is_furniture: list[bool]) -> list[bool]
                 attached = attached and lines[j].attached_prev
                 short = len(nxt.split()) <= 30
                 if attached:
-                    headline_like = short and (not nxt.rstrip("\"'”’)]").endswith(".") or bool(_ELLIPSIS.search(nxt)))
+                    cut_off = bool(_ELLIPSIS.search(nxt))
+                    headline_like = short and (not nxt.rstrip("\"'”’)]").endswith(".") or cut_off)
                 else:
                     headline_like = short and (not is_terminal(nxt) or bool(_ELLIPSIS.search(nxt)))
                 if not headline_like:

@@ -43,8 +43,8 @@ def test_furniture_at_top_middle_and_end():
 
 def test_teaser_block_mid_article_keeps_the_story_after_it():
     for marker in ("More on this story", "Trending", "Related"):
-        text = _body(STORY[0], STORY[1], f"{marker}\nCouncil tax to rise by 5% in April\nMayor faces no-confidence vote",
-                     STORY[2], STORY[3])
+        block = f"{marker}\nCouncil tax to rise by 5% in April\nMayor faces no-confidence vote"
+        text = _body(STORY[0], STORY[1], block, STORY[2], STORY[3])
         c = clean_text(text, title="Council approves budget")
         assert c.body == _body(*STORY), marker
         assert "Council tax to rise by 5% in April" in c.removed
