@@ -234,3 +234,14 @@ def test_ner_and_linking_rows_use_the_modules_when_present(tmp_path, monkeypatch
     # the modules exist in this repository: a missing function is a regression, an error row, not a skip
     assert [r["status"] for r in rep.rows] == ["error", "error"]
     assert rep.errors == 2
+
+
+def test_the_blind_rows_come_first_and_name_their_commit():
+    ev = _load_script()
+    rep = ev.Report()
+    ev.eval_blind(rep)
+    recorded = json.loads((ev.BLIND_DIR / "results.json").read_text())
+    assert rep.rows and all(r["metric"].startswith("blind.") for r in rep.rows)
+    assert all(recorded["measured_on_commit"] in r["note"] for r in rep.rows)
+    assert {r["metric"].split(".")[1] for r in rep.rows} == set(recorded["sets"])
+    assert all(r["met"] in ("yes", "no") for r in rep.rows)  # every blind figure is held against its target
