@@ -86,6 +86,14 @@ def layout(lines: list[str]) -> tuple[list[int], list[fur.Line]]:
     return idx, recs
 
 
+SHORT_BODY_LINES = 4
+SHORT_BODY_THRESHOLD = 0.9
+
+
+def _sentence_shaped(line: str) -> bool:
+    return len(line.split()) >= 8 and fur.is_terminal(line) and line[:1].isupper()
+
+
 def article_key(text: str) -> str:
     return "t-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
@@ -104,6 +112,12 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
     scores = fur.furniture_scores(recs, repeats, fm)
     threshold = fm.threshold if fm is not None else 0.5
     drop = fur.decide(recs, scores, threshold)
+    if len(recs) <= SHORT_BODY_LINES:
+        # The model learned that furniture sits at the top and the bottom of a page; a body of a few
+        # lines is nearly all top and bottom (a two-paragraph brief lost its lead at 0.73), so there a
+        # line shaped like a story sentence goes only when the model is sure of it.
+        drop = [d and (s >= SHORT_BODY_THRESHOLD or not _sentence_shaped(r.text))
+                for d, s, r in zip(drop, scores, recs)]
     if memory is not None:
         memory.remember(outlet, article, texts)
 

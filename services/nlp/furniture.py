@@ -91,11 +91,10 @@ def shape_key(line: str) -> str:
 
 
 def prefix_key(line: str) -> str:
-    """The label of a "Label: text" line ("image caption"), else the first two words."""
+    """The label of a "Label: text" line ("image caption"), else "" (no key). Two story sentences that
+    open with the same two words ("The company ...") are no sign of furniture, so plain lines have none."""
     m = _LABEL.match(line)
-    if m:
-        return exact_key(m.group(0))
-    return " ".join(exact_key(line).split()[:2])
+    return exact_key(m.group(0)) if m else ""
 
 
 class OutletMemory:
@@ -117,7 +116,8 @@ class OutletMemory:
 
     @staticmethod
     def _keys(line: str) -> list[str]:
-        return [f"e|{exact_key(line)}", f"s|{shape_key(line)}", f"p|{prefix_key(line)}"]
+        prefix = prefix_key(line)
+        return [f"e|{exact_key(line)}", f"s|{shape_key(line)}", f"p|{prefix}" if prefix else ""]
 
     def counts(self, outlet: str | None, article: str | None, lines: list[str]) -> list[tuple[int, int, int]]:
         """For each line: in how many other articles of the outlet its exact / shape / prefix key was seen."""
@@ -131,7 +131,7 @@ class OutletMemory:
             for line in lines:
                 row = []
                 for key in self._keys(line):
-                    seen = table.get(key)
+                    seen = table.get(key) if key else None
                     row.append(0 if not seen else sum(1 for a in seen if a != article))
                 out.append(tuple(row))
             return out
@@ -149,7 +149,7 @@ class OutletMemory:
             while len(self._outlets) > self.max_outlets:
                 self._outlets.popitem(last=False)
             for line in lines:
-                for key in set(self._keys(line)):
+                for key in set(self._keys(line)) - {""}:
                     seen = table.pop(key, None) or []
                     if article not in seen:
                         seen = [*seen, article][-self.articles_per_key:]

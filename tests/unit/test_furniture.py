@@ -72,7 +72,10 @@ def test_outlet_memory_counts_other_articles_only():
     assert mem.counts("City Times", "a1", [line]) == [(0, 0, 0)]  # a new version of the same article
     assert mem.counts("Other Outlet", "a2", [line]) == [(0, 0, 0)]  # per outlet
     exact, shape, prefix = mem.counts("city times", "a2", [line])[0]
-    assert exact == 1 and shape == 1 and prefix == 1
+    assert exact == 1 and shape == 1 and prefix == 0  # no "Label:" opening: no prefix key
+    label = "Image caption: Firefighters near Patras"
+    mem.remember("City Times", "a1", [label])
+    assert mem.counts("City Times", "a3", ["Image caption: A road closed by the fire"])[0][2] == 1
     # digits are masked, names too in the shape key
     assert mem.counts("City Times", "a3", ["Reporting by Jo Smith; Editing by Al Bee"])[0][1] == 1
 
@@ -114,3 +117,11 @@ def test_prepare_article_keeps_captions_and_credits_as_metadata():
     assert draft.captions == ["Photo: The council chamber on Thursday. (John Doe/City Times)"]
     assert draft.credit == "City Wire" and draft.credits == ["Source: City Wire"]
     assert len(mem) > 0
+
+
+def test_a_two_paragraph_brief_keeps_its_lead():
+    from services.nlp.clean import clean_text
+
+    lead = "Firefighters evacuated 41,234 residents from three villages near Patras on Tuesday, officials said."
+    second = "The European Commission said 14 percent of the forest in the region had burned since July."
+    assert clean_text(f"{lead}\n\n{second}", "Fire report").body == f"{lead}\n\n{second}"
