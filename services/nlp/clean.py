@@ -108,6 +108,10 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
     texts = [r.text for r in recs]
     article = article or article_key(text)
     repeats = memory.counts(outlet, article, texts) if memory is not None else None
+    if repeats and sum(1 for ex, _, _ in repeats if ex) >= 0.8 * len(repeats):
+        # Nearly all of the article printed before under another id: a republished or re-posted story, not
+        # an outlet's page furniture around a new one (its repeats would otherwise empty it).
+        repeats = None
     fm = fur.model()
     scores = fur.furniture_scores(recs, repeats, fm)
     threshold = fm.threshold if fm is not None else 0.5
