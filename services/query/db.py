@@ -123,6 +123,10 @@ class ClaimRow(Base):
     claim_score: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(100))
     entities: Mapped[list] = mapped_column(JSON)
+    # ClaimDetected.enrichment as JSON (claim type, source, via, hedged, quantities, dates); null for
+    # claims projected before the column existed. The projection fills it from the event's field of
+    # the same name (`_columns` keeps every event field that has a column).
+    enrichment: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))

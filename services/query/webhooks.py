@@ -110,7 +110,7 @@ class WebhookDispatcher:
                 self.settings.webhook_max_age_s:
             return  # a replay or a rebuild, not news
         for target in self.targets:
-            if target.match(event.type, event.facets):
+            if target.match(event.type, event.facets, event.payload):
                 try:
                     self.queue.put_nowait((target, event))
                 except asyncio.QueueFull:
