@@ -63,7 +63,8 @@ def test_not_utf8_gets_400_as_json(stack):
 def test_boilerplate_only_body_gets_422(stack):
     response = httpx.post(f"{stack.ingest}/articles", json=_article(body="Comments are closed.\n\nShare this article"))
     assert response.status_code == 422
-    assert "empty" in response.json()["detail"]
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "body"] and "empty" in error["msg"]
 
 
 def test_oversized_article_gets_413(stack):
