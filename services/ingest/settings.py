@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.state import sqlite_url
 
 
 class IngestSettings(BaseSettings):
@@ -13,7 +13,7 @@ class IngestSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8001
-    db_url: str = Field(f"sqlite:///{Path('.run/ingest.db').absolute()}",
+    db_url: str = Field(default_factory=lambda: sqlite_url("ingest.db"),
                         description="Ledger of published article ids and versions")
     max_request_bytes: int = Field(8 * 1024 * 1024, description="Larger requests get 413")
     max_article_bytes: int = Field(1024 * 1024, description="Larger article bodies get 413")

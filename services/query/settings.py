@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.state import sqlite_url
 
 
 class QuerySettings(BaseSettings):
@@ -13,7 +13,7 @@ class QuerySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    db_url: str = Field(f"sqlite:///{Path('.run/query.db').absolute()}",
+    db_url: str = Field(default_factory=lambda: sqlite_url("query.db"),
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
     max_request_bytes: int = 64 * 1024
