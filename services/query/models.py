@@ -320,7 +320,8 @@ class WatchlistCreate(WatchlistFields):
     @model_validator(mode="after")
     def _not_everything(self) -> WatchlistCreate:
         if FeedFilter.model_validate(self.model_dump(include=set(FeedFilter.model_fields))).is_empty():
-            raise ValueError("a watchlist needs at least one filter (entity, outlet, claim_type, min_score, "
+            raise ValueError("a watchlist needs at least one filter (entity, entity_id, outlet, source, language, "
+                             "claim_type, min_score, "
                              "min_outlets, q or types)")
         return self
 
@@ -338,6 +339,9 @@ class WatchlistPublic(BaseModel):
     webhook_url: str | None
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(default_factory=list,
+                                description="On writes: saved, but e.g. the entity is unknown so far (with "
+                                            "suggestions) or is an alias of another canonical name")
 
 
 class WatchlistsPublic(BaseModel):

@@ -169,3 +169,16 @@ def test_live_matcher_reads_the_payload_for_ids_sources_and_language(engine):
     # A cluster event has no claim payload: the entity id is looked up in the gazetteer by name.
     m = matcher([FeedFilter(entity_id="country:north-korea", types=["cluster"])])
     assert m("cluster", {"entities": ["north korea"]}, {"cluster_id": "c_1"})
+
+
+def test_watchlist_warnings_for_unknown_entities_and_aliases(engine):
+    from services.query.routers.watchlists import entity_warnings
+
+    assert entity_warnings(engine, {"entity": "north korea"}) == []  # seen in a claim
+    assert entity_warnings(engine, {"entity": "Russia", "entity_id": "country:russia"}) == []
+    [unknown] = entity_warnings(engine, {"entity": "Nort Korea"})
+    assert "has not been seen" in unknown and "North Korea" in unknown.split("did you mean:")[1]
+    [alias] = entity_warnings(engine, {"entity": "DPRK"})
+    assert "'North Korea'" in alias and "country:north-korea" in alias
+    [bad_id] = entity_warnings(engine, {"entity_id": "country:north-kore"})
+    assert "country:north-korea" in bad_id
