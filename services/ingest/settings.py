@@ -20,6 +20,8 @@ class IngestSettings(BaseSettings):
     max_batch_articles: int = 1000
     request_timeout_s: float = Field(30.0, ge=0, description="Longest time for one request (504 after); 0 = none")
     api_key: str | None = Field(None, description="When set, writes need the X-API-Key header")
+    allow_open_writes: bool = Field(False, description="Without api_key, writes are accepted only over a loopback "
+                                                       "address (127.0.0.1, ::1); true accepts them on any address")
     feeds: list[str] = Field(default_factory=list, description="RSS/Atom feed URLs to poll (JSON list)")
     feed_interval_s: float = 300.0
     feed_timeout_s: float = Field(15.0, gt=0, description="Longest time for one fetch, every redirect included")

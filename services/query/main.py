@@ -15,7 +15,7 @@ from services.common.http import (
     error_responses,
     install_error_handlers,
 )
-from services.common.apikey import document_api_key
+from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, ProgressWatch, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
@@ -45,6 +45,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        refusal = open_writes_refusal("query", settings.host, settings.api_key, settings.allow_open_writes)
+        if refusal:
+            # QUERY_HOST is what `python -m services.query` binds; other launchers are caught per request.
+            log.error("refusing to start", reason=refusal)
+            raise SystemExit(f"claimstream query: {refusal}")
         app.state.engine = make_engine(settings.db_url)
         await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)

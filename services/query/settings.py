@@ -21,6 +21,8 @@ class QuerySettings(BaseSettings):
                                                             "progress for this long restarts the projection "
                                                             "consumer; 0 turns the watchdog off")
     api_key: str | None = Field(None, description="When set, writes (watchlists, feedback) need the X-API-Key header")
+    allow_open_writes: bool = Field(False, description="Without api_key, writes are accepted only over a loopback "
+                                                       "address (127.0.0.1, ::1); true accepts them on any address")
 
     # Live feed (/claims/stream, /claims/ws)
     stream_queue_size: int = Field(500, ge=1, description="Events queued per live client; a client that falls "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi import Request
 
 from services import cli
 from services.ingest.models import ArticleIn
@@ -102,7 +103,8 @@ def ingest_client(tmp_path):
                                     warnings=language_warnings(d.language)) for d in drafts]
 
     app = FastAPI()
-    app.state.settings = IngestSettings(db_url=f"sqlite:///{tmp_path / 'l.db'}", max_article_bytes=2000)
+    app.state.settings = IngestSettings(db_url=f"sqlite:///{tmp_path / 'l.db'}", max_article_bytes=2000,
+                                        allow_open_writes=True)  # TestClient's server is "testserver"
     app.state.service = FakeService()
     install_error_handlers(app)
     app.include_router(articles.router)
@@ -130,3 +132,30 @@ def test_http_warns_about_articles_that_will_not_be_scored(ingest_client):
     assert accepted["language"] == "de" and "only English is scored" in accepted["warnings"][0]
     response = ingest_client.post("/articles", json=FURNITURE)
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "body"]
+
+
+def test_writes_without_a_key_only_over_loopback(tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from services.common.apikey import check_write_access, is_loopback, open_writes_refusal
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback(None)
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("testserver")
+    assert "INGEST_API_KEY" in open_writes_refusal("ingest", "0.0.0.0", None, False)
+    assert open_writes_refusal("ingest", "0.0.0.0", "k", False) is None
+    assert open_writes_refusal("ingest", "0.0.0.0", None, True) is None
+    assert open_writes_refusal("ingest", "127.0.0.1", None, False) is None
+
+    app = FastAPI()
+
+    @app.post("/w")
+    def write(request: Request) -> dict:
+        check_write_access("query", request, None, None, False)
+        return {}
+
+    client = TestClient(app)  # the server address of its requests is "testserver", not loopback
+    refused = client.post("/w")
+    assert refused.status_code == 401 and "QUERY_API_KEY" in refused.json()["detail"]
+    local = TestClient(app, base_url="http://127.0.0.1")
+    assert local.post("/w").status_code == 200
