@@ -216,6 +216,8 @@ class WatchlistRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     filters: Mapped[dict] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)
+    # HMAC-SHA256 key of the webhook's X-ClaimStream-Signature; made by the API, never read back by GET.
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 

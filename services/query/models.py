@@ -310,6 +310,9 @@ class AlertsPublic(BaseModel):
 
 class WatchlistFields(FeedFilter):
     webhook_url: HttpUrl | None = Field(None, description="Matching events are POSTed here as JSON")
+    webhook_secret: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[\x21-\x7e]+$",
+                                       description="Key of the deliveries' HMAC signature; default: one is made "
+                                                   "and returned once, in this write's answer")
 
 
 class WatchlistCreate(WatchlistFields):
@@ -339,6 +342,8 @@ class WatchlistPublic(BaseModel):
     webhook_url: str | None
     created_at: datetime
     updated_at: datetime
+    webhook_secret: str | None = Field(None, description="Only in the answer of a write: the key of the "
+                                                         "X-ClaimStream-Signature header of this webhook's deliveries")
     warnings: list[str] = Field(default_factory=list,
                                 description="On writes: saved, but e.g. the entity is unknown so far (with "
                                             "suggestions) or is an alias of another canonical name")

@@ -182,3 +182,65 @@ def test_watchlist_warnings_for_unknown_entities_and_aliases(engine):
     assert "'North Korea'" in alias and "country:north-korea" in alias
     [bad_id] = entity_warnings(engine, {"entity_id": "country:north-kore"})
     assert "country:north-korea" in bad_id
+
+
+@pytest.fixture()
+def query_client(engine, tmp_path):
+    from services.query.routers import watchlists
+    from services.query.settings import QuerySettings
+
+    class Hooks:
+        async def reload(self):
+            pass
+
+    app = FastAPI()
+    app.state.engine = engine
+    app.state.settings = QuerySettings(db_url=str(engine.url), webhook_allow_private=True)
+    app.state.webhooks = Hooks()
+    install_error_handlers(app)
+    app.include_router(watchlists.router)
+    app.include_router(claims_router.router)
+    return TestClient(app, base_url="http://127.0.0.1")
+
+
+def test_webhooks_are_signed_with_a_secret_per_watchlist(query_client, engine):
+    import asyncio
+    import json
+
+    import httpx
+
+    from services.query.live import FeedEvent
+    from services.query.settings import QuerySettings
+    from services.query.webhooks import SIGNATURE_HEADER, WebhookDispatcher, _load_targets, verify
+
+    made = query_client.post("/watchlists", json={"name": "korea", "entity": "Nort Korea",
+                                                  "webhook_url": "https://hooks.example/x"})
+    assert made.status_code == 201, made.text
+    secret = made.json()["webhook_secret"]
+    assert secret and len(secret) >= 32 and "did you mean" in made.json()["warnings"][0]
+    wid = made.json()["id"]
+    assert query_client.get(f"/watchlists/{wid}").json()["webhook_secret"] is None  # never read back
+    patched = query_client.patch(f"/watchlists/{wid}", json={"entity": "North Korea"}).json()
+    assert patched["webhook_secret"] == secret and patched["warnings"] == []  # kept across edits
+    other = query_client.post("/watchlists", json={"name": "b", "outlet": "x", "webhook_url": "https://h.example/",
+                                                   "webhook_secret": "s" * 20}).json()
+    assert other["webhook_secret"] == "s" * 20
+
+    [target, _] = sorted(_load_targets(engine), key=lambda t: t.watchlist_id)
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async def deliver():
+        dispatcher = WebhookDispatcher(engine, QuerySettings(db_url=str(engine.url)))
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await dispatcher.deliver(client, target, FeedEvent(7, "claim", {}, {"claim_id": "k-a"}))
+
+    assert asyncio.run(deliver())
+    [request] = seen
+    assert verify(secret, request.content, request.headers[SIGNATURE_HEADER])
+    assert not verify("another-secret-0000", request.content, request.headers[SIGNATURE_HEADER])
+    assert not verify(secret, request.content + b" ", request.headers[SIGNATURE_HEADER])
+    assert json.loads(request.content)["event"]["seq"] == 7

@@ -7,6 +7,7 @@ with the other parameters), and its webhook receives every matching live event.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -46,9 +47,18 @@ def _check_webhook(body: WatchlistCreate, allow_private: bool) -> None:
                                           "QUERY_WEBHOOK_ALLOW_PRIVATE allows others"}])
 
 
-def _values(body: WatchlistCreate) -> dict:
+def _values(body: WatchlistCreate, current_secret: str | None = None) -> dict:
+    """Row values; a webhook keeps its secret unless a new one is given, and gets one when it has none."""
+    secret = None
+    if body.webhook_url:
+        secret = body.webhook_secret or current_secret or secrets.token_urlsafe(32)
     return {"name": body.name, "filters": body.model_dump(include=FILTER_FIELDS, exclude_none=True),
-            "webhook_url": str(body.webhook_url) if body.webhook_url else None}
+            "webhook_url": str(body.webhook_url) if body.webhook_url else None, "webhook_secret": secret}
+
+
+def _written(row, values: dict, engine: Engine) -> WatchlistPublic:
+    return _public(row).model_copy(update={"webhook_secret": values["webhook_secret"],
+                                           "warnings": entity_warnings(engine, values["filters"])})
 
 
 def _get(engine: Engine, watchlist_id: int):
@@ -146,8 +156,7 @@ async def create_watchlist(body: WatchlistCreate, request: Request, response: Re
     row = await asyncio.to_thread(_insert, request.app.state.engine, values)
     await _changed(request)
     response.headers["Location"] = f"/watchlists/{row.id}"
-    return _public(row).model_copy(update={"warnings": await asyncio.to_thread(
-        entity_warnings, request.app.state.engine, values["filters"])})
+    return await asyncio.to_thread(_written, row, values, request.app.state.engine)
 
 
 @router.get("", response_model=WatchlistsPublic)
@@ -170,11 +179,11 @@ async def replace_watchlist(watchlist_id: WatchlistId, body: WatchlistCreate, re
                             settings: SettingsDep) -> WatchlistPublic:
     """Replace the whole watchlist: filters not given are cleared."""
     _check_webhook(body, settings.webhook_allow_private)
-    values = _values(body)
+    current = await asyncio.to_thread(_get, request.app.state.engine, watchlist_id)
+    values = _values(body, current.webhook_secret)
     row = await asyncio.to_thread(_replace, request.app.state.engine, watchlist_id, values)
     await _changed(request)
-    return _public(row).model_copy(update={"warnings": await asyncio.to_thread(
-        entity_warnings, request.app.state.engine, values["filters"])})
+    return await asyncio.to_thread(_written, row, values, request.app.state.engine)
 
 
 @router.patch("/{watchlist_id}", response_model=WatchlistPublic, dependencies=[WriteAccess],
@@ -192,11 +201,10 @@ async def update_watchlist(watchlist_id: WatchlistId, body: WatchlistUpdate, req
         raise HTTPException(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
                                   for e in exc.errors(include_url=False)]) from exc
     _check_webhook(full, settings.webhook_allow_private)
-    values = _values(full)
+    values = _values(full, current.webhook_secret)
     row = await asyncio.to_thread(_replace, engine, watchlist_id, values)
     await _changed(request)
-    return _public(row).model_copy(update={"warnings": await asyncio.to_thread(entity_warnings, engine,
-                                                                               values["filters"])})
+    return await asyncio.to_thread(_written, row, values, engine)
 
 
 @router.delete("/{watchlist_id}", status_code=204, dependencies=[WriteAccess], responses=NOT_FOUND | WRITE_ERRORS)
