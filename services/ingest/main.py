@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.http import (BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
+from services.common.http import (NO_CDN_DOCS, BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
+                                  add_offline_docs,
                                   install_error_handlers)
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, loop_lag_metrics
@@ -55,10 +56,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 poller.cancel()
             await service.stop()
 
-    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan, **NO_CDN_DOCS,
                   default_response_class=SafeJSONResponse)
     app.state.settings = settings
     install_error_handlers(app)
+    add_offline_docs(app)
     # The last one added runs first: the timeout also covers reading an oversized body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 
 from services.common.http import (
+    NO_CDN_DOCS,
+    add_offline_docs,
     BodySizeLimit,
     RequestTimeout,
     add_metrics_route,
@@ -95,13 +97,14 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             app.state.engine.dispose()
 
     # Every route may meet a body that is not JSON (400) or the request deadline (504).
-    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan, **NO_CDN_DOCS,
                   responses=error_responses(400, 504))
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     # Streams are long-lived by design: only ordinary requests get the deadline.
     app.add_middleware(RequestTimeout, seconds=15.0, exempt_paths={"/claims/stream", "/claims/ws"})
     install_error_handlers(app)
+    add_offline_docs(app)
     for module in (claims, clusters, articles, health, page, watchlists, feedback_routes, trending):
         app.include_router(module.router)
     add_metrics_route(app)
