@@ -28,7 +28,7 @@ from services.query.db import make_engine
 from services.query.feedlog import Effects, LiveRules
 from services.query.live import FeedHub
 from services.query.outbox import OutboxPublisher
-from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, \
+from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, revisions, \
     trending, watchlists
 from services.query.settings import QuerySettings
 from services.query.webhooks import WebhookDispatcher
@@ -105,7 +105,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     app.add_middleware(RequestTimeout, seconds=15.0, exempt_paths={"/claims/stream", "/claims/ws"})
     install_error_handlers(app)
     add_offline_docs(app)
-    for module in (claims, clusters, articles, health, page, watchlists, feedback_routes, trending):
+    for module in (claims, clusters, articles, revisions, health, page, watchlists, feedback_routes, trending):
         app.include_router(module.router)
     add_metrics_route(app)
     document_api_key(app, required=bool(settings.api_key))

@@ -417,3 +417,16 @@ class ModelFeedbackPublic(BaseModel):
 class FeedbackSummaryPublic(BaseModel):
     feedback_count: int
     versions: list[ModelFeedbackPublic] = Field(description="Most recent feedback first")
+
+
+class ArticleRevisionPublic(RevisionPublic):
+    """A revision with its article, for the desk's revisions panel (GET /revisions)."""
+
+    article_id: str
+    outlet: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+
+class RevisionsPublic(BaseModel):
+    items: list[ArticleRevisionPublic] = Field(description="Newest revision first")

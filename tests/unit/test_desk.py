@@ -244,3 +244,16 @@ def test_webhooks_are_signed_with_a_secret_per_watchlist(query_client, engine):
     assert not verify("another-secret-0000", request.content, request.headers[SIGNATURE_HEADER])
     assert not verify(secret, request.content + b" ", request.headers[SIGNATURE_HEADER])
     assert json.loads(request.content)["event"]["seq"] == 7
+
+
+def test_revisions_list_newest_first_with_the_article(engine):
+    from services.query.routers import revisions
+
+    app = FastAPI()
+    app.state.engine = engine
+    app.include_router(revisions.router)
+    items = TestClient(app).get("/revisions").json()["items"]
+    assert [(i["article_id"], i["version"], i["outlet"]) for i in items] == [("art-a", 2, "Harbor Daily")]
+    assert items[0]["edited"][0]["old_claim_id"] == "k-a"
+    assert TestClient(app).get("/revisions?outlet=harbor%20daily").json()["items"]
+    assert not TestClient(app).get("/revisions?outlet=Valley%20Times").json()["items"]
