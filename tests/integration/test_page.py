@@ -288,7 +288,7 @@ async def test_the_cluster_drill_down_shows_the_propagation_ledger(stack, browse
 async def press(page: Page, key: str) -> None:
     """A key as a person types it (keydown with its text, then keyup), to the focused element."""
     named = {"Escape": ("Escape", 27), "Enter": ("Enter", 13)}
-    code, vk = named.get(key, (f"Key{key.upper()}", ord(key.upper())))
+    code, vk = named[key] if key in named else (f"Key{key.upper()}", ord(key.upper()))
     text = {} if key in named else {"text": key, "unmodifiedText": key}
     await page.send("Input.dispatchKeyEvent", type="keyDown", key=key, code=code, windowsVirtualKeyCode=vk, **text)
     await page.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=vk)
@@ -323,7 +323,9 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
             desk_card = (f"[...document.querySelectorAll('#feed > li')].find(li => [...li.querySelectorAll("
                          f"'.outlet')].some(o => o.textContent === {json.dumps(desk)}))")
             await page.wait(f"{desk_card} !== undefined", "the desk article's story", timeout=90)
-            assert await page.js(f"{desk_card}.querySelectorAll('a').length") == 0
+            links = await page.js(f"[...{desk_card}.querySelectorAll('a')].map(a => a.outerHTML)")
+            texts = await page.js(f"{desk_card}.textContent")
+            assert links == [], (links, texts)
 
             # Keyboard: focus the story, accept it with `a`, open its ledger with `o`, close with Escape.
             await page.js(f"{card}.focus()")

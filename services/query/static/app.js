@@ -50,6 +50,8 @@
   }
 
   function safeHref(url) {
+    // No URL, no link (new URL(null, base) would make one to "<page>/null").
+    if (typeof url !== "string" || !url.trim()) return null;
     try {
       const parsed = new URL(url, window.location.href);
       return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
