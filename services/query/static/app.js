@@ -144,6 +144,8 @@
     }
     if (claims.some((c) => c.hedged)) facts.append(badge("hedged", "hedged", "the claim is hedged (may, reportedly…)"));
     for (const quantity of first.quantities || []) {
+      // Only figures whose normalised value is news: "310 million" = 310,000,000, "three" = 3.
+      if (Number(quantity.text.replace(/[^\d.]/g, "")) === Number(quantity.value)) continue;
       facts.append(badge(quantity.text + " = " + Number(quantity.value).toLocaleString() +
                          (quantity.unit ? " " + quantity.unit : ""), "quantity", "normalised figure"));
     }
