@@ -23,7 +23,8 @@ def test_single_article_is_accepted_with_its_id(stack):
     article = _article()
     response = httpx.post(f"{stack.ingest}/articles", json=article, timeout=30)
     assert response.status_code == 202
-    assert response.json() == {"articles": [{"id": article["id"], "version": 1, "status": "published"}]}
+    assert response.json() == {"articles": [{"id": article["id"], "version": 1, "status": "published",
+                                             "language": "en", "warnings": []}]}
 
 
 @pytest.mark.parametrize("payload, fragment", [
