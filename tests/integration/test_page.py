@@ -355,6 +355,10 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
             await page.wait(f"[...document.querySelectorAll('#revisions li')].some(li => "
                             f"li.textContent.includes({json.dumps(desk)}) && li.querySelector('ins'))",
                             "the desk article's revision", timeout=120)
+            # ... and the card of the first wording says it was edited.
+            first_card = (f"[...document.querySelectorAll('#feed > li')].find(li => "
+                          f"li.querySelector('.text').textContent === {json.dumps(first_body)})")
+            await page.wait(f"{first_card}.querySelector('.badge.revised') !== null", "the edited badge", timeout=30)
             assert await page.js("document.getElementById('alerts-empty') !== null")
 
             # Wide and narrow windows: nothing wider than the window.

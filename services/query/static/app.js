@@ -383,12 +383,32 @@
     return item;
   }
 
+  // A live claim is as it was when it arrived: the revisions panel tells its card when a later
+  // version of the article edited or withdrew it.
+  function markRevised(revisions) {
+    for (const revision of revisions) {
+      for (const [effect, changes] of [["edited", revision.edited], ["withdrawn", revision.withdrawn]]) {
+        for (const change of changes) {
+          for (const card of cards.values()) {
+            const claim = change.old_claim_id && card.claims.get(change.old_claim_id);
+            if (!claim) continue;
+            claim.revisions = claim.revisions || [];
+            if (claim.revisions.some((r) => r.version === revision.version)) continue;
+            claim.revisions.push({ version: revision.version, effect, new_text: change.new_text });
+            renderCard(card);
+          }
+        }
+      }
+    }
+  }
+
   async function loadRevisions() {
     try {
       const response = await fetch("revisions?limit=10");
       if (!response.ok) return;
       const items = (await response.json()).items;
       $("revisions").replaceChildren(...items.map(revisionItem));
+      markRevised(items);
       $("revisions-empty").hidden = items.length > 0;
     } catch (err) {
       // the panel stays as it is
