@@ -58,7 +58,7 @@ logs: ## follow the service logs
 eval: install ## measure the NLP and the matching on ../shared/data: prints one table, writes test-output/eval.json
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json
 
-eval-1m: install ## make eval with the matching cost at 1M claims too (about 3 GB of RAM, several minutes)
+eval-1m: install ## make eval with the matching cost at 1M claims too (about 7 GB of RAM: ~6.9 KB RSS per stored claim at 100k; tens of minutes)
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json --dedup-sizes 100000,1000000
 
 bench: install kafka-up ## drive the real stack at full and half rate; prints a `bench:` line, writes test-output/bench.json

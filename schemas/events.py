@@ -67,6 +67,10 @@ class ArticleReceived(_Event):
     title: str | None = None
     body: str = Field(description="Cleaned plain text; sentence offsets refer to it")
     credit: str | None = Field(None, description="Outlet the story came from (a 'Credits: X' line)")
+    captions: list[str] = Field(default_factory=list, description="Photo, image and video caption lines "
+                                "removed from the body as page furniture")
+    credits: list[str] = Field(default_factory=list, description="Byline, reporting, editing and source lines "
+                               "removed from the body as page furniture")
     published_at: datetime | None = None
     received_at: datetime
     source: Literal["http", "batch", "feed", "file"] = "http"
@@ -157,6 +161,9 @@ class SentenceAnnotated(_Event):
     language: str = "en"
     claim_score: float = Field(ge=0.0, le=1.0)
     is_claim: bool
+    checkworthy_score: float = Field(0.0, ge=0.0, le=1.0,
+                                     description="Calibrated probability that a fact-checker would check it")
+    is_checkworthy: bool = Field(False, description="checkworthy_score at or above its threshold (claims only)")
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
     cluster_id: str | None = Field(None, description="Set for claims")
@@ -184,6 +191,8 @@ class ClaimScored(_Event):
     published_at: datetime | None = None
     received_at: datetime
     claim_score: float = Field(ge=0.0, le=1.0)
+    checkworthy_score: float = Field(0.0, ge=0.0, le=1.0)
+    is_checkworthy: bool = False
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
     enrichment: ClaimEnrichment | None = None
@@ -211,6 +220,8 @@ class ClaimDetected(_Event):
     received_at: datetime
     detected_at: datetime
     claim_score: float = Field(ge=0.0, le=1.0)
+    checkworthy_score: float = Field(0.0, ge=0.0, le=1.0)
+    is_checkworthy: bool = False
     model_version: str
     entities: list[Entity] = Field(default_factory=list)
     enrichment: ClaimEnrichment | None = None

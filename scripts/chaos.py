@@ -16,7 +16,7 @@ Scenarios (full run, in this order, the broker last; reduced: kill9, poison, que
 - scale: processor workers 1 -> 2 -> 1: a second worker joins (rebalance), runs until it has
   annotated sentences and 8 s more, then stops gracefully (LeaveGroup, rebalance).
 - query_restart: SIGTERM to the query service mid-stream, start it again on the same database.
-- poison: on every input topic of the processors (articles, sentences, candidates, claims,
+- poison: on every input topic of the processors (articles, sentences, candidates,
   annotations) one message that is not JSON, one JSON of the wrong schema and one empty value,
   plus on `articles` (4 MiB topic limit) a 2.5 MiB payload over the processors' 2 MiB limit;
   `clusters` (read by the query only) gets the first two kinds and must be skipped there.
@@ -57,7 +57,7 @@ is complete, then takes the last reading.
 Stall, defined precisely. Every 0.5 s this script reads, for each partition of the topics a
 component consumes, the end offset and the component's position: for the processors the
 consumer group's committed offset (admin OffsetFetch; topics articles, sentences,
-candidates, claims, annotations), for the query projection the offset stored in its database
+candidates, annotations), for the query projection the offset stored in its database
 (consumed_offsets + 1; topics articles, annotations, claims, clusters), where a partition whose
 lag on the query's own claimstream_query_consumer_lag_messages gauge is 0 counts as caught up
 (skipped undecodable messages are not stored as offsets). A partition is *waiting* when
@@ -99,9 +99,9 @@ from stackctl import ROOT, log  # noqa: E402
 
 from samples.generator import make_article  # noqa: E402
 
-PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "claims", "annotations")
+PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "annotations")
 QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")
-STAGE_OF = {"articles": "split", "sentences": "annotate", "candidates": "match", "claims": "cluster",
+STAGE_OF = {"articles": "split", "sentences": "annotate", "candidates": "match",
             "annotations": "revise"}
 MAX_PROCESSOR_MESSAGE = 2 * 1024 * 1024
 

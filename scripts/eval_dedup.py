@@ -1,39 +1,56 @@
 #!/usr/bin/env python
-"""Measure cross-outlet claim matching (services/nlp/matching.py): quality and cost.
+"""Measure cross-outlet claim matching (services/nlp/matching.py with the pair model): quality and cost.
 
-    .venv/bin/python scripts/eval_dedup.py [--data ../shared/data] [--out test-output/eval_dedup.json]
-                                           [--sizes 100000,1000000] [--quick]
+    .venv/bin/python scripts/eval_dedup.py [--data ../shared/data] [--dev DATA/../devset]
+                                           [--out test-output/eval_dedup.json] [--sizes 100000,1000000] [--quick]
 
 Prints one table and writes the same figures (plus the failing pairs) as JSON.
 
+Every labelled set here is IN-DOMAIN: the pair model (services/nlp/models/pair_model.json) was trained
+on samples/dedup_*.jsonl, training/pairs, training/news/t1, t2 and the shared devset (see
+scripts/train_pair_model.py and the model's "trained_on"). None of these figures is a held-out or
+unseen measure; they say whether the matcher reproduces what it was fitted to, and whether it does
+so in any arrival order. A held-out figure needs a set the model never saw.
+
 Sections
 --------
-own set     samples/dedup_eval.jsonl, streamed through one ClaimIndex (dict mappings) in published_at
-            order, entities from extract_entities. Pairwise precision / recall / F1, B-cubed F1,
-            hard-negative accuracy (in the stream and, per pair, in a fresh two-claim index), update
-            detection, copy detection and blocking recall (share of same-cluster pairs whose blocking
-            keys agree: a cluster lives in one bucket, so this bounds the recall).
-            Targets: pairwise F1 >= 0.90 with precision >= 0.95 (default MatchPolicy, hashed vectors).
-            For each encoder, a small sweep of MatchPolicy.paraphrase_cosine picks the threshold with
-            the best F1 among those with precision >= 0.95 (best F1 overall when none reaches it).
-            The sweep is on the same set it is scored on: read it as a ceiling, not a held-out figure.
+sets        samples/dedup_eval.jsonl, dedup_heldout, dedup_fresh, dedup_fresh2 (the names are the files'
+            history, not their status: all four are in the training data) and the shared devset's gold
+            claims (their texts, with their articles' outlet and published_at, as train_pair_model's
+            corpus_pairs reads them). Each set is streamed through one ClaimIndex({}, policy) in
+            published order; entities from extract_entities + link_entities (as the pipeline). Per
+            encoder and policy: pairwise precision / recall / F1, B-cubed F1, neighbour recall (share
+            of same-cluster pairs where the earlier claim is among the later one's index.candidates(f)
+            when it arrives: the bound the ANN sets on recall), hard-negative accuracy (in the stream
+            and, per pair, in a fresh two-claim index), update detection, copy detection.
+            Policies: "default" = MatchPolicy() (the pair model decides); "cosine-only" =
+            MatchPolicy(pair_model=False) (cosine >= paraphrase_cosine and every conflict), a baseline.
+            Targets (in-domain): pairwise F1 >= 0.90 with precision >= 0.95.
+orders      each set streamed in three arrival orders (published order and two seeded shuffles; each
+            claim keeps its own published_at), headline encoder, default policy: B-cubed F1 of each and
+            the spread (max - min; target <= 0.02). Also with window_s = inf: the shuffles of a set
+            that spans months otherwise evict claims that arrive older than the newest seen minus
+            the 14-day window, which tells eviction apart from the decision's own order dependence.
 msrp        ../shared/data/msrp/msr_paraphrase_train.txt: each pair goes through a fresh two-claim
-            index; "paraphrase" = both claims end in one cluster. Accuracy and F1, no target.
+            index (ClaimIndex({}, policy)); "paraphrase" = both claims end in one cluster. No target.
 sts         ../shared/data/stsbenchmark_news/sts-{dev,train}-news.tsv: Pearson and Spearman of the
             matcher's cosine (quantised vectors, as ClaimIndex sees them) with the gold 0-5 scores.
-cost        synthetic claims from templates (Zipf-popular invented countries, cities, people and
-            organisations, varied figures) fill a ClaimIndex of N claims; then new claims (fresh ones,
-            reworded reprints and updated figures of indexed claims) are timed: ClaimIndex.candidates
-            and ClaimIndex.match, each p50/p99, with the decoded cache warm (newest 100k claims,
-            a long-running processor) and cold (a restarted one). Memory = RSS delta of the filled
-            mappings. Each size runs in its own interpreter so that RSS deltas do not mix.
-            Target: match p99 <= 5 ms at 1M claims.
+cost        synthetic claims from templates (Zipf-popular invented names, varied figures) fill a
+            ClaimIndex of N claims through index.store(f, Match(cluster_id=new_cluster_id(...))): the
+            real records and usearch ANN adds, timed (fill s, claims/s). Then new claims (fresh ones,
+            reworded reprints and updated figures of indexed claims) are timed one at a time:
+            index.candidates(f) (lookup) and index.match(f), p50 / p99 wall and thread CPU, with the
+            decoded cache as the fill left it (warm) and emptied (cold; the ANN stays). Memory: RSS
+            growth per claim and the usearch index's own memory_usage. Each size runs in its own
+            interpreter so that RSS deltas do not mix. Target: lookup p99 <= 5 ms at 1M claims.
 
-Encoders: "hashed" is matching.features(..., vector=None). If services/nlp/embeddings.py imports,
-"minilm" passes vector=embed([...])[i]; each encoder gets its own swept threshold.
+Encoders: "minilm" passes vector=embed([...])[i] (services/nlp/embeddings.py, what the stream and the
+pair model's training use; the headline); "hashed" is matching.features(..., vector=None), a bag-of-
+words fallback the pair model was not trained on. A failing embeddings module is an error, not a skip
+(--no-embeddings leaves MiniLM out on purpose).
 
-The own set (samples/dedup_eval.jsonl)
---------------------------------------
+The own sets (samples/dedup_*.jsonl)
+------------------------------------
 One JSON object per line, of two kinds:
 
   claim   {"id", "cluster", "outlet", "published_at", "text"[, "copy_of"]}
@@ -46,7 +63,8 @@ One JSON object per line, of two kinds:
           With expect_update, b is the later report of a changed figure: its Match.update_of must
           be the cluster that a was put in.
 
-Data in --data is read where it lies, never copied; a missing file skips its section with a message.
+The repository's own sets must exist (a missing one is an error); data in --data / --dev is read where
+it lies, never copied, and a missing shared file skips its section with a message.
 """
 
 from __future__ import annotations
@@ -63,7 +81,7 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,16 +91,15 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from services.nlp import matching  # noqa: E402
+from services.nlp import matching, pairmodel  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 
+OWN_SETS = ("dedup_eval", "dedup_heldout", "dedup_fresh", "dedup_fresh2")
 DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
-DEFAULT_HELDOUT = ROOT / "samples" / "dedup_heldout.jsonl"
-# Written after the held-out set had been used to find rule gaps, by someone who had not seen the matcher.
-DEFAULT_FRESH = ROOT / "samples" / "dedup_fresh.jsonl"
-DEFAULT_FRESH2 = ROOT / "samples" / "dedup_fresh2.jsonl"  # the same, written after dedup_fresh had been used
-TARGET_PRECISION, TARGET_F1, TARGET_P99_MS = 0.95, 0.90, 5.0
-SWEEP = [round(0.30 + 0.05 * i, 2) for i in range(13)]  # 0.30 .. 0.90
+IN_DOMAIN = "in-domain (trained on)"
+TARGET_PRECISION, TARGET_F1, TARGET_LOOKUP_P99_MS, TARGET_ORDER_SPREAD = 0.95, 0.90, 5.0, 0.02
+ORDER_SEEDS = (1, 2)
+POLICIES = {"default": matching.MatchPolicy(), "cosine-only": matching.MatchPolicy(pair_model=False)}
 
 
 def source_versions() -> dict:
@@ -90,10 +107,16 @@ def source_versions() -> dict:
     import hashlib
 
     out = {}
-    for rel in ("services/nlp/matching.py", "services/nlp/dedup.py", "services/nlp/entities.py"):
+    for rel in ("services/nlp/matching.py", "services/nlp/pairmodel.py", "services/nlp/models/pair_model.json",
+                "services/nlp/dedup.py", "services/nlp/entities.py"):
         path = ROOT / rel
         out[rel] = hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path.is_file() else None
     return out
+
+
+def trained_on() -> list[str]:
+    data = json.loads(pairmodel.MODEL_PATH.read_text(encoding="utf-8"))
+    return sorted((data.get("trained_on") or {}).get("sources") or [])
 
 
 def log(msg: str) -> None:
@@ -102,21 +125,28 @@ def log(msg: str) -> None:
 
 # --- encoders ---------------------------------------------------------------------------------------
 
-def load_encoders() -> tuple[dict, dict]:
-    """name -> embed function (None for the hashed default); name -> status note."""
-    encoders: dict = {"hashed": None}
-    notes = {"hashed": "matching.features(..., vector=None): feature-hashed bag of words"}
-    try:
-        from services.nlp.embeddings import embed  # type: ignore[import-not-found]
+def load_encoders(with_minilm: bool = True) -> tuple[dict, dict]:
+    """name -> embed function (None for the hashed fallback); name -> note. MiniLM first: the headline.
+    An embeddings module that fails to load raises (a regression, not a skip)."""
+    encoders: dict = {}
+    notes: dict = {}
+    if with_minilm:
+        from services.nlp.embeddings import embed
 
         probe = np.asarray(embed(["probe sentence"]))
         if probe.shape != (1, matching.VECTOR_DIM):
             raise ValueError(f"embed() returned shape {probe.shape}, expected (1, {matching.VECTOR_DIM})")
         encoders["minilm"] = embed
-        notes["minilm"] = "services.nlp.embeddings.embed (MiniLM ONNX)"
-    except Exception as exc:  # module not written yet, model missing, ...
-        notes["minilm"] = f"not evaluated: services.nlp.embeddings unavailable ({type(exc).__name__}: {exc})"
+        notes["minilm"] = "services.nlp.embeddings.embed (MiniLM ONNX): what the stream and the pair model use"
+    else:
+        notes["minilm"] = "left out (--no-embeddings)"
+    encoders["hashed"] = None
+    notes["hashed"] = "matching.features(..., vector=None): hashed bag of words; the pair model was not trained on it"
     return encoders, notes
+
+
+def headline(encoders: dict) -> str:
+    return "minilm" if "minilm" in encoders else "hashed"
 
 
 def embed_all(embed, texts: list[str], chunk: int = 256) -> np.ndarray:
@@ -125,10 +155,15 @@ def embed_all(embed, texts: list[str], chunk: int = 256) -> np.ndarray:
 
 
 def entities_for(texts: list[str]) -> dict[str, list[EntityMention]]:
-    from services.nlp.entities import extract_entities
+    """Entities as the pipeline gives them to matching: extract_entities, then link_entities."""
+    from services.nlp.entities import extract_entities, link_entities
 
     unique = list(dict.fromkeys(texts))
-    return dict(zip(unique, extract_entities(unique)))
+    out = {}
+    for text, found in zip(unique, extract_entities(unique)):
+        linked = link_entities(text, found) if found else []
+        out[text] = [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in linked]
+    return out
 
 
 def vectors_for(embed, texts: list[str]) -> dict[str, np.ndarray | None]:
@@ -207,7 +242,7 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else float("nan")
 
 
-# --- own set ----------------------------------------------------------------------------------------
+# --- the labelled sets ------------------------------------------------------------------------------
 
 def load_set(path: Path) -> tuple[list[dict], list[dict]]:
     claims, pairs = [], []
@@ -230,6 +265,25 @@ def load_set(path: Path) -> tuple[list[dict], list[dict]]:
     return claims, pairs
 
 
+def load_devset(folder: Path) -> tuple[list[dict], list[dict]]:
+    """The devset's gold claims in the own sets' shape: text, cluster, and their article's outlet and
+    published_at (scripts/train_pair_model.py corpus_pairs reads them the same way). Hard negatives
+    are cluster pairs there, not claim pairs: none are scored here."""
+    gold = json.loads((folder / "gold.json").read_text(encoding="utf-8"))
+    articles = {}
+    for line in (folder / "articles.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            a = json.loads(line)
+            articles[a["id"]] = a
+    claims = []
+    for c in gold["claims"]:
+        a = articles[c["article_id"]]
+        claims.append({"id": c["claim_id"], "cluster": c["cluster"], "outlet": a["outlet"],
+                       "published_at": a.get("published_at") or "1970-01-01T00:00:00Z", "text": c["text"]})
+    claims.sort(key=lambda c: (c["published_at"], c["id"]))
+    return claims, []
+
+
 def epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
 
@@ -240,57 +294,108 @@ def own_features(claims, ents, vecs) -> dict[str, matching.ClaimFeatures]:
             for c in claims}
 
 
-def stream(claims, feats, policy) -> dict[str, matching.Match]:
-    index = matching.ClaimIndex({}, {}, policy)
-    return {c["id"]: index.match(feats[c["id"]]) for c in claims}
+class Streamed:
+    """What one stream of claims through one ClaimIndex gave: each claim's final cluster (through merges),
+    its Match as decided, and the claim ids among its candidates when it arrived."""
+
+    def __init__(self, index: matching.ClaimIndex, decided: dict, neighbours: dict, order: list[str]):
+        self.index, self.decided, self.neighbours, self.order = index, decided, neighbours, order
+        self.cluster = {k: index.cluster_of(m.cluster_id) for k, m in decided.items()}
+        self.position = {k: i for i, k in enumerate(order)}
+
+    def update_of(self, claim_id: str) -> str | None:
+        up = self.decided[claim_id].update_of
+        return self.index.cluster_of(up) if up else None
+
+
+def stream(claims, feats, policy, order: list[str] | None = None) -> Streamed:
+    """Every claim through one ClaimIndex({}, policy), in `order` (claim ids; default: the claims' order)."""
+    index = matching.ClaimIndex({}, policy)
+    order = order or [c["id"] for c in claims]
+    decided, neighbours = {}, {}
+    for k in order:
+        f = feats[k]
+        neighbours[k] = {g.claim_id for g, _ in index.candidates(f)}
+        decided[k] = index.match(f)
+    return Streamed(index, decided, neighbours, order)
 
 
 def two_claim(fa, fb, policy) -> tuple[matching.Match, matching.Match]:
-    index = matching.ClaimIndex({}, {}, policy)
+    """Two claims alone in a fresh ClaimIndex({}, policy), the earlier first; their final Matches."""
+    index = matching.ClaimIndex({}, policy)
     first, second = sorted((fa, fb), key=lambda f: (f.seen_at, f.claim_id))
-    m1, m2 = index.match(first), index.match(second)
+    index.match(first)
+    index.match(second)
+    m1, m2 = index.decided(first.claim_id), index.decided(second.claim_id)
     return (m1, m2) if first is fa else (m2, m1)
 
 
-def explain(fa, fb, policy, merged: bool = False) -> dict:
-    """Why two claims were kept apart (or, with merged, why nothing kept them apart)."""
-    ka, kb = matching.blocking_keys(fa), matching.blocking_keys(fb)
+def explain(fa, fb, policy, together: bool, neighbours: bool | None = None) -> dict:
+    """Why two claims ended apart (together=False) or together: the pair model's probability, cosine,
+    MinHash Jaccard, conflicts, and whether either was among the other's candidates in the stream."""
     cos, jac = pair_cosine(fa, fb), matching.jaccard(fa, fb)
     conf = matching.conflicts(fa, fb)
+    hard = sorted(set(conf) & policy.hard_conflicts)
+    model = pairmodel.get_pair_model()
+    prob = model.pair(fa, fb, cos, jac)
+    scored = cos >= model.prefilter_cosine or jac >= policy.copy_jaccard
+    same = scored and prob >= model.threshold if policy.pair_model else \
+        (cos >= policy.paraphrase_cosine or jac >= policy.copy_jaccard)
     why = []
-    if merged:
-        if conf:
-            why.append(f"joined through other claims despite conflicts: {','.join(conf)}")
+    if together:
+        if conf and (hard or prob < model.veto):
+            why.append(f"joined through other claims despite {'hard ' if hard else ''}conflicts {','.join(conf)}")
+        elif same:
+            why.append(f"the pair model calls them the same (p {prob:.2f} >= {model.threshold:.2f})"
+                       + (f"; conflicts {','.join(conf)} below the veto rules" if conf else "")
+                       if policy.pair_model else f"cosine {cos:.2f} >= {policy.paraphrase_cosine:.2f}, no conflict")
         else:
-            direct = cos >= policy.paraphrase_cosine or jac >= policy.copy_jaccard
-            why.append("no conflict fires" + (f", cosine {cos:.2f} >= {policy.paraphrase_cosine:.2f}" if direct
-                                              else " (joined through other claims)"))
+            why.append(f"joined through other claims (p {prob:.2f} < {model.threshold:.2f})")
     else:
-        if not set(ka) & set(kb):
-            why.append(f"blocking keys {ka} / {kb} disjoint")
+        if neighbours is False:
+            why.append("not among each other's candidates (ANN neighbours)")
         if conf:
-            why.append("conflicts: " + ",".join(conf))
-        if cos < policy.paraphrase_cosine and jac < policy.copy_jaccard:
-            why.append(f"cosine {cos:.2f} < {policy.paraphrase_cosine:.2f}")
+            why.append(("hard conflicts: " if hard else "conflicts: ") + ",".join(conf))
+        if policy.pair_model and not scored:
+            why.append(f"cosine {cos:.2f} < prefilter {model.prefilter_cosine:.2f}: not scored")
+        elif not same:
+            why.append(f"p {prob:.2f} < {model.threshold:.2f}" if policy.pair_model
+                       else f"cosine {cos:.2f} < {policy.paraphrase_cosine:.2f}")
         if not why:
-            why.append("compatible, but the stream put them in different clusters (order/best-candidate choice)")
-    return {"cosine": round(cos, 3), "jaccard": round(jac, 3), "same_key": bool(set(ka) & set(kb)), "conflicts": conf,
-            "why": "; ".join(why)}
+            why.append("the model calls them the same, but a vetoing member or the order kept them apart")
+    return {"probability": round(prob, 3), "cosine": round(cos, 3), "jaccard": round(jac, 3), "conflicts": conf,
+            "neighbours": neighbours, "why": "; ".join(why)}
 
 
-def score_own(claims, pairs, feats, matches, policy, detail: bool) -> dict:
-    text = {c["id"]: c["text"] for c in claims}
-    gold = {c["id"]: c["cluster"] for c in claims}
-    pred = {k: m.cluster_id for k, m in matches.items()}
-    out = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred)}
-    # blocking recall: same-cluster pairs whose keys agree
+def same_cluster_pairs(claims) -> list[tuple[str, str]]:
     members = defaultdict(list)
     for c in claims:
         members[c["cluster"]].append(c["id"])
-    same_pairs = [(a, b) for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1:]]
-    keys = {k: set(matching.blocking_keys(f)) for k, f in feats.items()}
-    out["blocking_recall"] = sum(bool(keys[a] & keys[b]) for a, b in same_pairs) / max(1, len(same_pairs))
-    # hard negatives, in the stream and one pair at a time
+    return [(a, b) for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1:]]
+
+
+def neighbour_recall(claims, run: Streamed) -> float | None:
+    """Share of same-cluster pairs where the earlier-arriving claim is among the later one's candidates."""
+    pairs = same_cluster_pairs(claims)
+    if not pairs:
+        return None
+    hit = 0
+    for a, b in pairs:
+        first, later = (a, b) if run.position[a] < run.position[b] else (b, a)
+        hit += first in run.neighbours[later]
+    return hit / len(pairs)
+
+
+def were_neighbours(run: Streamed, a: str, b: str) -> bool:
+    return a in run.neighbours[b] or b in run.neighbours[a]
+
+
+def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict:
+    text = {c["id"]: c["text"] for c in claims}
+    gold = {c["id"]: c["cluster"] for c in claims}
+    pred = run.cluster
+    out = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred),
+           "neighbour_recall": neighbour_recall(claims, run)}
     by_kind, iso_kind = defaultdict(list), defaultdict(list)
     updates, iso_updates, neg_fail, upd_fail = [], [], [], []
     for p in pairs:
@@ -301,30 +406,31 @@ def score_own(claims, pairs, feats, matches, policy, detail: bool) -> dict:
         iso_kind[p["kind"]].append(m_a.cluster_id != m_b.cluster_id)
         if not apart and detail:
             neg_fail.append({"pair": p["pair"], "kind": p["kind"], "a": a, "b": b, "text_a": text[a],
-                             "text_b": text[b], **explain(feats[a], feats[b], policy, merged=True)})
+                             "text_b": text[b], **explain(feats[a], feats[b], policy, True, were_neighbours(run, a, b))})
         if p.get("expect_update"):
-            ok = apart and matches[b].update_of == pred[a]
+            ok = apart and run.update_of(b) == pred[a]
             updates.append(ok)
             iso_updates.append(m_a.cluster_id != m_b.cluster_id and m_b.update_of == m_a.cluster_id)
             if not ok and detail:
                 upd_fail.append({"pair": p["pair"], "a": a, "b": b, "text_a": text[a], "text_b": text[b],
-                                 "update_of": matches[b].update_of, "expected": pred[a],
-                                 **explain(feats[a], feats[b], policy)})
+                                 "update_of": run.update_of(b), "expected": pred[a],
+                                 **explain(feats[a], feats[b], policy, not apart, were_neighbours(run, a, b))})
     flat = [x for v in by_kind.values() for x in v]
     flat_iso = [x for v in iso_kind.values() for x in v]
-    out["hard_negative_accuracy"] = sum(flat) / max(1, len(flat))
-    out["hard_negative_accuracy_isolated"] = sum(flat_iso) / max(1, len(flat_iso))
+    out["hard_negative_accuracy"] = sum(flat) / len(flat) if flat else None
+    out["hard_negative_accuracy_isolated"] = sum(flat_iso) / len(flat_iso) if flat_iso else None
     out["hard_negative_by_kind"] = {k: {"apart": sum(v), "pairs": len(v)} for k, v in sorted(by_kind.items())}
-    out["update_detection"] = sum(updates) / max(1, len(updates))
-    out["update_detection_isolated"] = sum(iso_updates) / max(1, len(iso_updates))
+    out["update_detection"] = sum(updates) / len(updates) if updates else None
+    out["update_detection_isolated"] = sum(iso_updates) / len(iso_updates) if iso_updates else None
     expected_updates = {p["b"] for p in pairs if p.get("expect_update")}
-    out["spurious_updates"] = sorted(k for k, m in matches.items() if m.update_of and k not in expected_updates)
+    out["spurious_updates"] = sorted(k for k, m in run.decided.items() if m.update_of and k not in expected_updates)
     gold_copies = {c["id"]: c["copy_of"] for c in claims if c.get("copy_of")}
     out["copy_detection"] = {
-        "found": sum(matches[k].copy_of == v for k, v in gold_copies.items()), "gold": len(gold_copies),
-        "other_predicted": sorted(f"{k}->{m.copy_of}" for k, m in matches.items()
+        "found": sum(run.decided[k].copy_of == v for k, v in gold_copies.items()), "gold": len(gold_copies),
+        "other_predicted": sorted(f"{k}->{m.copy_of}" for k, m in run.decided.items()
                                   if m.copy_of and k not in gold_copies),
     }
+    out["merges"] = sum(1 for m in run.decided.values() if m.merged)
     out["clusters_predicted"] = len(set(pred.values()))
     out["meets_targets"] = (out["pairwise"]["precision"] >= TARGET_PRECISION and out["pairwise"]["f1"] >= TARGET_F1)
     if detail:
@@ -335,8 +441,11 @@ def score_own(claims, pairs, feats, matches, policy, detail: bool) -> dict:
                 g, p_ = gold[a] == gold[b], pred[a] == pred[b]
                 if g != p_:
                     row = {"a": a, "b": b, "cluster_a": gold[a], "cluster_b": gold[b], "text_a": text[a],
-                           "text_b": text[b], **explain(feats[a], feats[b], policy, merged=not g)}
+                           "text_b": text[b], **explain(feats[a], feats[b], policy, p_, were_neighbours(run, a, b))}
                     (missed if g else merged).append(row)
+        members = defaultdict(list)
+        for c in claims:
+            members[c["cluster"]].append(c["id"])
         partition = {}
         for cl, ids_ in members.items():
             groups = defaultdict(list)
@@ -349,85 +458,92 @@ def score_own(claims, pairs, feats, matches, policy, detail: bool) -> dict:
     return out
 
 
-def eval_own(set_path: Path, encoders: dict) -> dict:
-    claims, pairs = load_set(set_path)
-    texts = [c["text"] for c in claims]
-    log(f"own set: {len(claims)} claims, {len(pairs)} negative pairs; extracting entities")
-    ents = entities_for(texts)
-    result = {"path": str(set_path.relative_to(ROOT) if set_path.is_relative_to(ROOT) else set_path),
-              "claims": len(claims), "clusters": len({c["cluster"] for c in claims}),
-              "clustered_claims": sum(1 for c in claims if not c["cluster"] == c["id"]),
-              "negative_pairs": len(pairs), "negative_kinds": dict(Counter(p["kind"] for p in pairs)),
-              "runs": [], "sweep": {}, "best_threshold": {}}
-    features_by_encoder = {}
-    for name, embed in encoders.items():
-        feats = own_features(claims, ents, vectors_for(embed, texts))
-        features_by_encoder[name] = feats
-        sweep = []
-        for thr in SWEEP:
-            policy = matching.MatchPolicy(paraphrase_cosine=thr)
-            m = stream(claims, feats, policy)
-            pw = pairwise({c["id"]: c["cluster"] for c in claims}, {k: v.cluster_id for k, v in m.items()})
-            sweep.append({"paraphrase_cosine": thr, **{k: pw[k] for k in ("precision", "recall", "f1")}})
-        ok = [s for s in sweep if s["precision"] >= TARGET_PRECISION] or sweep
-        best = max(ok, key=lambda s: (round(s["f1"], 6), s["paraphrase_cosine"]))["paraphrase_cosine"]
-        result["sweep"][name], result["best_threshold"][name] = sweep, best
-        for label, policy in (("default", matching.MatchPolicy()),
-                              ("best-of-sweep", matching.MatchPolicy(paraphrase_cosine=best))):
-            m = stream(claims, feats, policy)
-            row = {"encoder": name, "policy": label, "paraphrase_cosine": policy.paraphrase_cosine,
-                   **score_own(claims, pairs, feats, m, policy, detail=True)}
-            result["runs"].append(row)
-    bests = [r for r in result["runs"] if r["policy"] == "best-of-sweep"]
-    win = max(bests, key=lambda r: (r["pairwise"]["f1"], r["pairwise"]["precision"]))
-    result["winner"] = win["encoder"] if len(bests) > 1 else None
-    return result
+def shuffled_orders(claims) -> dict[str, list[str]]:
+    """Published order and two seeded shuffles (claim ids)."""
+    published = [c["id"] for c in claims]
+    out = {"published": published}
+    for seed in ORDER_SEEDS:
+        ids = list(published)
+        random.Random(seed).shuffle(ids)
+        out[f"shuffle-{seed}"] = ids
+    return out
 
 
-def eval_heldout(set_path: Path, encoders: dict, thresholds: dict) -> dict:
-    """The held-out set, scored with the policies chosen on the own set (nothing is tuned here)."""
-    if not set_path.is_file():
-        return {"status": "skipped", "reason": f"{set_path} not found"}
-    claims, pairs = load_set(set_path)
+def order_runs(claims, feats, gold) -> dict:
+    """B-cubed (and pairwise) F1 of the same claims in three arrival orders, default policy; and again
+    with no eviction (window_s = inf), so that a spread from eviction and one from the decision show apart."""
+    out = {}
+    for label, policy in (("default", POLICIES["default"]),
+                          ("no-eviction", matching.MatchPolicy(window_s=float("inf")))):
+        rows = {}
+        for name, order in shuffled_orders(claims).items():
+            run = stream(claims, feats, policy, order)
+            rows[name] = {"bcubed_f1": bcubed(gold, run.cluster)["f1"], "pairwise_f1": pairwise(gold, run.cluster)["f1"],
+                          "partition": partition_digest(run.cluster)}
+        b3 = [r["bcubed_f1"] for r in rows.values()]
+        out[label] = {"orders": rows, "bcubed_spread": max(b3) - min(b3),
+                      "meets_target": max(b3) - min(b3) <= TARGET_ORDER_SPREAD}
+    return out
+
+
+def eval_set(name: str, path: Path, claims: list[dict], pairs: list[dict], encoders: dict, detail: bool = True) -> dict:
     texts = [c["text"] for c in claims]
-    log(f"held-out set: {len(claims)} claims, {len(pairs)} negative pairs; extracting entities")
+    log(f"{name}: {len(claims)} claims, {len(pairs)} hard-negative pairs; entities")
     ents = entities_for(texts)
-    out = {"status": "ok", "path": str(set_path.relative_to(ROOT) if set_path.is_relative_to(ROOT) else set_path),
-           "claims": len(claims), "clusters": len({c["cluster"] for c in claims}), "negative_pairs": len(pairs),
-           "runs": []}
-    for name, embed in encoders.items():
+    gold = {c["id"]: c["cluster"] for c in claims}
+    out = {"status": "ok", "label": IN_DOMAIN,
+           "path": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+           "claims": len(claims), "clusters": len(set(gold.values())),
+           "clustered_claims": sum(1 for c in claims if c["cluster"] != c["id"]),
+           "negative_pairs": len(pairs), "negative_kinds": dict(Counter(p["kind"] for p in pairs)), "runs": []}
+    for enc, embed in encoders.items():
         feats = own_features(claims, ents, vectors_for(embed, texts))
         cosines = gold_pair_cosines(claims, feats)
-        for label, thr in (("default", matching.MatchPolicy().paraphrase_cosine),
-                           ("own-set best", thresholds.get(name, matching.MatchPolicy().paraphrase_cosine))):
-            policy = matching.MatchPolicy(paraphrase_cosine=thr)
-            matches = stream(claims, feats, policy)
-            row = score_own(claims, pairs, feats, matches, policy, detail=True)
-            out["runs"].append({"encoder": name, "policy": label, "paraphrase_cosine": thr, **row,
-                                "gold_pair_cosine_mean": cosines, "partition": partition_digest(matches)})
+        for label, policy in POLICIES.items():
+            run = stream(claims, feats, policy)
+            row = score_set(claims, pairs, feats, run, policy, detail=detail)
+            out["runs"].append({"encoder": enc, "policy": label, **row, "gold_pair_cosine_mean": cosines,
+                                "partition": partition_digest(run.cluster)})
+        if enc == headline(encoders):
+            log(f"{name}: three arrival orders ({enc})")
+            out["orders"] = {"encoder": enc, **order_runs(claims, feats, gold)}
     return out
 
 
 def gold_pair_cosines(claims, feats) -> float:
     """Mean cosine of same-cluster pairs: tells the encoders apart even when the pairwise counts agree."""
-    members = defaultdict(list)
-    for c in claims:
-        members[c["cluster"]].append(c["id"])
-    values = [pair_cosine(feats[a], feats[b])
-              for ids in members.values() for i, a in enumerate(ids) for b in ids[i + 1:]]
+    values = [pair_cosine(feats[a], feats[b]) for a, b in same_cluster_pairs(claims)]
     return float(np.mean(values)) if values else float("nan")
 
 
-def partition_digest(matches: dict) -> str:
-    """A short hash of the predicted clustering (claim ids grouped, cluster ids ignored): two runs with the
-    same figures but another digest put different claims together."""
+def partition_digest(clusters: dict) -> str:
+    """A short hash of a clustering (claim id -> cluster id, or -> Match; ids grouped, cluster ids ignored):
+    two runs with the same figures but another digest put different claims together."""
     import hashlib
 
     groups = defaultdict(list)
-    for k, m in matches.items():
-        groups[m.cluster_id].append(k)
+    for k, m in clusters.items():
+        groups[getattr(m, "cluster_id", m)].append(k)
     text = "|".join(sorted(",".join(sorted(g)) for g in groups.values()))
     return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def eval_sets(set_paths: dict[str, Path], dev: Path | None, encoders: dict, quick: bool) -> dict:
+    out = {}
+    for name, path in set_paths.items():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: a repository set is missing")
+        claims, pairs = load_set(path)
+        out[name] = eval_set(name, path, claims, pairs, encoders)
+    if dev is None or not (dev / "gold.json").is_file():
+        out["devset"] = {"status": "skipped", "label": IN_DOMAIN, "reason": f"{dev}/gold.json not found"}
+    else:
+        claims, pairs = load_devset(dev)
+        if quick:
+            keep = sorted({c["cluster"] for c in claims})[:40]
+            claims = [c for c in claims if c["cluster"] in keep]
+        out["devset"] = eval_set("devset", dev, claims, pairs, encoders, detail=False)
+    return out
 
 
 # --- MSRP and STS -----------------------------------------------------------------------------------
@@ -469,21 +585,21 @@ def pair_features(s1, s2, ents, vecs, n):
     return f1, f2
 
 
-def eval_msrp(data: Path, encoders: dict, thresholds: dict, limit: int | None) -> dict:
+def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
     path = data / "msrp" / "msr_paraphrase_train.txt"
     if not path.is_file():
         return {"status": "skipped", "reason": f"{path} not found"}
     rows = read_msrp(path, limit)
-    log(f"msrp: {len(rows)} pairs; extracting entities")
+    log(f"msrp: {len(rows)} pairs; entities")
     ents = entities_for([s for _, a, b in rows for s in (a, b)])
     out = {"status": "ok", "path": str(path), "pairs": len(rows), "paraphrases": sum(q for q, _, _ in rows), "rows": []}
+    model = pairmodel.get_pair_model()
     for name, embed in encoders.items():
         vecs = vectors_for(embed, [s for _, a, b in rows for s in (a, b)])
         feats = [pair_features(a, b, ents, vecs, n) for n, (_, a, b) in enumerate(rows)]
         gold = [q == 1 for q, _, _ in rows]
-        same_key = [bool(set(matching.blocking_keys(f1)) & set(matching.blocking_keys(f2))) for f1, f2 in feats]
-        for label, thr in (("default", matching.MatchPolicy().paraphrase_cosine), ("best-of-sweep", thresholds[name])):
-            policy = matching.MatchPolicy(paraphrase_cosine=thr)
+        probs = [model.pair(f1, f2) for f1, f2 in feats]
+        for label, policy in POLICIES.items():
             pred = []
             for f1, f2 in feats:
                 m1, m2 = two_claim(f1, f2, policy)
@@ -491,9 +607,12 @@ def eval_msrp(data: Path, encoders: dict, thresholds: dict, limit: int | None) -
             tp = sum(g and p for g, p in zip(gold, pred))
             fp = sum(p and not g for g, p in zip(gold, pred))
             fn = sum(g and not p for g, p in zip(gold, pred))
-            out["rows"].append({"encoder": name, "policy": label, "paraphrase_cosine": thr,
+            out["rows"].append({"encoder": name, "policy": label,
                                 "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(rows), **prf(tp, fp, fn),
-                                "blocking_recall": sum(k for k, g in zip(same_key, gold) if g) / max(1, sum(gold))})
+                                "probability_mean": {"paraphrase": float(np.mean([p for p, g in zip(probs, gold) if g]
+                                                                                 or [np.nan])),
+                                                     "other": float(np.mean([p for p, g in zip(probs, gold) if not g]
+                                                                            or [np.nan]))}})
     return out
 
 
@@ -506,7 +625,7 @@ def eval_sts(data: Path, encoders: dict, limit: int | None) -> dict:
     out = {"status": "ok", "rows": []}
     for split, path in files:
         rows = read_sts(path, limit)
-        log(f"sts {split}: {len(rows)} pairs; extracting entities")
+        log(f"sts {split}: {len(rows)} pairs; entities")
         ents = entities_for([s for _, a, b in rows for s in (a, b)])
         gold = np.array([g for g, _, _ in rows], dtype=np.float64)
         for name, embed in encoders.items():
@@ -696,36 +815,14 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def decide_loop(f, candidates, policy):
-    """A plain-loop reading of matching.decide (one candidate at a time, no numpy over the bucket),
-    for timing and as a check: both must give the same decisions."""
-    candidates = [c for c in candidates if c[0].claim_id != f.claim_id]
-    sims = [(matching.pair_score(f, c), matching.jaccard(f, c)) for c, _ in candidates]
-    wanted = {m.cluster_id for (c, m), (s, j) in zip(candidates, sims)
-              if s >= policy.paraphrase_cosine or j >= policy.copy_jaccard}
-    veto, best, update = set(), {}, None
-    for (c, m), (s, j) in zip(candidates, sims):
-        if m.cluster_id not in wanted:
-            continue
-        found = matching.conflicts(f, c)
-        if found:
-            veto.add(m.cluster_id)
-            if found == ["number"] and s >= policy.update_cosine and c.seen_at <= f.seen_at:
-                update = max(update or (s, m.cluster_id), (s, m.cluster_id))
-        elif s >= policy.paraphrase_cosine or j >= policy.copy_jaccard:
-            cp = (m.copy_of or c.claim_id) if (c.outlet != f.outlet and j >= policy.copy_jaccard
-                                                and c.seen_at <= f.seen_at) else None
-            if m.cluster_id not in best or (s, c.claim_id) > best[m.cluster_id][:2]:
-                best[m.cluster_id] = (s, c.claim_id, cp)
-    ok = [(s, cid_, cl, cp) for cl, (s, cid_, cp) in best.items() if cl not in veto]
-    if not ok:
-        return matching.Match(cluster_id=matching.new_cluster_id(f.claim_id), update_of=update[1] if update else None)
-    s, member, cl, cp = max(ok)
-    return matching.Match(cluster_id=cl, copy_of=cp, matched_claim=member, score=s)
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
-    """Fill an index of n synthetic claims, then time lookups and matches of new claims."""
+    """Fill a ClaimIndex of n synthetic claims through index.store (records + usearch adds), then time
+    index.candidates (lookup) and index.match of new claims, one at a time."""
     sources = source_versions()
     policy = matching.MatchPolicy()
     gen = Generator(seed)
@@ -733,6 +830,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     window = policy.window_s * 0.9
     step = window / max(1, n)
     t_end = n * step
+    cache_size = 100_000
 
     def items(lo: int, hi: int) -> list:
         out = []
@@ -745,34 +843,26 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     if not bulk.verify(items(0, min(n, 300))):
         bulk.batch_ok, fill_path = False, "matching.features (plain: the bulk path did not verify)"
         bulk.build = lambda its: [matching.features(*it) for it in its]
+    index = matching.ClaimIndex({}, policy, cache_size=cache_size)
+    ann = index._index()  # the (empty) usearch index exists before the baseline
     gc.collect()
     gc.disable()  # millions of small containers: the cyclic GC would dominate the fill
     base = rss_bytes()
-    buckets: dict[str, list[str]] = {}
-    records: dict[str, dict] = {}
-    cache_size = 100_000
-    newest = OrderedDict()
-    t0 = time.perf_counter()
+    feat_s = store_s = store_cpu = 0.0
     for lo in range(0, n, 5000):
-        for f in bulk.build(items(lo, min(n, lo + 5000))):
-            m = matching.Match(cluster_id=matching.new_cluster_id(f.claim_id))
-            for key in matching.blocking_keys(f):  # what match() stores in each bucket, minus the decision
-                records[matching.record_key(key, f.claim_id)] = matching.to_record(f, m)
-                bucket = buckets.get(key)
-                if bucket is None:
-                    buckets[key] = [f.claim_id]
-                else:
-                    bucket.append(f.claim_id)
-                    if len(bucket) > policy.max_bucket:
-                        del records[matching.record_key(key, bucket.pop(0))]  # pruned, as match() does
-                newest[matching.record_key(key, f.claim_id)] = (f, m)
-            if len(newest) > cache_size:
-                newest.popitem(last=False)
-    fill_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        batch = bulk.build(items(lo, min(n, lo + 5000)))
+        t1, c1 = time.perf_counter(), time.thread_time()
+        for f in batch:
+            index.store(f, matching.Match(cluster_id=matching.new_cluster_id(f.claim_id)))
+        store_s += time.perf_counter() - t1
+        store_cpu += time.thread_time() - c1
+        feat_s += t1 - t0
+        del batch
     gc.enable()
     gc.collect()
-    filled = rss_bytes()  # the newest cache_size decoded claims are still held here, as a warm cache would
-    sizes = sorted(len(b) for b in buckets.values())
+    filled = rss_bytes()
+    ann_bytes = int(ann.memory_usage)
 
     qrng = random.Random(seed + 1)
 
@@ -789,62 +879,54 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
             out.append(matching.features(f"q{offset}-{q}", text, ents, "query-outlet", t_end + q))
         return out
 
-    def timed(index, qs, what):
+    def timed(qs, what):
         """Wall time and this thread's CPU time per call, in ms (CPU time is what a loaded machine
         does not inflate)."""
         ms, cpu, n_cands = [], [], []
         for f in qs:
-            keys = matching.blocking_keys(f)
             t, c = time.perf_counter_ns(), time.thread_time_ns()
             if what == "candidates":
-                n_cands.append(sum(len(index.candidates(key, f.seen_at)) for key in keys))
+                n_cands.append(len(index.candidates(f)))
             else:
-                index.match(f, keys)  # both buckets: the whole per-claim cost of the stream's two hops
+                index.match(f)
             cpu.append((time.thread_time_ns() - c) / 1e6)
             ms.append((time.perf_counter_ns() - t) / 1e6)
         return ms, cpu, n_cands
 
     def pct(values):
-        return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+        return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values) if values else None}
 
-    out = {"claims": n, "queries": queries, "fill_s": round(fill_s, 1), "fill_path": fill_path,
-           "sources": sources,
-           "buckets": len(buckets),
-           "bucket_size": {"p50": percentile(sizes, 50), "p99": percentile(sizes, 99), "max": sizes[-1] if sizes else 0,
-                           "full": sum(s >= policy.max_bucket for s in sizes)},
+    out = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
+           "fill_s": round(store_s, 2), "fill_cpu_s": round(store_cpu, 2), "features_s": round(feat_s, 2),
+           "fill_claims_per_s": n / max(store_s, 1e-9),
+           "indexed": len(index), "cached_after_fill": len(index._cache), "cache_size": cache_size,
            "rss_mb": {"filled": (filled - base) / 2**20, "bytes_per_claim": (filled - base) / max(1, n)},
-           "traced_bytes": traced_sizes(records, min(n, 2000))}
-    warm = matching.ClaimIndex(buckets, records, policy, cache_size=cache_size)
-    warm._cache = newest  # the state a long-running match() loop leaves: the newest claims decoded
+           "usearch": {"memory_usage_mb": ann_bytes / 2**20, "bytes_per_claim": ann_bytes / max(1, n),
+                       "connectivity": ann.connectivity, "expansion_search": ann.expansion_search},
+           "traced_bytes": traced_sizes(index.records, min(n, 2000))}
+    matches_merged = 0
     for scenario, offset in (("warm", 10_000_000), ("cold", 20_000_000)):
-        fresh = (lambda: warm) if scenario == "warm" else \
-            (lambda: matching.ClaimIndex(buckets, records, policy, cache_size=cache_size))
-        c_ms, c_cpu, n_c = timed(fresh(), make_queries(offset), "candidates")
-        m_ms, m_cpu, _ = timed(fresh(), make_queries(offset + 1_000_000), "match")
+        if scenario == "cold":
+            index._cache.clear()  # a restarted worker's decoded cache (its ANN would be rebuilt: not timed)
+        c_ms, c_cpu, n_c = timed(make_queries(offset), "candidates")
+        if scenario == "cold":
+            index._cache.clear()
+        m_ms, m_cpu, _ = timed(make_queries(offset + 1_000_000), "match")
         out[scenario] = {"candidates_ms": pct(c_ms), "candidates_cpu_ms": pct(c_cpu),
-                         "match_ms": {**pct(m_ms), "max": max(m_ms)}, "match_cpu_ms": pct(m_cpu),
+                         "match_ms": pct(m_ms), "match_cpu_ms": pct(m_cpu),
                          "candidates_per_query": pct(n_c)}
-    del newest
-    gc.collect()
-    # decide() alone (numpy over the bucket) against a plain loop over the same candidates: same decisions?
-    d_now, d_vec, same = [], [], 0
-    probe = make_queries(30_000_000)
-    for f in probe:
-        cands = warm.candidates(matching.blocking_key(f), f.seen_at)  # the first bucket
+    # decide() alone over the candidates a lookup gives (the pair model's share of a match)
+    d_cpu, joined = [], 0
+    for f in make_queries(30_000_000):
+        cands = index.candidates(f)
         t = time.thread_time_ns()
-        x = matching.decide(f, cands, policy)
-        t2 = time.thread_time_ns()
-        y = decide_loop(f, cands, policy)
-        t3 = time.thread_time_ns()
-        d_now.append((t2 - t) / 1e6)
-        d_vec.append((t3 - t2) / 1e6)
-        same += x == y
-    out["decide_cpu_ms"] = {"current": pct(d_now), "loop_reference": pct(d_vec),
-                            "same_decisions": f"{same}/{len(probe)}"}
-    out["records_outside_buckets"] = len(records) - sum(len(b) for b in buckets.values())
-    out["records_per_claim"] = len(records) / max(1, n)
-    out["meets_p99_target"] = out["warm"]["match_ms"]["p99"] <= TARGET_P99_MS
-    out["meets_p99_target_cpu"] = out["warm"]["match_cpu_ms"]["p99"] <= TARGET_P99_MS
+        m = matching.decide(f, cands, policy)
+        d_cpu.append((time.thread_time_ns() - t) / 1e6)
+        joined += m.matched_claim is not None
+        matches_merged += bool(m.merged)
+    out["decide_cpu_ms"] = {**pct(d_cpu), "joined_a_cluster": joined, "merged_clusters": matches_merged}
+    out["meets_lookup_p99_target"] = out["warm"]["candidates_ms"]["p99"] <= TARGET_LOOKUP_P99_MS
+    out["meets_lookup_p99_target_cpu"] = out["warm"]["candidates_cpu_ms"]["p99"] <= TARGET_LOOKUP_P99_MS
     with open("/proc/loadavg") as fh:
         out["loadavg_1m"] = float(fh.read().split()[0])
     return out
@@ -855,7 +937,7 @@ def traced_sizes(records: dict, k: int) -> dict:
     the decoded (ClaimFeatures, Match) the cache keeps for each."""
     import tracemalloc
 
-    ids = list(records)[-k:]
+    ids = [c for c in list(records)[-k:] if not c.startswith("merged:")]
     blobs = [json.dumps(records[c]) for c in ids]
     tracemalloc.start()
     snap = tracemalloc.get_traced_memory()[0]
@@ -865,13 +947,13 @@ def traced_sizes(records: dict, k: int) -> dict:
     end = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del stored, decoded
-    return {"record": (mid - snap) / k, "decoded": (end - mid) / k, "sample": k}
+    return {"record": (mid - snap) / max(1, len(ids)), "decoded": (end - mid) / max(1, len(ids)), "sample": len(ids)}
 
 
 def cache_bound_check(seed: int = 5) -> dict:
     """ClaimIndex's decoded cache is meant to hold at most cache_size claims: does match() respect it?"""
     gen = Generator(seed)
-    index = matching.ClaimIndex({}, {}, matching.MatchPolicy(), cache_size=100)
+    index = matching.ClaimIndex({}, matching.MatchPolicy(), cache_size=100)
     n = 2000
     for i in range(n):
         text, ents = gen.claim(i)
@@ -890,8 +972,8 @@ def eval_cost(sizes: list[int], queries: int) -> dict:
             continue
         rows.append(json.loads(proc.stdout))
     return {"rows": rows, "cache_bound": cache_bound_check(),
-            "note": "fill bypasses decide() (records and buckets written as match() would); timed calls are the "
-                    "real ClaimIndex.candidates / ClaimIndex.match; hashed vectors"}
+            "note": "fill through ClaimIndex.store (records + usearch adds, no decision); timed calls are the real "
+                    "ClaimIndex.candidates / ClaimIndex.match; hashed vectors; the match rows store each query"}
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -901,78 +983,90 @@ def _f(x, nd=3):
 
 
 def _run_cells(r: dict) -> str:
-    """The columns every set's run rows share: policy, threshold, P / R / F1, B3, blocking and hard negatives."""
+    """The columns every set's run rows share: encoder and policy, P / R / F1, B3, neighbour recall, hard negatives."""
     pw = r["pairwise"]
-    return (f"{r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(pw['precision']):>7}"
-            f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['blocking_recall']):>8}"
+    return (f"{r['encoder'] + ' ' + r['policy']:<22}{_f(pw['precision']):>7}"
+            f"{_f(pw['recall']):>7}{_f(pw['f1']):>7}{_f(r['bcubed']['f1']):>7}{_f(r['neighbour_recall']):>8}"
             f"{_f(r['hard_negative_accuracy']):>9}{_f(r['hard_negative_accuracy_isolated']):>8}"
             f"{_f(r['update_detection']):>8}")
 
 
-def _print_unseen(held: dict, title: str) -> None:
-    if held.get("status") != "ok":
-        return
-    print(f"\n{title} ({held['path']}: {held['claims']} claims, {held['clusters']} gold clusters, "
-          f"{held['negative_pairs']} hard-negative pairs; policies from the own set, not tuned here)")
-    for r in held["runs"]:
-        print(f"{_run_cells(r)}  {'MET' if r['meets_targets'] else 'NOT MET'}"
-              f"  partition {r['partition']}, gold-pair cosine {_f(r['gold_pair_cosine_mean'])}")
-    mini = next((r for r in held["runs"] if r["encoder"] == "minilm" and r["policy"] == "default"), None)
-    if mini:
-        print("  hard negatives kept apart by kind (minilm default): " + ", ".join(
-            f"{k} {v['apart']}/{v['pairs']}" for k, v in mini["hard_negative_by_kind"].items()))
+MAX_LINES = 12
+
+
+def _print_failures(name: str, run: dict) -> None:
+    fails = run["failures"]
+    print(f"\nfailures, {name} {run['encoder']} {run['policy']}: {len(fails['missed_pairs'])} missed pairs, "
+          f"{len(fails['false_merges'])} false merges, {len(fails['updates_missed'])} updates missed"
+          f" (first {MAX_LINES} of each; all in the JSON)")
+    for cl, groups in list(fails["split_clusters"].items())[:MAX_LINES]:
+        print(f"  split {cl}: " + " | ".join(" ".join(g) for g in groups))
+    for row in fails["missed_pairs"][:MAX_LINES]:
+        print(f"  MISS  {row['a']} ~ {row['b']}: {row['why']} (p {row['probability']:.2f}, cos {row['cosine']:.2f})")
+    neg_of = {(p["a"], p["b"]): p for p in fails["negatives_merged"]}
+    for row in fails["false_merges"][:MAX_LINES]:
+        p = neg_of.get((row["a"], row["b"])) or neg_of.get((row["b"], row["a"]))
+        tag = f" [{p['pair']} {p['kind']}]" if p else ""
+        print(f"  MERGE {row['a']} ~ {row['b']}{tag}: {row['why']}")
+    for row in fails["updates_missed"][:MAX_LINES]:
+        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} ({row['why']}, cos {row['cosine']:.2f})")
 
 
 def print_table(report: dict) -> None:
-    own = report["own_set"]
-    print(f"\nClaim matching eval ({own['path']}: {own['claims']} claims, {own['clusters']} gold clusters, "
-          f"{own['negative_pairs']} hard-negative pairs)")
+    sets = report["sets"]
+    print(f"\nClaim matching eval (pair model {report['pair_model']['version']}, threshold "
+          f"{report['pair_model']['threshold']}; trained on: {', '.join(report['pair_model']['trained_on'])})")
+    print(f"  every set below is {IN_DOMAIN.upper()}: the pair model was fitted to it; no held-out figure here")
     for name, note in report["encoders"].items():
         print(f"  encoder {name}: {note}")
     print("  sources: " + ", ".join(f"{Path(k).name} {v}" for k, v in report["sources"].items())
           + ("  (CHANGED DURING THE RUN)" if report.get("sources_changed_during_run") else ""))
-    print(f"\n{'own set':<24}{'thr':>6}{'P':>7}{'R':>7}{'F1':>7}{'B3-F1':>7}{'block-R':>8}{'hardneg':>9}"
-          f"{'(pair)':>8}{'update':>8}{'copies':>8}  targets")
-    for r in own["runs"]:
-        print(f"{_run_cells(r)}{r['copy_detection']['found']:>5}/{r['copy_detection']['gold']:<2}"
-              f"  {'MET' if r['meets_targets'] else 'NOT MET'} (P>={TARGET_PRECISION}, F1>={TARGET_F1})")
-    for name, sweep in own["sweep"].items():
-        print(f"  sweep {name}: " + "  ".join(f"{s['paraphrase_cosine']:.2f}:{s['precision']:.2f}/{s['f1']:.2f}"
-                                              for s in sweep) + "   (thr:P/F1)")
-    if own.get("winner"):
-        print(f"  winner on own set (best of sweep): {own['winner']}")
-    default = next(r for r in own["runs"] if r["encoder"] == "hashed" and r["policy"] == "default")
-    print("  hard negatives kept apart by kind (hashed default): " + ", ".join(
-        f"{k} {v['apart']}/{v['pairs']}" for k, v in default["hard_negative_by_kind"].items()))
-    fails = default["failures"]
-    print(f"\nfailures, hashed default: {len(fails['missed_pairs'])} missed pairs, "
-          f"{len(fails['false_merges'])} false merges, {len(fails['updates_missed'])} updates missed")
-    for cl, groups in fails["split_clusters"].items():
-        print(f"  split {cl}: " + " | ".join(" ".join(g) for g in groups))
-    for row in fails["missed_pairs"]:
-        print(f"  MISS  {row['a']} ~ {row['b']}: {row['why']} (cos {row['cosine']:.2f}, jac {row['jaccard']:.2f})")
-    neg_of = {(p["a"], p["b"]): p for p in fails["negatives_merged"]}
-    for row in fails["false_merges"]:
-        p = neg_of.get((row["a"], row["b"])) or neg_of.get((row["b"], row["a"]))
-        tag = f" [{p['pair']} {p['kind']}]" if p else ""
-        print(f"  MERGE {row['a']} ~ {row['b']}{tag}: {row['why']}")
-    for row in fails["updates_missed"]:
-        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
-              f"({row['why']}, cos {row['cosine']:.2f})")
-
-    for section, title in (("heldout", "held-out set"), ("fresh", "fresh set"), ("fresh2", "second fresh set")):
-        _print_unseen(report.get(section) or {}, title)
+    print(f"\n{'set / run':<22}{'P':>7}{'R':>7}{'F1':>7}{'B3-F1':>7}{'nbr-R':>8}{'hardneg':>9}"
+          f"{'(pair)':>8}{'update':>8}{'copies':>8}  targets (P>={TARGET_PRECISION}, F1>={TARGET_F1})")
+    for name, s in sets.items():
+        if s.get("status") != "ok":
+            print(f"{name}: skipped: {s.get('reason')}")
+            continue
+        print(f"{name} ({s['path']}: {s['claims']} claims, {s['clusters']} gold clusters, "
+              f"{s['negative_pairs']} hard-negative pairs) - {s['label']}")
+        for r in s["runs"]:
+            print(f"  {_run_cells(r)}{r['copy_detection']['found']:>5}/"
+                  f"{r['copy_detection']['gold']:<2}  {'MET' if r['meets_targets'] else 'NOT MET'}")
+    head = report["headline_encoder"]
+    print(f"\narrival order ({head} default; B-cubed F1 in published order and two seeded shuffles; "
+          f"target spread <= {TARGET_ORDER_SPREAD})")
+    print(f"  {'set':<15}{'label':<24}{'published':>10}{'shuf-1':>8}{'shuf-2':>8}{'spread':>8}  met"
+          f"   | no eviction: {'pub':>6}{'shuf-1':>8}{'shuf-2':>8}{'spread':>8}  met")
+    for name, s in sets.items():
+        if s.get("status") != "ok":
+            continue
+        o = s["orders"]
+        cells = []
+        for label in ("default", "no-eviction"):
+            rows = o[label]["orders"]
+            cells.append("".join(f"{_f(rows[k]['bcubed_f1']):>{w}}" for k, w in
+                                 (("published", 10 if label == "default" else 6), ("shuffle-1", 8), ("shuffle-2", 8)))
+                         + f"{_f(o[label]['bcubed_spread']):>8}  {'yes' if o[label]['meets_target'] else 'NO '}")
+        print(f"  {name:<15}{s['label']:<24}{cells[0]}   | no eviction: {cells[1]}")
+    for name in ("dedup_eval",):
+        s = sets.get(name) or {}
+        run = next((r for r in s.get("runs", []) if r["encoder"] == head and r["policy"] == "default"), None)
+        if run:
+            print(f"  hard negatives kept apart by kind ({name}, {head} default): " + ", ".join(
+                f"{k} {v['apart']}/{v['pairs']}" for k, v in run["hard_negative_by_kind"].items()))
+            _print_failures(name, run)
 
     msrp = report["msrp"]
-    print("\nMSRP train (two-claim index per pair; no target)")
+    print("\nMSRP train (two-claim index ClaimIndex({}, policy) per pair; no target; not in the training data)")
     if msrp["status"] != "ok":
         print(f"  skipped: {msrp['reason']}")
     else:
         print(f"  {msrp['pairs']} pairs, {msrp['paraphrases']} paraphrases")
-        print(f"  {'encoder':<24}{'thr':>6}{'acc':>7}{'P':>7}{'R':>7}{'F1':>7}{'block-R':>8}")
+        print(f"  {'encoder policy':<24}{'acc':>7}{'P':>7}{'R':>7}{'F1':>7}   mean p (paraphrase / other)")
         for r in msrp["rows"]:
-            print(f"  {r['encoder'] + ' ' + r['policy']:<24}{r['paraphrase_cosine']:>6.2f}{_f(r['accuracy']):>7}"
-                  f"{_f(r['precision']):>7}{_f(r['recall']):>7}{_f(r['f1']):>7}{_f(r['blocking_recall']):>8}")
+            pm = r["probability_mean"]
+            print(f"  {r['encoder'] + ' ' + r['policy']:<24}{_f(r['accuracy']):>7}{_f(r['precision']):>7}"
+                  f"{_f(r['recall']):>7}{_f(r['f1']):>7}   {_f(pm['paraphrase'], 2)} / {_f(pm['other'], 2)}")
     sts = report["sts"]
     print("\nSTS benchmark, news (matcher cosine vs gold 0-5)")
     if sts["status"] != "ok":
@@ -983,9 +1077,11 @@ def print_table(report: dict) -> None:
                   f"Spearman {_f(r['spearman'])}")
     cost = report.get("cost")
     if cost:
-        print(f"\ncost (hashed vectors; ms per call, wall / thread CPU; target match p99 <= {TARGET_P99_MS} ms at 1M)")
-        print(f"  {'claims':>9}{'fill s':>8}{'RSS MB':>8}{'B/claim':>8}{'buckets':>8}{'full':>6}{'cands p50':>10}"
-              f"{'lookup p50':>12}{'lookup p99':>12}{'match p50':>12}{'match p99':>12}{'cold p99':>12}{'load':>6}")
+        print(f"\ncost (hashed vectors; ms per call, wall / thread CPU; target lookup p99 <= {TARGET_LOOKUP_P99_MS} ms "
+              f"at 1M)")
+        print(f"  {'claims':>9}{'fill s':>8}{'claims/s':>9}{'RSS MB':>8}{'B/claim':>8}{'ANN MB':>8}{'ANN B/cl':>9}"
+              f"{'cands':>6}{'lookup p50':>12}{'lookup p99':>12}{'match p50':>12}{'match p99':>12}"
+              f"{'cold lk p99':>12}{'cold m p99':>12}{'load':>6}")
         for r in cost["rows"]:
             if "error" in r:
                 print(f"  {r['claims']:>9} error: {r['error'][-300:]}")
@@ -993,24 +1089,23 @@ def print_table(report: dict) -> None:
             w, c = r["warm"], r["cold"]
 
             def wc(wall, cpu, q):
-                return f"{_f(wall[q], 1)}/{_f(cpu[q], 1)}"
-            print(f"  {r['claims']:>9}{r['fill_s']:>8.0f}{r['rss_mb']['filled']:>8.0f}"
-                  f"{r['rss_mb']['bytes_per_claim']:>8.0f}{r['buckets']:>8}{r['bucket_size']['full']:>6}"
-                  f"{w['candidates_per_query']['p50']:>10.0f}"
+                return f"{_f(wall[q], 2)}/{_f(cpu[q], 2)}"
+            print(f"  {r['claims']:>9}{r['fill_s']:>8.0f}{r['fill_claims_per_s']:>9.0f}{r['rss_mb']['filled']:>8.0f}"
+                  f"{r['rss_mb']['bytes_per_claim']:>8.0f}{r['usearch']['memory_usage_mb']:>8.0f}"
+                  f"{r['usearch']['bytes_per_claim']:>9.0f}{w['candidates_per_query']['p50']:>6.0f}"
                   f"{wc(w['candidates_ms'], w['candidates_cpu_ms'], 'p50'):>12}"
                   f"{wc(w['candidates_ms'], w['candidates_cpu_ms'], 'p99'):>12}"
                   f"{wc(w['match_ms'], w['match_cpu_ms'], 'p50'):>12}{wc(w['match_ms'], w['match_cpu_ms'], 'p99'):>12}"
+                  f"{wc(c['candidates_ms'], c['candidates_cpu_ms'], 'p99'):>12}"
                   f"{wc(c['match_ms'], c['match_cpu_ms'], 'p99'):>12}{r['loadavg_1m']:>6.1f}")
         for r in cost["rows"]:
             if "error" not in r:
                 d = r["decide_cpu_ms"]
-                print(f"  {r['claims']:>9}: decide() CPU p50/p99 {_f(d['current']['p50'], 2)}/"
-                      f"{_f(d['current']['p99'], 2)} ms"
-                      f", plain loop {_f(d['loop_reference']['p50'], 2)}/"
-                      f"{_f(d['loop_reference']['p99'], 2)} ms (same decisions {d['same_decisions']}); "
-                      f"record {r['traced_bytes']['record']:.0f} B + decoded {r['traced_bytes']['decoded']:.0f} B "
-                      f"(tracemalloc); {r['records_per_claim']:.2f} records per claim; "
-                      f"{r['records_outside_buckets']:,} records no bucket refers to")
+                print(f"  {r['claims']:>9}: lookup p99 {'MET' if r['meets_lookup_p99_target'] else 'NOT MET'} (wall), "
+                      f"{'met' if r['meets_lookup_p99_target_cpu'] else 'not met'} (CPU); decide() CPU p50/p99 "
+                      f"{_f(d['p50'], 2)}/{_f(d['p99'], 2)} ms; record {r['traced_bytes']['record']:.0f} B + decoded "
+                      f"{r['traced_bytes']['decoded']:.0f} B (tracemalloc); decoded cache after the fill "
+                      f"{r['cached_after_fill']:,} (cache_size {r['cache_size']:,}); features {r['features_s']:.0f} s")
         cb = cost["cache_bound"]
         print(f"  decoded cache bound: cache_size={cb['cache_size']}, after {cb['matches']} matches it holds "
               f"{cb['cached_after']} ({'bounded' if cb['bounded'] else 'NOT bounded'})")
@@ -1019,11 +1114,8 @@ def print_table(report: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--set", type=Path, default=DEFAULT_SET, help="own cross-outlet set (JSONL)")
-    ap.add_argument("--fresh", type=Path, default=DEFAULT_FRESH, help="a second held-out set (JSONL)")
-    ap.add_argument("--fresh2", type=Path, default=DEFAULT_FRESH2, help="a third held-out set (JSONL)")
-    ap.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
-                    help="held-out set (JSONL, same format), written after the matcher and never tuned on")
+    ap.add_argument("--dev", type=Path, default=None,
+                    help="the shared devset folder (gold.json, articles.jsonl); default: devset next to --data")
     ap.add_argument("--out", type=Path, default=ROOT / "test-output" / "eval_dedup.json")
     ap.add_argument("--sizes", default="100000,1000000", help="index sizes for the cost run; empty = skip")
     ap.add_argument("--queries", type=int, default=1000, help="timed new claims per scenario")
@@ -1036,34 +1128,37 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(cost_worker(args.cost_worker, args.queries)))
         return 0
 
+    if args.dev is None:
+        args.dev = args.data.parent / "devset"
     limit = 200 if args.quick else None
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.quick:
-        sizes, args.queries = [min(s, 5000) for s in sizes[:1]] or [5000], min(args.queries, 200)
-    if not args.set.is_file():
-        log(f"eval_dedup: own set {args.set} not found")
-        return 2
+        sizes, args.queries = [min(s, 5000) for s in sizes[:1]], min(args.queries, 200)
     started = time.time()
-    encoders, notes = load_encoders()
-    if args.no_embeddings:
-        encoders.pop("minilm", None)
-        notes["minilm"] = "not evaluated: --no-embeddings"
+    encoders, notes = load_encoders(with_minilm=not args.no_embeddings)
+    model = pairmodel.get_pair_model()
     report = {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-              "quick": args.quick, "encoders": notes,
+              "quick": args.quick, "encoders": notes, "headline_encoder": headline(encoders),
+              "pair_model": {"version": model.version, "threshold": model.threshold, "veto": model.veto,
+                             "merge": model.merge, "prefilter_cosine": model.prefilter_cosine,
+                             "trained_on": trained_on()},
               "targets": {"pairwise_precision": TARGET_PRECISION, "pairwise_f1": TARGET_F1,
-                          "match_p99_ms_at_1M": TARGET_P99_MS},
-              "default_policy": matching.MatchPolicy().__dict__, "sources": source_versions()}
-    report["own_set"] = eval_own(args.set, encoders)
-    report["heldout"] = eval_heldout(args.heldout, encoders, report["own_set"]["best_threshold"])
-    report["fresh"] = eval_heldout(args.fresh, encoders, report["own_set"]["best_threshold"])
-    report["fresh2"] = eval_heldout(args.fresh2, encoders, report["own_set"]["best_threshold"])
+                          "lookup_p99_ms_at_1M": TARGET_LOOKUP_P99_MS, "order_bcubed_spread": TARGET_ORDER_SPREAD},
+              "default_policy": {k: sorted(v) if isinstance(v, frozenset) else v
+                                 for k, v in matching.MatchPolicy().__dict__.items()},
+              "sources": source_versions()}
+    set_paths = {name: ROOT / "samples" / f"{name}.jsonl" for name in OWN_SETS}
+    set_paths["dedup_eval"] = DEFAULT_SET
+    report["sets"] = eval_sets(set_paths, args.dev, encoders, args.quick)
     if not args.data.is_dir():
         log(f"eval_dedup: data folder {args.data} not found: MSRP and STS skipped")
-    report["msrp"] = eval_msrp(args.data, encoders, report["own_set"]["best_threshold"], limit)
+    report["msrp"] = eval_msrp(args.data, encoders, limit)
     report["sts"] = eval_sts(args.data, encoders, limit)
     report["cost"] = eval_cost(sizes, args.queries) if sizes else None
     report["elapsed_s"] = round(time.time() - started, 1)
+    t = os.times()  # CPU seconds of this process and its finished children (the cost workers)
+    report["cpu_s"] = round(t.user + t.system + t.children_user + t.children_system, 1)
     if source_versions() != report["sources"] or any(
             r.get("sources", report["sources"]) != report["sources"] for r in (report["cost"] or {}).get("rows", [])):
         report["sources_changed_during_run"] = True

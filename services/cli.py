@@ -80,13 +80,13 @@ def _read_articles(stream: IO[bytes], problems: Problems):
             problems.report(n, f"invalid article: {field_errors(exc)}")
 
 
-def _prepare(numbered, problems: Problems):
+def _prepare(numbered, problems: Problems, memory=None):
     """Yield (line number, draft); an article with nothing left once cleaned is reported and skipped."""
     from services.ingest.prepare import EmptyArticleError, prepare_article
 
     for n, article in numbered:
         try:
-            yield n, prepare_article(article)
+            yield n, prepare_article(article, memory)
         except EmptyArticleError as exc:
             problems.report(n, f"skipped: {'body' if article.body else 'html'}: {exc} (only page furniture?)")
 
@@ -101,6 +101,8 @@ async def _ingest(path: Path, batch: int) -> int:
 
     kafka, common, settings = KafkaSettings(), CommonSettings(), IngestSettings()
     problems = Problems(str(path))
+    # The service's outlet memory across the whole file, as in ingest; it is made before the lines are read.
+    service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url), "claimstream-cli")
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -108,14 +110,13 @@ async def _ingest(path: Path, batch: int) -> int:
         return 2
     with handle:
         # Every line is checked and cleaned before anything is published; bad lines are reported and left out.
-        numbered = list(_prepare(_read_articles(handle, problems), problems))
+        numbered = list(_prepare(_read_articles(handle, problems), problems, service.memory))
     for n, draft in numbered:
         for warning in language_warnings(draft.language):
             print(f"{path}:{n}: warning: {warning}", file=sys.stderr)
     counts = {"published": 0, "duplicate": 0}
     if numbered:
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
-        service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url), "claimstream-cli")
         await service.start()
         try:
             drafts = [d for _, d in numbered]
@@ -132,11 +133,15 @@ async def _ingest(path: Path, batch: int) -> int:
 def _annotate(path: Path | None, threshold: float | None) -> int:
     from schemas import ArticleReceived
     from services.nlp import matching, pipeline
+    from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
+    checkworthy = ProcessorSettings().checkworthy()
     # One in-memory index for the whole input: claims of later articles match earlier ones, as in the stream.
     index = matching.ClaimIndex({})
+    # One outlet memory too: a line an outlet printed in earlier articles is page furniture, as in ingest.
+    memory = OutletMemory()
     source = str(path or "stdin")
     problems = Problems(source)
     try:
@@ -148,15 +153,15 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
     from services.ingest.prepare import language_warnings
 
     try:
-        for n, draft in _prepare(_read_articles(handle, problems), problems):
+        for n, draft in _prepare(_read_articles(handle, problems), problems, memory):
             for warning in language_warnings(draft.language):
                 print(f"{source}:{n}: warning: {warning}", file=sys.stderr)
             received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "published_at",
-                "language", "language_confidence")},
+                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
+                "published_at", "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
             try:
-                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
                 scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
                 clusters = {c.sentence_id: c.cluster_id
                             for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
@@ -166,7 +171,9 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
             for s in annotated:
                 print(json.dumps({
                     "article_id": s.article_id, "sentence": s.text, "start": s.start, "end": s.end,
-                    "is_claim": s.is_claim, "claim_score": s.claim_score, "cluster_id": clusters.get(s.sentence_id),
+                    "is_claim": s.is_claim, "claim_score": s.claim_score,
+                    "is_checkworthy": s.is_checkworthy, "checkworthy_score": s.checkworthy_score,
+                    "cluster_id": clusters.get(s.sentence_id),
                     "entities": [e.model_dump() for e in s.entities],
                 }, ensure_ascii=False))
             done += 1

@@ -161,7 +161,8 @@ async def poll_once(service: IngestService, settings: IngestSettings, client: ht
                             error=str(exc) or type(exc).__name__)
                 page = None
             try:
-                draft = await asyncio.to_thread(prepare_article, entry_to_article(entry, title, page))
+                draft = await asyncio.to_thread(prepare_article, entry_to_article(entry, title, page),
+                                              getattr(service, "memory", None))
             except (EmptyArticleError, ValueError) as exc:
                 log.warning("entry skipped", url=link, error=str(exc))
                 continue

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from services.ingest.models import ArticleIn
-from services.nlp.clean import clean_text, html_to_text
+from services.nlp.clean import article_key, clean_text, html_to_text
+from services.nlp.furniture import OutletMemory
 from services.nlp.language import detect_language
 
 # Query parameters that identify a campaign or a click, not a page.
@@ -27,12 +28,12 @@ class ArticleErrors(ValueError):
         super().__init__("; ".join(f"item {n}: {field}: {msg}" for n, field, msg in errors))
 
 
-def prepare_all(articles: list[ArticleIn]) -> list[ArticleDraft]:
+def prepare_all(articles: list[ArticleIn], memory: "OutletMemory | None" = None) -> list[ArticleDraft]:
     """Every article prepared, or ArticleErrors listing every one that could not be (nothing is lost silently)."""
     drafts, errors = [], []
     for n, article in enumerate(articles):
         try:
-            drafts.append(prepare_article(article))
+            drafts.append(prepare_article(article, memory))
         except EmptyArticleError as exc:
             errors.append((n, "body" if article.body else "html", str(exc)))
     if errors:
@@ -60,6 +61,8 @@ class ArticleDraft:
     published_at: datetime | None
     language: str = "en"
     language_confidence: float | None = None
+    captions: list[str] = field(default_factory=list)
+    credits: list[str] = field(default_factory=list)
 
 
 def canonical_url(url: str) -> str:
@@ -83,9 +86,12 @@ def article_id_for(article: ArticleIn, body: str) -> str:
     return "h-" + _digest(f"{article.outlet}\n{article.title or ''}\n{body}")
 
 
-def prepare_article(article: ArticleIn) -> ArticleDraft:
+def prepare_article(article: ArticleIn, memory: OutletMemory | None = None) -> ArticleDraft:
+    """Clean and identify an article. `memory` is the per-outlet memory of lines seen in earlier
+    articles (held by the caller across articles: ingest's service, `claimstream annotate`)."""
     raw = article.body if article.body else html_to_text(article.html or "")
-    cleaned = clean_text(raw, article.title)
+    key = article.id or (canonical_url(article.url) if article.url else article_key(raw))
+    cleaned = clean_text(raw, article.title, outlet=article.outlet, memory=memory, article=key)
     body = cleaned.body.strip()
     if not body:
         raise EmptyArticleError("the article body is empty once boilerplate is removed")
@@ -102,4 +108,6 @@ def prepare_article(article: ArticleIn) -> ArticleDraft:
         body=body,
         credit=cleaned.credit,
         published_at=article.published_at,
+        captions=cleaned.captions,
+        credits=cleaned.credits,
     )

@@ -13,6 +13,7 @@ from services.common.metrics import LATENCY_BUCKETS
 from services.ingest.ledger import Ledger
 from services.ingest.models import ArticleAccepted, ArticleIn
 from services.ingest.prepare import ArticleDraft, language_warnings, prepare_all
+from services.nlp.furniture import OutletMemory
 
 RECEIVED = Counter("claimstream_ingest_articles_received_total", "Articles received", ["source"])
 PUBLISHED = Counter("claimstream_ingest_articles_published_total", "Article versions published", ["source"])
@@ -43,6 +44,8 @@ class IngestService:
         # One writer at a time: the ledger check and the publish must not interleave
         # for the same article, or two concurrent posts would both publish.
         self._lock = asyncio.Lock()
+        # Lines each outlet printed in earlier articles: repeated lines are page furniture.
+        self.memory = OutletMemory()
 
     async def start(self) -> None:
         await self.producer.start()
@@ -55,7 +58,7 @@ class IngestService:
         RECEIVED.labels(source).inc(len(articles))
         # Cleaning HTML is CPU work: in a thread, so the event loop keeps answering (health checks,
         # Kafka). ArticleErrors (every item that has nothing left once cleaned) propagates: nothing is sent.
-        drafts = await asyncio.to_thread(prepare_all, articles)
+        drafts = await asyncio.to_thread(prepare_all, articles, self.memory)
         return await self.publish_drafts(drafts, source)
 
     async def publish_drafts(self, drafts: list[ArticleDraft], source: str) -> list[ArticleAccepted]:
@@ -113,6 +116,8 @@ def _received(draft: ArticleDraft, version: int, source: str) -> ArticleReceived
         title=draft.title,
         body=draft.body,
         credit=draft.credit,
+        captions=draft.captions,
+        credits=draft.credits,
         published_at=draft.published_at,
         received_at=datetime.now(timezone.utc),
         source=source,

@@ -1,42 +1,41 @@
 """Turn scraped HTML / text into a clean article body.
 
-Scraped pages carry web furniture around the article: share buttons, comment
-notices, "Credits: X" lines and "You May Also Like" teaser blocks whose
-headlines are other stories. Left in, those teasers become false claims about
-unrelated events, so everything after a teaser marker is cut.
+Scraped pages carry page furniture around the story: bylines, reporting and editing credits,
+captions, video teasers, copyright and standards lines, share and sign-up prompts, comment
+counts, "Related" / "Most read" teaser blocks whose headlines are other stories. Each line
+of the body is scored by the learned furniture model (`services/nlp/furniture.py`: the
+line's shape, its position and neighbours, its words, and whether the same outlet printed it
+in other articles, kept in an `OutletMemory`). Furniture lines are removed one by one; a
+teaser marker removes its block of headlines only, never the story after it. Captions and
+credit lines are kept as the article's metadata.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html as _html
 import logging
 import re
 
+from services.nlp import furniture as fur
 from services.nlp.types import CleanedText
 
 log = logging.getLogger(__name__)
 
-# Whole-line markers that open a block of teasers for OTHER stories: the line
-# and everything after it is dropped.
-_TEASER_MARKER = re.compile(
-    r"(?:you may also like|you might also like|read more|read next|related(?: articles?| stories| posts| news| content| reading)?"
-    r"|more stories|more from [\w .'-]{1,40}|more on this story|recommended(?: for you| stories| articles)?|most read|most popular"
-    r"|trending(?: now| stories)?|popular (?:posts|stories)|latest (?:news|stories)|also read|see also|don'?t miss|what to read next)"
-    r"\s*[:»>›.]*",
-    re.IGNORECASE,
-)
-# Single boilerplate lines, matched against the whole (short) line.
-_BOILERPLATE = re.compile(
-    r"(?:comments are closed|leave a (?:comment|reply)|add (?:a |your )?comments?|post a comment|\d+ comments?|no comments(?: yet)?"
-    r"|view (?:all )?comments|show comments|join the (?:conversation|discussion)|be the first to comment"
-    r"|share(?: this)?(?: article| story| post| page)?(?: on [\w ]{1,30}| via [\w ]{1,30})?|tweet|print|email|advertisement"
-    r"|subscribe to (?:our )?newsletter.*|subscribe(?: now)?|sign up (?:for|to) .*|follow us(?: on .*)?|like us on .*"
-    r"|click here(?: to .*)?|read more: .*|read more at .*|also read: .*|related: .*)"
-    r"\s*[.!:»]*",
-    re.IGNORECASE,
-)
+# Metadata routing of lines already judged furniture (not the furniture decision itself).
 _CREDIT = re.compile(r"(?:credits?|sources?)\s*:\s*(\S.{0,79})", re.IGNORECASE)
-_MAX_BOILERPLATE_WORDS = 20  # a real paragraph is longer; keeps false hits rare
+_CAPTION = re.compile(
+    r"(?:(?:image|photo|picture|video|main image|top image|caption|image caption|photograph|pictured|above|"
+    r"pictures?|photos?)\b\s*(?:caption)?\s*[:|—–-]"
+    r"|.*\((?:[\w .&'/-]{0,40}(?:images?|photos?|photography|pictures?|pa|ap|afp|epa|reuters|getty|shutterstock"
+    r"|alamy)[\w .&'/-]{0,20})\)\s*$)",
+    re.IGNORECASE,
+)
+_CREDIT_LINE = re.compile(
+    r"(?:by\s+[A-Z]|(?:additional |with )?reporting\b|edit(?:ed|ing) by|written by|words by|compiled by"
+    r"|(?:credits?|sources?)\s*:|(?:photo(?:graph)?s?|pictures?|images?) by)",
+    re.IGNORECASE,
+)
 
 
 def _norm(s: str) -> str:
@@ -55,7 +54,8 @@ def _join(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", body).strip()
 
 
-def clean_text(text: str, title: str | None = None) -> CleanedText:
+def body_lines(text: str, title: str | None = None) -> tuple[list[str], str | None]:
+    """The normalised lines of a body ('' for blank lines) with the title line blanked, and the title."""
     lines = _normalise_lines(text)
     first = next((i for i, line in enumerate(lines) if line), None)
     if first is not None:
@@ -72,27 +72,60 @@ def clean_text(text: str, title: str | None = None) -> CleanedText:
             # A short line without a full stop, set apart by a blank line: a headline.
             title = head
             lines[first] = ""
+    return lines, title
 
-    kept: list[str] = []
+
+def layout(lines: list[str]) -> tuple[list[int], list[fur.Line]]:
+    """Indexes of the non-empty lines and their `furniture.Line` records."""
+    idx = [i for i, line in enumerate(lines) if line]
+    recs = []
+    for i in idx:
+        before = i == 0 or not lines[i - 1]
+        after = i == len(lines) - 1 or not lines[i + 1]
+        recs.append(fur.Line(lines[i], own_paragraph=before and after, attached_prev=not before))
+    return idx, recs
+
+
+def article_key(text: str) -> str:
+    return "t-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def clean_text(text: str, title: str | None = None, outlet: str | None = None,
+               memory: fur.OutletMemory | None = None, article: str | None = None) -> CleanedText:
+    """Clean a plain-text body. With `outlet` and `memory`, lines the outlet printed in other
+    articles count as furniture evidence, and this article's lines are remembered afterwards;
+    `article` (an id or URL) keeps a new version of the same article from counting as repetition."""
+    lines, title = body_lines(text, title)
+    idx, recs = layout(lines)
+    texts = [r.text for r in recs]
+    article = article or article_key(text)
+    repeats = memory.counts(outlet, article, texts) if memory is not None else None
+    fm = fur.model()
+    scores = fur.furniture_scores(recs, repeats, fm)
+    threshold = fm.threshold if fm is not None else 0.5
+    drop = fur.decide(recs, scores, threshold)
+    if memory is not None:
+        memory.remember(outlet, article, texts)
+
     removed: list[str] = []
+    captions: list[str] = []
+    credits: list[str] = []
     credit: str | None = None
-    for i, line in enumerate(lines):
-        if not line:
-            kept.append(line)
+    for i, line, is_furniture in zip(idx, texts, drop):
+        if not is_furniture:
             continue
-        short = len(line.split()) <= _MAX_BOILERPLATE_WORDS
-        if short and _TEASER_MARKER.fullmatch(line):
-            removed.extend(x for x in lines[i:] if x)
-            break
-        m = _CREDIT.fullmatch(line) if short else None
+        lines[i] = ""
+        removed.append(line)
+        m = _CREDIT.fullmatch(line)
         if m and len(m.group(1).split()) <= 8:
             credit = credit or m.group(1).strip().rstrip(".")
-            removed.append(line)
-        elif short and _BOILERPLATE.fullmatch(line):
-            removed.append(line)
-        else:
-            kept.append(line)
-    return CleanedText(body=_join(kept), title=title, credit=credit, removed=removed)
+            credits.append(line)
+        elif _CAPTION.match(line):
+            captions.append(line)
+        elif _CREDIT_LINE.match(line):
+            credits.append(line)
+    return CleanedText(body=_join(lines), title=title, credit=credit, removed=removed,
+                       captions=captions, credits=credits)
 
 
 _BLOCK_TAG = re.compile(r"<\s*/?\s*(?:p|div|br|h[1-6]|li|ul|ol|tr|table|section|article|blockquote|header|footer)\b[^>]*>", re.I)

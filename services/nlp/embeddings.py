@@ -1,4 +1,4 @@
-"""Sentence embeddings with all-MiniLM-L6-v2, run as an int8 ONNX model.
+"""Sentence embeddings with all-MiniLM-L6-v2 (or another encoder), run as an int8 ONNX model.
 
 The encoder is exported by scripts/train_claim_transformer.py: the plain
 sentence-transformers recipe (mean of the last hidden states over the real
@@ -9,9 +9,19 @@ services need neither PyTorch nor transformers.
 `OnnxTextModel` is the shared runner: the check-worthiness model in
 services/nlp/claims.py uses it too, with its own graph and the same tokenizer.
 
+Other encoders come from scripts/export_sentence_encoder.py with the same graph
+recipe; scripts/compare_encoders.py measures them side by side (issue 14). Each is
+described by its metadata file: files, sha256s, max_length, dim, and an optional
+`prefix` put before every input (e5 expects "query: ").
+
 Environment:
     CLAIMSTREAM_NLP_THREADS   onnxruntime intra-op threads per model (default 1:
                               the processors run the NLP in one executor thread)
+    CLAIMSTREAM_EMBEDDER      the sentence encoder: "minilm" (default: all-MiniLM-L6-v2),
+                              "e5-small" (multilingual-e5-small, English vocabulary), or
+                              the path of an encoder's metadata JSON. Vectors of different
+                              encoders must not be mixed in one index, and the matching
+                              thresholds (MatchPolicy) were tuned on MiniLM's cosines.
 """
 
 from __future__ import annotations
@@ -25,9 +35,12 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).parent / "models"
-EMBED_META_PATH = MODELS_DIR / "minilm-embed.json"
+EMBED_META_PATH = MODELS_DIR / "minilm-embed.json"  # the default encoder's
 DIM = 384
 THREADS_ENV = "CLAIMSTREAM_NLP_THREADS"
+ENCODER_ENV = "CLAIMSTREAM_EMBEDDER"
+ENCODERS = {"minilm": "minilm-embed.json", "e5-small": "e5-small-embed.json"}
+DEFAULT_ENCODER = "minilm"
 # Sentences per onnxruntime call. Each sentence is run on its own by default:
 # int8 dynamic quantisation picks its activation scales over the whole input
 # tensor, so in a batch a sentence's output would depend (slightly) on its
@@ -47,6 +60,16 @@ def nlp_threads() -> int:
     if value < 1:
         raise ValueError(f"{THREADS_ENV} must be a positive integer, not {raw!r}")
     return value
+
+
+def embed_meta_path() -> Path:
+    """The metadata file of the encoder CLAIMSTREAM_EMBEDDER names (default: MiniLM)."""
+    raw = os.environ.get(ENCODER_ENV, "").strip() or DEFAULT_ENCODER
+    if raw in ENCODERS:
+        return MODELS_DIR / ENCODERS[raw]
+    if raw.endswith(".json"):
+        return Path(raw)
+    raise ValueError(f"{ENCODER_ENV} must be one of {sorted(ENCODERS)} or a metadata .json path, not {raw!r}")
 
 
 def read_metadata(path: Path) -> dict:
@@ -116,11 +139,14 @@ class OnnxTextModel:
 
 
 class SentenceEmbedder:
-    def __init__(self, meta_path: Path = EMBED_META_PATH, threads: int | None = None,
+    def __init__(self, meta_path: Path | None = None, threads: int | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE):
+        meta_path = embed_meta_path() if meta_path is None else Path(meta_path)
         meta = read_metadata(meta_path)
         self.version: str = meta["model_version"]
         self.dim: int = int(meta.get("dim", DIM))
+        # Some encoders expect every input to start with a fixed text (e5: "query: ").
+        self.prefix: str = meta.get("prefix", "")
         self.metadata = meta
         base = Path(meta_path).parent
         self.model = OnnxTextModel(base / meta["onnx"], base / meta["tokenizer"], meta["max_length"],
@@ -129,7 +155,9 @@ class SentenceEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.run(texts).astype(np.float32, copy=False)
+        if self.prefix:
+            texts = [self.prefix + t for t in texts]
+        vectors = self.model.run(list(texts)).astype(np.float32, copy=False)
         # The graph already normalises; int8 rounding leaves norms a hair off 1, so renormalise.
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
@@ -150,12 +178,17 @@ def get_embedder() -> SentenceEmbedder:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape (len(texts), 384); cosine similarity is a dot product."""
+    """L2-normalised float32 embeddings, shape (len(texts), dim) (384 for both shipped encoders); cosine is a dot product."""
     return get_embedder().embed(list(texts))
 
 
 def embedding_version() -> str:
-    return read_metadata(EMBED_META_PATH)["model_version"]
+    return read_metadata(embed_meta_path())["model_version"]
+
+
+def embedding_dim() -> int:
+    """The chosen encoder's vector size, from its metadata (matching.VECTOR_DIM assumes 384)."""
+    return int(read_metadata(embed_meta_path()).get("dim", DIM))
 
 
 def benchmark(texts: list[str], run, seconds: float = 5.0) -> dict:

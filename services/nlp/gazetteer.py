@@ -61,6 +61,8 @@ class GazetteerEntry:
     country: str | None = None
     office: str | None = None  # people: as of the build's offices_as_of
     cues: tuple[str, ...] = ()  # context words that pick this entry among same-named ones
+    source: str | None = None  # "geonames" for entries taken in bulk from a public list
+    iso2: str | None = None  # countries: ISO 3166-1 alpha-2 (from pycountry)
 
 
 def clean_name(text: str) -> str:
@@ -99,6 +101,7 @@ class Gazetteer:
                 id=raw["id"], name=raw["name"], type=raw["type"], aliases=tuple(raw.get("aliases", ())),
                 demonyms=tuple(raw.get("demonyms", ())), metonym_of=raw.get("metonym_of"),
                 country=raw.get("country"), office=raw.get("office"), cues=tuple(raw.get("cues", ())),
+                source=raw.get("source"), iso2=raw.get("iso2"),
             )
             self.entries[e.id] = e
             for alias in (e.name, *e.aliases):

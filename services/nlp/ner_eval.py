@@ -190,7 +190,7 @@ LINKING_CASES: list[tuple[str, str, str | None, str | None, bool]] = [
     ("London's mayor announced new bus routes.", "London", "GPE", "city:london", False),
     ("Ottawa will retaliate against the tariffs.", "Ottawa", "GPE", "country:canada", True),
     ("A blast shook central Beirut.", "Beirut", "GPE", "city:beirut", False),
-    ("The Elysee said Macron would travel to Berlin.", "Elysee", "ORG", "gov:france", True),
+    ("The Elysee said Macron would travel to Berlin.", "Elysee", "ORG", "gov:france-presidency", True),
     ("The Elysee said Macron would travel to Berlin.", "Berlin", "GPE", "city:berlin", False),
     ("Minsk denied any role in the migrant crisis.", "Minsk", "GPE", "country:belarus", True),
     ("Residents fled Mariupol in March.", "Mariupol", "GPE", "city:mariupol", False),

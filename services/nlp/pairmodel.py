@@ -31,7 +31,7 @@ FEATURES = (
     "figures_shared", "figures_conflict", "figures_partial", "figures_one_side",
     "years_shared", "years_conflict", "years_one_side",
     "places_shared", "places_conflict", "places_one_side",
-    "names_shared", "names_conflict", "names_one_side", "nothing_named_in_common",
+    "names_shared", "names_conflict", "names_one_side", "people_conflict", "nothing_named_in_common",
     "agents_differ", "roles_reversed", "negation_differs", "direction_opposite", "direction_one_side",
     "same_outlet",
 )
@@ -43,6 +43,7 @@ RAISES = frozenset({"cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_j
                     "word_containment", "length_ratio", "figures_shared", "years_shared", "places_shared",
                     "names_shared"})
 LOWERS = frozenset({"figures_conflict", "figures_partial", "years_conflict", "places_conflict", "names_conflict",
+                    "people_conflict",
                     "nothing_named_in_common", "agents_differ", "roles_reversed", "negation_differs",
                     "direction_opposite", "same_outlet"})
 
@@ -86,13 +87,15 @@ def pair_vector(a: ClaimFeatures, b: ClaimFeatures, cosine: float | None = None,
     named_a, named_b = a.names | a.places, b.names | b.places
     nothing_common = 1.0 if named_a and named_b and not (words(named_a) & words(named_b)) - \
         matching._WEAK_NAME_WORDS else 0.0
+    # Two different people (no word of any name in common): "Faith Chepkoech won" / "Joyline Wambui won".
+    people_conflict = 1.0 if a.people and b.people and not words(a.people) & words(b.people) else 0.0
     agents_differ = 0.0
     if a.agent and b.agent and not (words(frozenset((a.agent,))) & words(frozenset((b.agent,)))):
         agents_differ = 1.0
     direction_one = 1.0 if bool(a.direction) != bool(b.direction) else 0.0
     return np.array([
         cos, max(0.0, cos - 0.6), max(0.0, cos - 0.8), mj, common / union, common / shorter, shorter / longer,
-        *fig, *yrs, *places, *names, nothing_common,
+        *fig, *yrs, *places, *names, people_conflict, nothing_common,
         agents_differ, 1.0 if matching._swapped(a, b) else 0.0,
         1.0 if a.negated != b.negated else 0.0,
         1.0 if a.direction and b.direction and a.direction != b.direction else 0.0, direction_one,

@@ -6,6 +6,7 @@ functions, so the stream and the offline mode cannot drift apart.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from schemas import (
     SentenceExtracted,
 )
 from schemas.ids import claim_id, sentence_id
-from services.nlp import claims, enrich, entities, matching, split
+from services.nlp import claims, coref, enrich, entities, matching, split
 from services.nlp.types import EntityMention
 
 
@@ -42,26 +43,72 @@ def split_article(article: ArticleReceived) -> list[SentenceExtracted]:
     ]
 
 
-def annotate_sentences(sentences: list[SentenceExtracted], threshold: float) -> list[SentenceAnnotated]:
+class ArticleMemory:
+    """What each recent article introduced (coref.ArticleNames), for articles split over batches.
+
+    Bounded (least recently used out) and in memory only: after a restart, or for an article
+    whose earlier sentences went to another worker, a batch resolves names within itself.
+    """
+
+    def __init__(self, size: int = 2000):
+        self.size = size
+        self._names: OrderedDict[tuple[str, int], coref.ArticleNames] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> coref.ArticleNames:
+        names = self._names.pop(key, None) or coref.ArticleNames()
+        self._names[key] = names
+        while len(self._names) > self.size:
+            self._names.popitem(last=False)
+        return names
+
+
+def _linked_by_article(english: list[SentenceExtracted], mentions: dict,
+                       memory: ArticleMemory | None) -> dict[str, list]:
+    """Link each sentence's mentions, then resolve short names within each article (coref)."""
+    articles: dict[tuple[str, int], list[SentenceExtracted]] = {}
+    for s in english:
+        articles.setdefault((s.article_id, s.version), []).append(s)
+    out = {}
+    for key, group in articles.items():
+        group.sort(key=lambda s: s.index)
+        linked = [(s.text, entities.link_entities(s.text, mentions.get(s.sentence_id, []))) for s in group]
+        names = memory.get(key) if memory is not None else None
+        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet)):
+            out[s.sentence_id] = ents
+    return out
+
+
+def annotate_sentences(sentences: list[SentenceExtracted], threshold: float,
+                       checkworthy_threshold: float | None = None,
+                       memory: ArticleMemory | None = None) -> list[SentenceAnnotated]:
     """Score, find and link entities, and enrich the claims of a batch (one nlp.pipe call).
 
-    Sentences of articles that are not in English keep their language and are
+    Two scores per sentence: claim_score (is_claim at `threshold`) and checkworthy_score
+    (is_checkworthy at `checkworthy_threshold`, default the model's; only a claim can be
+    check-worthy). Sentences of articles that are not in English keep their language and are
     not scored: an English model would only guess. Clusters come later, in `match_claims`.
+    Names are resolved within each article of the batch ("Valadares" -> "Tomas Valadares",
+    "MAI" -> "Ministry of Internal Administration"); `memory` carries them across batches.
     """
+    if checkworthy_threshold is None:
+        checkworthy_threshold = claims.DEFAULT_CHECKWORTHY_THRESHOLD
     english = [s for s in sentences if s.language == "en"]
     texts = [s.text for s in english]
-    scores = dict(zip((s.sentence_id for s in english), claims.score_claims(texts))) if texts else {}
+    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts))) if texts else {}
     mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts))) if texts else {}
+    resolved = _linked_by_article(english, mentions, memory) if texts else {}
     version = claims.model_version()
     out = []
     for sentence in sentences:
-        score = scores.get(sentence.sentence_id, 0.0)
+        score, cw_score = scores.get(sentence.sentence_id, (0.0, 0.0))
         found = mentions.get(sentence.sentence_id, [])
         is_claim = sentence.language == "en" and score >= threshold
-        linked = entities.link_entities(sentence.text, found) if found else []
+        is_checkworthy = is_claim and cw_score >= checkworthy_threshold
+        linked = resolved.get(sentence.sentence_id, [])
         out.append(SentenceAnnotated(
             **sentence.model_dump(exclude={"schema_version"}),
-            claim_score=round(float(score), 6), is_claim=is_claim, model_version=version,
+            claim_score=round(float(score), 6), is_claim=is_claim,
+            checkworthy_score=round(float(cw_score), 6), is_checkworthy=is_checkworthy, model_version=version,
             entities=[Entity(text=m.text, label=m.label, canonical=m.canonical, start=m.start, end=m.end,
                              entity_id=m.entity_id, metonymy=m.metonymy) for m in linked],
             enrichment=_enrichment(sentence, found) if is_claim else None,
@@ -105,6 +152,7 @@ def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:
         sentence_id=annotated.sentence_id, text=annotated.text, start=annotated.start, end=annotated.end,
         outlet=annotated.outlet, url=annotated.url, published_at=annotated.published_at,
         received_at=annotated.received_at, claim_score=annotated.claim_score,
+        checkworthy_score=annotated.checkworthy_score, is_checkworthy=annotated.is_checkworthy,
         model_version=annotated.model_version, entities=annotated.entities, enrichment=annotated.enrichment,
     )
 

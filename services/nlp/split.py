@@ -4,17 +4,12 @@ Approach: copy the text into a same-length "masked" string in which dots that
 can never end a sentence (URLs, e-mails, "[...]") are replaced, so that every
 offset in the mask is an offset in the original. Candidate boundaries are then
 found with regexes and each candidate is accepted or rejected by looking only
-at the word before it and the word after it. Python only loops over candidate
-punctuation (and over the lines of blocks that contain single newlines), never
-over characters.
+at the word before it and the word after it.
 
-Single newlines inside a paragraph are ambiguous: a hard wrap or a PDF line
-break continues the sentence, while a list, a byline or a scraped boilerplate
-line ends it. A block whose lines are all short and none ends with terminal
-punctuation is taken as a list (one unit per line); otherwise a single newline
-ends a unit only after a short unpunctuated line (heading, byline) that is
-followed by a capitalised line. Everything else is a continuation, so the
-sentence keeps its newline (offsets always point into the original text).
+A newline always ends a sentence (the annotation guideline's rule): scraped pages put
+bylines, captions, list items and headings on lines of their own, and a sentence that runs
+over a line break is far rarer in news bodies than a line that must not be glued to the next.
+Python only loops over candidate punctuation, never over characters.
 """
 
 from __future__ import annotations
@@ -36,22 +31,12 @@ _RUN = re.compile(r"(?P<run>[.!?…]+(?: \.(?=[\s.\"'”’)\]]|$))*)[\"'”’)
 # "world.Today": a dot glued to the next sentence.
 _GLUED = re.compile(r"(?<=[a-z0-9])\.(?=[A-Z][a-z])")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_NEWLINE = re.compile(r"\n")
 _BULLET = re.compile(r"[•⁃▪◦]")
 # List markers: "1.", "2.)", "3)", "a.", optionally behind a bullet.
 # Found in two steps for speed: the closing "." / ")" / ".)" first, then the label before it.
 _MARKER_END = re.compile(r"\.\)(?=\s)|[.)](?=\s)")
 _MARKER_LABEL = re.compile(r"(?:(?<=\s)|^)((?:[•⁃▪◦]\s*)?)(\d{1,2}|[a-z])\Z")
-# Bullets at the start of a line: "- item", "* item".
-_LINE_BULLET = re.compile(r"^[ \t]*[-*•⁃▪◦](?=[ \t]+\S)", re.M)
-# Two or more consecutive non-blank lines (a paragraph with single newlines).
-_BLOCK = re.compile(r"^[ \t]*\S[^\n]*(?:\n[ \t]*\S[^\n]*)+", re.M)
-_LINE_END_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*[ \t\r]*\Z")
-_LINE_MAX_WORDS = 8  # a hard-wrapped prose line is longer than this
-# A line ending in one of these continues on the next ("Kim met\nPresident ...").
-_CONTINUES = frozenset(
-    """a an the and or but nor of to in on at by for with from into onto as than that which who whom whose
-    his her its their our my your this these those is are was were be been has have had will would said""".split()
-)
 # "At 5 a.m. Mr. Smith ..." the time opens the sentence, so it cannot end it.
 _TIME_OPENER = re.compile(r"(?:[.!?][\"'”’)]*\s|\n)\s*(?:\S+\s+){0,3}\d{1,2}(?:[:.]\d\d)?\s*\Z")
 _NEXT_WORD = re.compile(r"\s*(\S*)")
@@ -166,32 +151,6 @@ def _list_cuts(masked: str) -> tuple[set[int], set[int]]:
     return cuts, dots
 
 
-def _line_cuts(masked: str) -> set[int]:
-    """Cuts at single newlines that end a unit (lists, headings, bylines)."""
-    cuts: set[int] = set()
-    for m in _BLOCK.finditer(masked):
-        lines = m.group(0).split("\n")
-        words = [len(line.split()) for line in lines]
-        terminal = [bool(_LINE_END_TERMINAL.search(line)) for line in lines]
-        pos = m.start()
-        starts = []
-        for line in lines:
-            starts.append(pos)
-            pos += len(line) + 1
-        if max(words) <= _LINE_MAX_WORDS and not any(terminal):
-            cuts.update(starts[1:])  # "features\ncontact manager\nevents, activities"
-            continue
-        for i in range(len(lines) - 1):
-            line, nxt = lines[i].rstrip(), lines[i + 1].lstrip()
-            if terminal[i] or words[i] > _LINE_MAX_WORDS or not line or line[-1] in ",;:-–—/(&":
-                continue
-            if line.rsplit(None, 1)[-1] in _CONTINUES:
-                continue
-            if nxt[0].isupper() or nxt[0] in "\"“‘'":
-                cuts.add(starts[i + 1])  # "By Jane Doe\nThe council said ..."
-    return cuts
-
-
 def split_sentences(text: str) -> list[Span]:
     """Split `text` into sentences; span.text == text[span.start:span.end]."""
     if not text or not text.strip():
@@ -201,8 +160,7 @@ def split_sentences(text: str) -> list[Span]:
     cuts.update(m.end() for m in _PARAGRAPH.finditer(masked))
     cuts.update(m.start() for m in _BULLET.finditer(masked))
     if "\n" in masked:
-        cuts.update(m.start() for m in _LINE_BULLET.finditer(masked))
-        cuts |= _line_cuts(masked)
+        cuts.update(m.end() for m in _NEWLINE.finditer(masked))  # a newline always ends a sentence
     for m in _RUN.finditer(masked):
         if m.start() in marker_dots:
             continue

@@ -31,3 +31,5 @@ class CleanedText:
     title: str | None = None
     credit: str | None = None  # outlet named on a "Credits: X" / "Source: X" line
     removed: list[str] = field(default_factory=list)  # lines dropped as boilerplate
+    captions: list[str] = field(default_factory=list)  # photo / image / video captions among them
+    credits: list[str] = field(default_factory=list)  # byline, reporting, editing and source lines among them

@@ -40,6 +40,9 @@ gaps.install()  # a jump past unprocessed input records stops the worker instead
 # One NLP thread: spaCy and the claim model run off the event loop, so Kafka
 # heartbeats and the other agents keep going while a batch is scored.
 NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+# Names each recent article introduced (full names, acronyms), for articles whose sentences come
+# in several batches; used only from the NLP thread. In memory: a restarted worker starts empty.
+ARTICLE_NAMES = pipeline.ArticleMemory()
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -91,24 +94,27 @@ async def _annotate_batch(loop, events: list) -> None:
     await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
 
 
-def _annotate_and_score(sentences: list, threshold: float) -> tuple[list, list]:
+def _annotate_and_score(sentences: list, threshold: float,
+                        checkworthy_threshold: float | None = None) -> tuple[list, list]:
     """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold)
+    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
     return annotated, pipeline.scored_claims(annotated)
 
 
 async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
     """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
-    threshold = settings.threshold()
+    threshold, checkworthy = settings.threshold(), settings.checkworthy()
     sentences = [s for _, s in batch]
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold)
+        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold,
+                                          checkworthy)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
         log.warning("batch failed, retrying one by one", error=repr(exc))
     out, scored = [], []
     for event, sentence in batch:
         try:
-            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence], threshold)
+            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence],
+                                                                threshold, checkworthy)
             out += one
             scored += one_scored
         except Exception as exc:  # noqa: BLE001
@@ -144,7 +150,7 @@ async def match_claims(stream):
     owns every cluster: merging two clusters folds two ledgers held right here.
     """
     index = matching.ClaimIndex(claim_records, _policy())
-    ledgers = _Ledgers()
+    ledgers, rebuilt = _Ledgers(), False
     # One event at a time: table writes must happen inside the event's own
     # iteration, so faust writes them to that event's changelog partition.
     async for event in stream.events():
@@ -153,6 +159,9 @@ async def match_claims(stream):
             if claim is None:
                 continue
             now = datetime.now(timezone.utc)
+            if not rebuilt:  # the first claim after a start builds the ANN index from the restored table
+                log.info("matching index rebuilt", claims=len(index), partition=event.message.partition)
+                rebuilt = True
             with STAGE_DURATION.labels("match").time():
                 detected = pipeline.match_step(index, claim, now)
             with STAGE_DURATION.labels("cluster").time():

@@ -33,6 +33,14 @@ class ProcessorSettings(BaseSettings):
         from services.nlp.claims import DEFAULT_THRESHOLD
 
         return DEFAULT_THRESHOLD if self.claim_threshold is None else self.claim_threshold
+    checkworthy_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="checkworthy_score at or above which a claim is check-worthy; default: the model's tuned threshold")
+
+    def checkworthy(self) -> float:
+        from services.nlp.claims import DEFAULT_CHECKWORTHY_THRESHOLD
+
+        return DEFAULT_CHECKWORTHY_THRESHOLD if self.checkworthy_threshold is None else self.checkworthy_threshold
     batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
     batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")

@@ -121,6 +121,9 @@ class ClaimRow(Base):
     outlet: Mapped[str] = mapped_column(String(200), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     claim_score: Mapped[float] = mapped_column(Float)
+    # Older databases get these in place (_add_missing_columns); older events decode as 0.0 / False.
+    checkworthy_score: Mapped[float] = mapped_column(Float, default=0.0)
+    is_checkworthy: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(100))
     entities: Mapped[list] = mapped_column(JSON)
     # ClaimDetected.enrichment as JSON (claim type, source, via, hedged, quantities, dates); null for

@@ -144,6 +144,8 @@ class ClaimPublic(BaseModel):
     outlet: str
     url: str | None
     claim_score: float
+    checkworthy_score: float = Field(0.0, description="Calibrated probability that a fact-checker would check it")
+    is_checkworthy: bool = False
     model_version: str
     entities: list[EntityPublic]
     attribution: AttributionPublic = Field(default_factory=AttributionPublic,

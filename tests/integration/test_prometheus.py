@@ -5,8 +5,8 @@ own data directory. Its configuration is deploy/prometheus/prometheus.yml itself
 targets pointed at the `stack` services and a 1 s scrape and evaluation interval, and it loads
 deploy/prometheus/alerts.yml. A short run is then driven through the stack: two waves of
 articles from three outlets repeating the same claims, two refused articles, and an
-undecodable message written straight to the claims topic (dead-lettered by the processors,
-rejected by the query projection).
+undecodable message written straight to the claims topic (rejected by the query projection)
+and one to the candidates topic (dead-lettered by the processors).
 
 The rule applied to every expression, through Prometheus's /api/v1/query:
 
@@ -312,13 +312,15 @@ def driven(stack, prometheus):
     # Refused by ingest: nothing is left once the boilerplate line is removed; and an invalid batch item.
     httpx.post(f"{stack.ingest}/articles", json={"outlet": outlets[0], "body": "Advertisement"}, timeout=30)
     httpx.post(f"{stack.ingest}/articles/batch", json=[{"outlet": outlets[0]}], timeout=30)
-    # Undecodable on the claims topic: the processors dead-letter it, the query projection rejects it.
+    # Undecodable on the claims topic (the query projection rejects it) and on the candidates topic
+    # (the processors' match stage dead-letters it).
     async def poison() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            await producer.send_and_wait(topic_name("claims", stack.namespace), key=f"prom-{run}".encode(),
-                                         value=b"{not json " + run.encode())
+            for thing in ("claims", "candidates"):
+                await producer.send_and_wait(topic_name(thing, stack.namespace), key=f"prom-{run}".encode(),
+                                             value=b"{not json " + run.encode())
         finally:
             await producer.stop()
 
@@ -333,7 +335,7 @@ def driven(stack, prometheus):
              message="the poison rejected by the query projection")
     wait_for(lambda: any(not line.endswith(" 0.0")
                          for line in _metric_lines(stack.processors, "claimstream_processor_deadletters_total")
-                         if 'stage="cluster"' in line and 'reason="not_json"' in line),
+                         if 'stage="match"' in line and 'reason="not_json"' in line),
              timeout=60, message="the poison dead-lettered by the processors")
     # Everything consumed and committed: the lag gauges read 0 on every partition.
     wait_for(lambda: (lines := _metric_lines(stack.processors, "claimstream_processor_consumer_lag_messages"))
@@ -381,7 +383,7 @@ def test_the_run_provokes_the_dead_letter_and_rejection_alerts_only(prometheus, 
         alerts = prometheus.get("/api/v1/alerts")["alerts"]
         found = {(a["labels"]["alertname"], a["labels"].get("stage") or a["labels"].get("topic"),
                   a["labels"].get("reason")) for a in alerts if a["state"] in ("pending", "firing")}
-        wanted = {("ClaimStreamDeadLettersIncreasing", "cluster", "not_json"),
+        wanted = {("ClaimStreamDeadLettersIncreasing", "match", "not_json"),
                   ("ClaimStreamQueryRejectingMessages", "claims", "not_json")}
         return found if wanted <= found else None
 
@@ -396,7 +398,7 @@ def test_processor_lag_covers_every_partition_of_the_consumed_topics(stack, driv
     for labels in seen:
         values = dict(labels)
         by_topic.setdefault(values["topic"], set()).add(values["partition"])
-    for thing in ("articles", "sentences", "claims"):
+    for thing in ("articles", "sentences", "candidates", "annotations"):
         assert by_topic.get(thing) == {str(p) for p in range(TOPICS[thing].partitions)}, by_topic
     committed = _metric_lines(stack.processors, "claimstream_processor_consumer_committed_offset")
     assert len(committed) == len(lines)

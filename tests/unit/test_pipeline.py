@@ -85,3 +85,25 @@ def test_claims_carry_linked_entities_and_enrichment():
     assert shells.enrichment is not None and shells.enrichment.claim_type in (
         "statistic", "event", "quote", "causal", "comparison", "other")
     assert any(q.value == 1e6 for q in shells.enrichment.quantities)
+
+
+def test_two_scores_per_sentence_and_only_claims_are_checkworthy():
+    from services.nlp import claims
+
+    sentences = pipeline.split_article(_article())
+    annotated = pipeline.annotate_sentences(sentences, threshold=0.5)
+    assert all(0.0 <= a.checkworthy_score <= 1.0 for a in annotated)
+    assert all(a.is_checkworthy == (a.is_claim and a.checkworthy_score >= claims.DEFAULT_CHECKWORTHY_THRESHOLD)
+               for a in annotated)
+    shells = next(a for a in annotated if a.text.startswith("North Korea"))
+    assert shells.is_checkworthy  # a figure about a state's arms shipments
+    scored = pipeline.scored_from(shells)
+    assert (scored.checkworthy_score, scored.is_checkworthy) == (shells.checkworthy_score, True)
+    [detected] = pipeline.match_claims(matching.ClaimIndex({}, {}), [scored], T0)
+    assert (detected.checkworthy_score, detected.is_checkworthy) == (shells.checkworthy_score, True)
+    # The check-worthy threshold is its own setting.
+    strict = pipeline.annotate_sentences(sentences, threshold=0.5, checkworthy_threshold=1.0)
+    assert not any(a.is_checkworthy for a in strict)
+    assert [a.is_claim for a in strict] == [a.is_claim for a in annotated]
+    loose = pipeline.annotate_sentences(sentences, threshold=0.5, checkworthy_threshold=0.0)
+    assert [a.is_checkworthy for a in loose] == [a.is_claim for a in loose]

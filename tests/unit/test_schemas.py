@@ -51,3 +51,20 @@ def test_topic_names_follow_the_convention(monkeypatch):
         topic_name("nonsense")
     # One article stays on one partition through every stage keyed by article id.
     assert TOPICS["articles"].partitions == TOPICS["sentences"].partitions == TOPICS["annotations"].partitions
+
+
+def test_events_from_before_the_checkworthy_score_still_decode():
+    import json
+
+    from schemas import ClaimDetected, SentenceAnnotated
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    sentence = dict(sentence_id="s1", article_id="a1", version=1, index=0, count=1, text="Exports fell 3%.",
+                    start=0, end=16, outlet="X", received_at=now, claim_score=0.9, is_claim=True, model_version="m")
+    old = decode(SentenceAnnotated, json.dumps(sentence))
+    assert (old.checkworthy_score, old.is_checkworthy) == (0.0, False)
+    new = decode(SentenceAnnotated, json.dumps(sentence | {"checkworthy_score": 0.7, "is_checkworthy": True}))
+    assert (new.checkworthy_score, new.is_checkworthy) == (0.7, True)
+    claim = dict(claim_id="k1", cluster_id="c1", article_id="a1", version=1, sentence_id="s1", text="Exports fell 3%.",
+                 start=0, end=16, outlet="X", received_at=now, detected_at=now, claim_score=0.9, model_version="m")
+    assert decode(ClaimDetected, json.dumps(claim)).checkworthy_score == 0.0

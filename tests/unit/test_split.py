@@ -57,17 +57,35 @@ def test_am_pm():
 def test_single_newlines():
     # a list of short unpunctuated lines: one unit per line (golden rule 42)
     assert texts("features\ncontact manager\nevents, activities\n") == ["features", "contact manager", "events, activities"]
-    # a hard wrap or PDF break continues the sentence; the span keeps the newline (offsets are exact)
-    s = "This is a sentence\ncut off in the middle because pdf."
-    assert texts(s) == [s]
+    # a newline always ends a sentence (annotation guideline), even a hard wrap or a PDF break
+    assert texts("This is a sentence\ncut off in the middle because pdf.") == [
+        "This is a sentence", "cut off in the middle because pdf."]
     wrapped = ("The Federal Reserve raised its key interest rate by a quarter point on Wednesday,\n"
                "the tenth increase in a row, and signalled that it may pause. Officials\nsaid inflation was high.")
-    assert len(texts(wrapped)) == 2
-    assert texts("She met Kim Jong Un and\nPresident Putin in Moscow.") == ["She met Kim Jong Un and\nPresident Putin in Moscow."]
+    assert texts(wrapped) == ["The Federal Reserve raised its key interest rate by a quarter point on Wednesday,",
+                              "the tenth increase in a row, and signalled that it may pause.", "Officials",
+                              "said inflation was high."]
+    assert texts("She met Kim Jong Un and\nPresident Putin in Moscow.") == ["She met Kim Jong Un and",
+                                                                            "President Putin in Moscow."]
     # byline and scraped furniture lines before the body
     assert texts("By Jane Doe\nUpdated 5 January 2024\nThe council said it would act.") == [
         "By Jane Doe", "Updated 5 January 2024", "The council said it would act."]
     assert texts("Tweet\nPrint\nEmail\nThe minister resigned on Friday.")[-1] == "The minister resigned on Friday."
+
+
+def test_newline_ends_a_sentence():
+    # a line without terminal punctuation is never glued to the next line
+    assert texts("Image: Workers sort scallops at a plant (Getty Images)\nThe ban was lifted on Monday.") == [
+        "Image: Workers sort scallops at a plant (Getty Images)", "The ban was lifted on Monday."]
+    assert texts("Prices rose 5% in\nMay, the office said. Analysts agreed.") == [
+        "Prices rose 5% in", "May, the office said.", "Analysts agreed."]
+    # an abbreviation at the end of a line does not carry the sentence over the newline
+    assert texts("He moved to the U.S.\nhe said later.") == ["He moved to the U.S.", "he said later."]
+    s = "Line one\r\nLine two.\n  Line three"
+    spans = split_sentences(s)
+    assert [sp.text for sp in spans] == ["Line one", "Line two.", "Line three"]
+    for sp in spans:
+        assert s[sp.start:sp.end] == sp.text
 
 
 def test_lists_and_bullets():
@@ -105,12 +123,7 @@ def _norm(sentences):
 
 
 def _golden(name):
-    """Pass rate on a golden-rules file.
-
-    Sentences are compared after collapsing whitespace: spans point into the
-    original text, so "It was a cold \nnight" keeps its newline, while the
-    expected sentence has it removed (rule 41); the boundaries are what is tested.
-    """
+    """Pass rate on a golden-rules file (sentences compared after collapsing whitespace)."""
     path = GOLDEN / name
     if not path.exists():
         pytest.skip(f"golden rules not found at {path}")
@@ -126,7 +139,8 @@ def test_golden_rules_pysbd():
 
 
 def test_golden_rules_pragmatic_segmenter():
-    assert _golden("golden_rules_en_pragmatic_segmenter.jsonl") >= 0.95  # measured 52/52
+    # measured 50/52: rules 40 and 41 join lines across a newline, which the annotation guideline forbids
+    assert _golden("golden_rules_en_pragmatic_segmenter.jsonl") >= 0.95
 
 
 def test_fast():

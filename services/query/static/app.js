@@ -126,6 +126,10 @@
     const score = Math.max(...claims.map((c) => Number(c.claim_score)));
     meta.append(el("span", "score " + (score >= 0.8 ? "high" : score >= 0.6 ? "mid" : "low"), score.toFixed(2)));
     if (first.claim_type) meta.append(badge(first.claim_type, "type", "claim type"));
+    const worthy = Math.max(...claims.map((c) => Number(c.checkworthy_score) || 0));
+    if (claims.some((c) => c.is_checkworthy)) {
+      meta.append(badge("check-worthy " + worthy.toFixed(2), "worthy", "the model expects a fact-checker to check it"));
+    }
     const firstSeen = el("span", "first-seen", "first seen ");
     firstSeen.append(timeNode(cluster ? cluster.first_seen_at : first.seen_at));
     meta.append(firstSeen);
