@@ -36,47 +36,102 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(_topics(args.action))
 
 
-def _read_articles(stream: IO[str], source: str):
-    """Yield (line number, ArticleIn); a bad line is reported with its number and stops the run."""
+class Problems:
+    """Bad input lines: reported on stderr as they are met (`FILE:LINE: what`), summarised at the end."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.lines: list[int] = []
+
+    def report(self, n: int, message: str) -> None:
+        self.lines.append(n)
+        print(f"{self.source}:{n}: {message}", file=sys.stderr, flush=True)
+
+    def summary(self) -> str:
+        shown = ", ".join(map(str, self.lines[:20])) + (", ..." if len(self.lines) > 20 else "")
+        return f"{len(self.lines)} failed (line{'s' if len(self.lines) != 1 else ''} {shown})" if self.lines \
+            else "0 failed"
+
+
+def field_errors(exc: ValidationError) -> str:
+    """`outlet: Field required; published_at: ...`: every problem, each with the field it is about."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{loc}: {error['msg']}" if loc else error["msg"])
+    return "; ".join(parts)
+
+
+def _read_articles(stream: IO[bytes], problems: Problems):
+    """Yield (line number, ArticleIn); a bad line is reported with its number and skipped."""
     from services.ingest.models import ArticleIn
 
-    for n, line in enumerate(stream, start=1):
+    for n, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            problems.report(n, "invalid article: the line is not UTF-8 text")
+            continue
         if not line.strip():
             continue
         try:
             yield n, ArticleIn.model_validate_json(line)
         except ValidationError as exc:
-            raise SystemExit(f"{source}:{n}: invalid article: {exc.errors(include_url=False)[0]['msg']}") from exc
+            problems.report(n, f"invalid article: {field_errors(exc)}")
+
+
+def _prepare(numbered, problems: Problems, memory=None):
+    """Yield (line number, draft); an article with nothing left once cleaned is reported and skipped."""
+    from services.ingest.prepare import EmptyArticleError, prepare_article
+
+    for n, article in numbered:
+        try:
+            yield n, prepare_article(article, memory)
+        except EmptyArticleError as exc:
+            problems.report(n, f"skipped: {'body' if article.body else 'html'}: {exc} (only page furniture?)")
 
 
 async def _ingest(path: Path, batch: int) -> int:
     from services.common.kafka import ensure_topics
     from services.common.settings import CommonSettings, KafkaSettings
     from services.ingest.ledger import Ledger
-    from services.ingest.prepare import prepare_article
+    from services.ingest.prepare import language_warnings
     from services.ingest.service import IngestService
     from services.ingest.settings import IngestSettings
 
     kafka, common, settings = KafkaSettings(), CommonSettings(), IngestSettings()
+    problems = Problems(str(path))
+    # The service's outlet memory across the whole file, as in ingest; it is made before the lines are read.
     service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url), "claimstream-cli")
-    with path.open(encoding="utf-8") as handle:  # all checked first; the service's outlet memory across the file
-        drafts = [prepare_article(a, service.memory) for _, a in _read_articles(handle, str(path))]
-    await ensure_topics(kafka.bootstrap_servers, common.namespace)
-    await service.start()
-    counts = {"published": 0, "duplicate": 0}
     try:
-        for i in range(0, len(drafts), batch):
-            for accepted in await service.publish_drafts(drafts[i:i + batch], "file"):
-                counts[accepted.status] += 1
-    finally:
-        await service.stop()
-    print(f"ingested {path}: {counts['published']} published, {counts['duplicate']} already published")
-    return 0
+        handle = path.open("rb")
+    except OSError as exc:
+        print(f"claimstream ingest: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    with handle:
+        # Every line is checked and cleaned before anything is published; bad lines are reported and left out.
+        numbered = list(_prepare(_read_articles(handle, problems), problems, service.memory))
+    for n, draft in numbered:
+        for warning in language_warnings(draft.language):
+            print(f"{path}:{n}: warning: {warning}", file=sys.stderr)
+    counts = {"published": 0, "duplicate": 0}
+    if numbered:
+        await ensure_topics(kafka.bootstrap_servers, common.namespace)
+        await service.start()
+        try:
+            drafts = [d for _, d in numbered]
+            for i in range(0, len(drafts), batch):
+                for accepted in await service.publish_drafts(drafts[i:i + batch], "file"):
+                    counts[accepted.status] += 1
+        finally:
+            await service.stop()
+    print(f"ingested {path}: {counts['published']} published, {counts['duplicate']} already published, "
+          f"{problems.summary()}")
+    return 1 if problems.lines else 0
 
 
 def _annotate(path: Path | None, threshold: float | None) -> int:
     from schemas import ArticleReceived
-    from services.ingest.prepare import prepare_article
     from services.nlp import matching, pipeline
     from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
@@ -87,18 +142,32 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
     index = matching.ClaimIndex({})
     # One outlet memory too: a line an outlet printed in earlier articles is page furniture, as in ingest.
     memory = OutletMemory()
-    handle = path.open(encoding="utf-8") if path else sys.stdin
+    source = str(path or "stdin")
+    problems = Problems(source)
     try:
-        for _, article in _read_articles(handle, str(path or "stdin")):
-            draft = prepare_article(article, memory)
+        handle = path.open("rb") if path else sys.stdin.buffer
+    except OSError as exc:
+        print(f"claimstream annotate: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    done = 0
+    from services.ingest.prepare import language_warnings
+
+    try:
+        for n, draft in _prepare(_read_articles(handle, problems), problems, memory):
+            for warning in language_warnings(draft.language):
+                print(f"{source}:{n}: warning: {warning}", file=sys.stderr)
             received = ArticleReceived(**{k: getattr(draft, k) for k in (
                 "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
                 "published_at", "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
-            annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
-            scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
-            clusters = {c.sentence_id: c.cluster_id
-                        for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
+            try:
+                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
+                scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
+                clusters = {c.sentence_id: c.cluster_id
+                            for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
+            except Exception as exc:  # noqa: BLE001 - one article must not stop a bulk run
+                problems.report(n, f"failed: {type(exc).__name__}: {exc}")
+                continue
             for s in annotated:
                 print(json.dumps({
                     "article_id": s.article_id, "sentence": s.text, "start": s.start, "end": s.end,
@@ -107,10 +176,12 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
                     "cluster_id": clusters.get(s.sentence_id),
                     "entities": [e.model_dump() for e in s.entities],
                 }, ensure_ascii=False))
+            done += 1
     finally:
         if path:
             handle.close()
-    return 0
+    print(f"annotated {source}: {done} articles, {problems.summary()}", file=sys.stderr)
+    return 1 if problems.lines else 0
 
 
 async def _topics(action: str) -> int:

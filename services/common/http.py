@@ -236,3 +236,45 @@ def add_metrics_route(app: FastAPI) -> None:
     def metrics() -> Response:
         payload, content_type = metrics_payload()
         return Response(payload, media_type=content_type)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interactive docs without a CDN
+
+# FastAPI's /docs and /redoc load their JavaScript and CSS from a CDN: offline, or behind a
+# proxy that blocks it, the page stays blank. Swagger UI is served from the `swagger-ui-bundle`
+# package instead, under /docs/assets/; ReDoc (CDN only) is not served. /openapi.json is unchanged.
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
+               "favicon-32x32.png": "image/png"}
+NO_CDN_DOCS = {"docs_url": None, "redoc_url": None}
+
+
+def add_offline_docs(app: FastAPI) -> bool:
+    """Serve /docs from local files; False (and no /docs) when the swagger-ui-bundle package is missing."""
+    from fastapi import HTTPException
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        log.warning("swagger-ui-bundle is not installed: /docs is off, /openapi.json stays")
+        return False
+    from pathlib import Path
+
+    root = Path(swagger_ui_path)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - docs",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404, "no such file")
+        return FileResponse(root / name, media_type=DOCS_ASSETS[name], headers={"Cache-Control": "max-age=86400"})
+
+    return True

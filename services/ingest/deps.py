@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 
-from services.common.apikey import api_key_header as make_api_key_header, check_api_key
+from services.common.apikey import api_key_header as make_api_key_header, check_write_access
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
 
@@ -22,9 +22,9 @@ def get_service(request: Request) -> IngestService:
     return request.app.state.service
 
 
-def require_api_key(settings: Annotated[IngestSettings, Depends(get_settings)],
+def require_api_key(request: Request, settings: Annotated[IngestSettings, Depends(get_settings)],
                     x_api_key: Annotated[str | None, Security(api_key_header)] = None) -> None:
-    check_api_key(settings.api_key, x_api_key)
+    check_write_access("ingest", request, settings.api_key, x_api_key, settings.allow_open_writes)
 
 
 SettingsDep = Annotated[IngestSettings, Depends(get_settings)]

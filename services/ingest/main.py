@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.http import (BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
+from services.common.http import (NO_CDN_DOCS, BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
+                                  add_offline_docs,
                                   install_error_handlers)
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
-from services.common.apikey import document_api_key
+from services.common.apikey import document_api_key, open_writes_refusal
 from services.ingest.feeds import poll_forever
 from services.nlp.language import detect_language
 from services.ingest.ledger import Ledger
@@ -32,6 +33,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        refusal = open_writes_refusal("ingest", settings.host, settings.api_key, settings.allow_open_writes)
+        if refusal:
+            # INGEST_HOST is what `python -m services.ingest` binds; other launchers are caught per request.
+            log.error("refusing to start", reason=refusal)
+            raise SystemExit(f"claimstream ingest: {refusal}")
         await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
         service = IngestService(kafka.bootstrap_servers, common.namespace, Ledger(settings.db_url))
@@ -50,10 +56,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 poller.cancel()
             await service.stop()
 
-    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ClaimStream ingest", version="0.1.0", lifespan=lifespan, **NO_CDN_DOCS,
                   default_response_class=SafeJSONResponse)
     app.state.settings = settings
     install_error_handlers(app)
+    add_offline_docs(app)
     # The last one added runs first: the timeout also covers reading an oversized body.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)

@@ -46,6 +46,9 @@ class ArticleAccepted(BaseModel):
     version: int
     status: Literal["published", "duplicate"] = Field(
         description="'duplicate' when this exact content was already published under this id")
+    language: str = Field("en", description="Language detected from the body (ISO 639-1)")
+    warnings: list[str] = Field(default_factory=list,
+                                description="Accepted, but: e.g. not English, so no sentence will be scored")
 
 
 class ArticlesAccepted(BaseModel):

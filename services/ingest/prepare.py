@@ -20,6 +20,35 @@ class EmptyArticleError(ValueError):
     """Nothing of the article is left after boilerplate removal."""
 
 
+class ArticleErrors(ValueError):
+    """Some articles of a request could not be prepared: (item index, field, message) for each."""
+
+    def __init__(self, errors: list[tuple[int, str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"item {n}: {field}: {msg}" for n, field, msg in errors))
+
+
+def prepare_all(articles: list[ArticleIn], memory: "OutletMemory | None" = None) -> list[ArticleDraft]:
+    """Every article prepared, or ArticleErrors listing every one that could not be (nothing is lost silently)."""
+    drafts, errors = [], []
+    for n, article in enumerate(articles):
+        try:
+            drafts.append(prepare_article(article, memory))
+        except EmptyArticleError as exc:
+            errors.append((n, "body" if article.body else "html", str(exc)))
+    if errors:
+        raise ArticleErrors(errors)
+    return drafts
+
+
+def language_warnings(language: str) -> list[str]:
+    """What a client should know about an accepted article it may not expect."""
+    if language == "en":
+        return []
+    return [f"language {language!r} detected: the article is published and stored, but only English is scored, "
+            "so it will yield no claims"]
+
+
 @dataclass(frozen=True)
 class ArticleDraft:
     article_id: str

@@ -12,7 +12,7 @@ from services.common.kafka import ResilientProducer, make_producer
 from services.common.metrics import LATENCY_BUCKETS
 from services.ingest.ledger import Ledger
 from services.ingest.models import ArticleAccepted, ArticleIn
-from services.ingest.prepare import ArticleDraft, prepare_article
+from services.ingest.prepare import ArticleDraft, language_warnings, prepare_all
 from services.nlp.furniture import OutletMemory
 
 RECEIVED = Counter("claimstream_ingest_articles_received_total", "Articles received", ["source"])
@@ -57,8 +57,8 @@ class IngestService:
         """All-or-nothing preparation, then publish; raises ValueError before anything is sent."""
         RECEIVED.labels(source).inc(len(articles))
         # Cleaning HTML is CPU work: in a thread, so the event loop keeps answering (health checks,
-        # Kafka). EmptyArticleError propagates: nothing is sent.
-        drafts = await asyncio.to_thread(lambda: [prepare_article(a, self.memory) for a in articles])
+        # Kafka). ArticleErrors (every item that has nothing left once cleaned) propagates: nothing is sent.
+        drafts = await asyncio.to_thread(prepare_all, articles, self.memory)
         return await self.publish_drafts(drafts, source)
 
     async def publish_drafts(self, drafts: list[ArticleDraft], source: str) -> list[ArticleAccepted]:
@@ -72,12 +72,13 @@ class IngestService:
                     key = (draft.article_id, draft.content_hash)
                     if key in seen_in_request:
                         results.append(ArticleAccepted(id=draft.article_id, version=seen_in_request[key],
-                                                       status="duplicate"))
+                                                       status="duplicate", **_notes(draft)))
                         continue
                     version, known = await asyncio.to_thread(self.ledger.lookup, *key)
                     if known:
                         DUPLICATES.labels(source).inc()
-                        results.append(ArticleAccepted(id=draft.article_id, version=version, status="duplicate"))
+                        results.append(ArticleAccepted(id=draft.article_id, version=version, status="duplicate",
+                                                       **_notes(draft)))
                         continue
                     # Two new bodies for one id in the same request: consecutive versions.
                     version = max(version, next_version.get(draft.article_id, 0))
@@ -85,7 +86,8 @@ class IngestService:
                     seen_in_request[key] = version
                     event = _received(draft, version, source)
                     pending.append(event)
-                    results.append(ArticleAccepted(id=draft.article_id, version=version, status="published"))
+                    results.append(ArticleAccepted(id=draft.article_id, version=version, status="published",
+                                                   **_notes(draft)))
                 records = [(self.topic, encode(ArticleKey(article_id=e.article_id)), encode(e)) for e in pending]
                 try:
                     # Retries and replaces a broken producer within the deadline (e.g. a broker restart).
@@ -98,6 +100,10 @@ class IngestService:
                                                              for e in pending])
                 PUBLISHED.labels(source).inc(len(pending))
             return results
+
+
+def _notes(draft: ArticleDraft) -> dict:
+    return {"language": draft.language, "warnings": language_warnings(draft.language)}
 
 
 def _received(draft: ArticleDraft, version: int, source: str) -> ArticleReceived:

@@ -126,6 +126,10 @@ class ClaimRow(Base):
     is_checkworthy: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(100))
     entities: Mapped[list] = mapped_column(JSON)
+    # ClaimDetected.enrichment as JSON (claim type, source, via, hedged, quantities, dates); null for
+    # claims projected before the column existed. The projection fills it from the event's field of
+    # the same name (`_columns` keeps every event field that has a column).
+    enrichment: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
@@ -215,6 +219,8 @@ class WatchlistRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     filters: Mapped[dict] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)
+    # HMAC-SHA256 key of the webhook's X-ClaimStream-Signature; made by the API, never read back by GET.
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from sqlalchemy.orm import Session
 
-from services.common.apikey import api_key_header as make_api_key_header, check_api_key
+from services.common.apikey import api_key_header as make_api_key_header, check_write_access
 from services.query.consumer import Projector
 from services.query.live import FeedHub
 from services.query.settings import QuerySettings
@@ -37,7 +37,8 @@ api_key_header = make_api_key_header("Required on writes (watchlists, feedback) 
 
 
 def require_api_key(request: Request, x_api_key: Annotated[str | None, Security(api_key_header)] = None) -> None:
-    check_api_key(request.app.state.settings.api_key, x_api_key)
+    settings = request.app.state.settings
+    check_write_access("query", request, settings.api_key, x_api_key, settings.allow_open_writes)
 
 
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]

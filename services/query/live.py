@@ -124,7 +124,7 @@ class Subscriber:
     def offer(self, event: FeedEvent, matched: bool | None = None) -> None:
         if self.overflowed or self.drop_reason is not None:
             return
-        if not (self.match(event.type, event.facets) if matched is None else matched):
+        if not (self.match(event.type, event.facets, event.payload) if matched is None else matched):
             return
         if len(self.queue) >= self.max_queue:
             self.overflowed = True
@@ -213,7 +213,7 @@ class FeedHub:
                         continue
                     verdict = verdicts.get(subscriber.key)
                     if verdict is None:
-                        verdict = verdicts[subscriber.key] = subscriber.match(event.type, event.facets)
+                        verdict = verdicts[subscriber.key] = subscriber.match(event.type, event.facets, event.payload)
                     subscriber.offer(event, verdict)
                 for listener in self.listeners:
                     try:
@@ -282,7 +282,7 @@ class FeedSession:
             if not page:
                 return
             self.position = page[-1].seq
-            matched = [event for event in page if subscriber.match(event.type, event.facets)]
+            matched = [event for event in page if subscriber.match(event.type, event.facets, event.payload)]
             if matched:
                 yield matched
             if subscriber.overflowed_at is not None and time.monotonic() - subscriber.overflowed_at > self.max_lag_s:

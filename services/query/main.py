@@ -9,13 +9,15 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 
 from services.common.http import (
+    NO_CDN_DOCS,
+    add_offline_docs,
     BodySizeLimit,
     RequestTimeout,
     add_metrics_route,
     error_responses,
     install_error_handlers,
 )
-from services.common.apikey import document_api_key
+from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, ProgressWatch, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
@@ -26,7 +28,7 @@ from services.query.db import make_engine
 from services.query.feedlog import Effects, LiveRules
 from services.query.live import FeedHub
 from services.query.outbox import OutboxPublisher
-from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, \
+from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, revisions, \
     trending, watchlists
 from services.query.settings import QuerySettings
 from services.query.webhooks import WebhookDispatcher
@@ -45,6 +47,11 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        refusal = open_writes_refusal("query", settings.host, settings.api_key, settings.allow_open_writes)
+        if refusal:
+            # QUERY_HOST is what `python -m services.query` binds; other launchers are caught per request.
+            log.error("refusing to start", reason=refusal)
+            raise SystemExit(f"claimstream query: {refusal}")
         app.state.engine = make_engine(settings.db_url)
         await wait_for_broker(kafka.bootstrap_servers, 60)
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
@@ -90,14 +97,15 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             app.state.engine.dispose()
 
     # Every route may meet a body that is not JSON (400) or the request deadline (504).
-    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ClaimStream query", version="0.1.0", lifespan=lifespan, **NO_CDN_DOCS,
                   responses=error_responses(400, 504))
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     # Streams are long-lived by design: only ordinary requests get the deadline.
     app.add_middleware(RequestTimeout, seconds=15.0, exempt_paths={"/claims/stream", "/claims/ws"})
     install_error_handlers(app)
-    for module in (claims, clusters, articles, health, page, watchlists, feedback_routes, trending):
+    add_offline_docs(app)
+    for module in (claims, clusters, articles, revisions, health, page, watchlists, feedback_routes, trending):
         app.include_router(module.router)
     add_metrics_route(app)
     document_api_key(app, required=bool(settings.api_key))

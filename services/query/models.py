@@ -17,9 +17,117 @@ class EntityPublic(BaseModel):
     canonical: str
     start: int
     end: int
+    entity_id: str | None = Field(None, description="Stable gazetteer id (e.g. country:north-korea), when linked")
+    metonymy: bool = Field(False, description="A capital or seat standing for its state or institution")
+
+
+class AttributionPublic(BaseModel):
+    source: str | None = Field(None, description="Who asserts the claim (\"a US official\", \"the central bank\")")
+    via: str | None = Field(None, description="Through whom it reached the outlet (\"the AP\")")
+
+
+class QuantityPublic(BaseModel):
+    text: str
+    value: float = Field(description="Normalised value, scale applied (\"£136bn\" -> 136000000000)")
+    unit: str | None = None
+    scale: str | None = None
+    start: int
+    end: int
+    approximate: bool = False
+
+
+class DatePublic(BaseModel):
+    text: str
+    start: int
+    end: int
+    resolved: str | None = Field(None, description="ISO date resolved against the article's publication date")
+    granularity: str | None = None
+
+
+class ClaimClusterContext(BaseModel):
+    """The claim's cluster, as the projection knows it now (GET /claims) or when the event was logged (streams)."""
+
+    first_outlet: str
+    first_seen_at: datetime
+    first_claim_id: str
+    outlets: list[str]
+    independent_outlets: int = Field(description="Outlets whose appearance is not a copy of another's")
+    appearance_count: int
+    is_first: bool = Field(description="This claim is the cluster's first appearance")
+
+
+class ClaimArticleRevision(BaseModel):
+    """A later version of the claim's article, and what it did to this claim."""
+
+    version: int
+    previous_version: int
+    revised_at: datetime
+    effect: Literal["unchanged", "edited", "withdrawn", "added", "replaces", "none"] = Field(
+        description="unchanged: kept; edited: reworded in this version (new_text); withdrawn: dropped; "
+                    "added: first appears in this version; replaces: this claim is the new wording of an "
+                    "edit (old_text); none: the version did not concern this claim")
+    old_text: str | None = None
+    new_text: str | None = None
+
+
+def _revision_effect(claim_id: str, version: int, changes: dict) -> tuple[str, str | None, str | None]:
+    if claim_id in (changes.get("unchanged") or []):
+        return "unchanged", None, None
+    for kind in ("edited", "withdrawn", "added"):
+        for change in changes.get(kind) or []:
+            if change.get("old_claim_id") == claim_id and kind in ("edited", "withdrawn"):
+                return kind, change.get("old_text"), change.get("new_text")
+            if change.get("new_claim_id") == claim_id:
+                return ("replaces" if kind == "edited" else "added"), change.get("old_text"), change.get("new_text")
+    return "none", None, None
+
+
+def claim_values(row: Any) -> dict:
+    """A ClaimRow as the public claim: its columns, the enrichment flattened, and (when the row is attached to
+    a session) its cluster, its article's language and versions, and the revisions that concern it."""
+    from sqlalchemy import inspect as sa_inspect, select
+    from sqlalchemy.orm import object_session
+
+    from services.query.db import ArticleRevisionRow, ArticleRow, ClusterRow
+
+    values = {c.key: getattr(row, c.key) for c in sa_inspect(row).mapper.column_attrs}
+    enrichment = values.get("enrichment") or {}
+    values["attribution"] = {"source": enrichment.get("source"), "via": enrichment.get("via")}
+    values["hedged"] = enrichment.get("hedged") if enrichment else None
+    values["quantities"] = enrichment.get("quantities") or []
+    values["dates"] = enrichment.get("dates") or []
+    session = object_session(row)
+    if session is None:
+        return values
+    with session.no_autoflush:
+        cluster = session.get(ClusterRow, row.cluster_id)
+        if cluster is not None:
+            values["cluster"] = {
+                "first_outlet": cluster.first_outlet, "first_seen_at": cluster.first_seen_at,
+                "first_claim_id": cluster.first_claim_id, "outlets": list(cluster.outlets or []),
+                "independent_outlets": cluster.independent_outlets or 0,
+                "appearance_count": cluster.appearance_count, "is_first": cluster.first_claim_id == row.claim_id}
+        article = session.get(ArticleRow, (row.article_id, row.version))
+        values["language"] = article.language if article is not None else None
+        values["article_versions"] = list(session.scalars(
+            select(ArticleRow.version).where(ArticleRow.article_id == row.article_id).order_by(ArticleRow.version)))
+        revisions = []
+        for rev in session.scalars(select(ArticleRevisionRow).where(ArticleRevisionRow.article_id == row.article_id,
+                                                                    ArticleRevisionRow.version > row.version)
+                                   .order_by(ArticleRevisionRow.version)):
+            effect, old_text, new_text = _revision_effect(row.claim_id, rev.version, rev.changes or {})
+            revisions.append({"version": rev.version, "previous_version": rev.previous_version,
+                              "revised_at": rev.revised_at, "effect": effect, "old_text": old_text,
+                              "new_text": new_text})
+        values["revisions"] = revisions
+        values["superseded"] = any(r["effect"] in ("edited", "withdrawn") for r in revisions)
+    return values
 
 
 class ClaimPublic(BaseModel):
+    """A claim as the system knows it: the one shape of GET /claims, GET /claims/{id}, the SSE and WebSocket
+    `claim` / `appearance` events, webhooks and the page."""
+
     model_config = ConfigDict(from_attributes=True)
 
     seq: int = Field(description="Position in the claims list; the ?cursor= of GET /claims")
@@ -40,10 +148,30 @@ class ClaimPublic(BaseModel):
     is_checkworthy: bool = False
     model_version: str
     entities: list[EntityPublic]
+    attribution: AttributionPublic = Field(default_factory=AttributionPublic,
+                                           description="enrichment: who asserts the claim and through whom")
+    hedged: bool | None = Field(None, description="enrichment: the claim is hedged (\"may\", \"reportedly\"); "
+                                                  "null when the claim has no enrichment")
+    quantities: list[QuantityPublic] = Field(default_factory=list, description="enrichment: normalised figures")
+    dates: list[DatePublic] = Field(default_factory=list, description="enrichment: dates, resolved")
+    language: str | None = Field(None, description="The article's language (ISO 639-1)")
+    cluster: ClaimClusterContext | None = Field(None, description="The claim's cluster ledger, when known")
+    article_versions: list[int] = Field(default_factory=list, description="Known versions of the claim's article")
+    revisions: list[ClaimArticleRevision] = Field(default_factory=list,
+                                                  description="Later versions of the article and their effect "
+                                                              "on this claim")
+    superseded: bool = Field(False, description="A later version of the article edited or withdrew this claim")
     published_at: datetime | None
     received_at: datetime
     detected_at: datetime
     seen_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:
+        if isinstance(data, dict) or not hasattr(data, "__table__"):
+            return data
+        return claim_values(data)
 
 
 class ClaimsPublic(BaseModel):
@@ -184,6 +312,9 @@ class AlertsPublic(BaseModel):
 
 class WatchlistFields(FeedFilter):
     webhook_url: HttpUrl | None = Field(None, description="Matching events are POSTed here as JSON")
+    webhook_secret: str | None = Field(None, min_length=16, max_length=100, pattern=r"^[\x21-\x7e]+$",
+                                       description="Key of the deliveries' HMAC signature; default: one is made "
+                                                   "and returned once, in this write's answer")
 
 
 class WatchlistCreate(WatchlistFields):
@@ -194,7 +325,8 @@ class WatchlistCreate(WatchlistFields):
     @model_validator(mode="after")
     def _not_everything(self) -> WatchlistCreate:
         if FeedFilter.model_validate(self.model_dump(include=set(FeedFilter.model_fields))).is_empty():
-            raise ValueError("a watchlist needs at least one filter (entity, outlet, claim_type, min_score, "
+            raise ValueError("a watchlist needs at least one filter (entity, entity_id, outlet, source, language, "
+                             "claim_type, min_score, "
                              "min_outlets, q or types)")
         return self
 
@@ -212,6 +344,11 @@ class WatchlistPublic(BaseModel):
     webhook_url: str | None
     created_at: datetime
     updated_at: datetime
+    webhook_secret: str | None = Field(None, description="Only in the answer of a write: the key of the "
+                                                         "X-ClaimStream-Signature header of this webhook's deliveries")
+    warnings: list[str] = Field(default_factory=list,
+                                description="On writes: saved, but e.g. the entity is unknown so far (with "
+                                            "suggestions) or is an alias of another canonical name")
 
 
 class WatchlistsPublic(BaseModel):
@@ -282,3 +419,16 @@ class ModelFeedbackPublic(BaseModel):
 class FeedbackSummaryPublic(BaseModel):
     feedback_count: int
     versions: list[ModelFeedbackPublic] = Field(description="Most recent feedback first")
+
+
+class ArticleRevisionPublic(RevisionPublic):
+    """A revision with its article, for the desk's revisions panel (GET /revisions)."""
+
+    article_id: str
+    outlet: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+
+class RevisionsPublic(BaseModel):
+    items: list[ArticleRevisionPublic] = Field(description="Newest revision first")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.state import sqlite_url
 
 
 class QuerySettings(BaseSettings):
@@ -13,7 +13,7 @@ class QuerySettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    db_url: str = Field(f"sqlite:///{Path('.run/query.db').absolute()}",
+    db_url: str = Field(default_factory=lambda: sqlite_url("query.db"),
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
     max_request_bytes: int = 64 * 1024
@@ -21,6 +21,8 @@ class QuerySettings(BaseSettings):
                                                             "progress for this long restarts the projection "
                                                             "consumer; 0 turns the watchdog off")
     api_key: str | None = Field(None, description="When set, writes (watchlists, feedback) need the X-API-Key header")
+    allow_open_writes: bool = Field(False, description="Without api_key, writes are accepted only over a loopback "
+                                                       "address (127.0.0.1, ::1); true accepts them on any address")
 
     # Live feed (/claims/stream, /claims/ws)
     stream_queue_size: int = Field(500, ge=1, description="Events queued per live client; a client that falls "

@@ -7,7 +7,10 @@ with up to `webhook_max_attempts` attempts and exponential backoff (tenacity) on
 connection errors, 408, 429 and 5xx; other answers are final.
 
 Each POST carries `X-ClaimStream-Delivery` (`<watchlist id>-<seq>`, the same on every retry, so
-a receiver can deduplicate) and `X-ClaimStream-Event` (the event type). The body is
+a receiver can deduplicate), `X-ClaimStream-Event` (the event type) and `X-ClaimStream-Signature`:
+`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the raw body, keyed with the watchlist's
+webhook_secret>` (see `sign`; a receiver recomputes it, compares in constant time and refuses
+an old `t`). The body is
 `{"delivery_id", "watchlist": {"id", "name"}, "event": {"seq", "type", "data"}}`.
 
 Unless QUERY_WEBHOOK_ALLOW_PRIVATE is set, a webhook may only reach public addresses: the host
@@ -18,7 +21,10 @@ the connection goes to one of the checked addresses. Redirects are not followed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -81,13 +87,38 @@ class Target:
     name: str
     url: str
     match: Matcher
+    secret: str | None = None
+
+
+SIGNATURE_HEADER = "X-ClaimStream-Signature"
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The signature header's value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode("utf-8"), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def verify(secret: str, body: bytes, header: str, tolerance_s: float = 300.0, now: float | None = None) -> bool:
+    """What a receiver does (also in the README): recompute, compare in constant time, refuse an old stamp."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        t = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - t) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, t), f"t={t},v1={parts.get('v1', '')}")
 
 
 def _load_targets(engine: Engine) -> list[Target]:
     with Session(engine) as session:
         rows = session.execute(select(WatchlistRow.id, WatchlistRow.name, WatchlistRow.filters,
-                                      WatchlistRow.webhook_url).where(WatchlistRow.webhook_url.is_not(None))).all()
-    return [Target(r.id, r.name, r.webhook_url, matcher([FeedFilter.model_validate(r.filters)])) for r in rows]
+                                      WatchlistRow.webhook_url, WatchlistRow.webhook_secret)
+                               .where(WatchlistRow.webhook_url.is_not(None))).all()
+    return [Target(r.id, r.name, r.webhook_url, matcher([FeedFilter.model_validate(r.filters)]), r.webhook_secret)
+            for r in rows]
 
 
 class WebhookDispatcher:
@@ -110,7 +141,7 @@ class WebhookDispatcher:
                 self.settings.webhook_max_age_s:
             return  # a replay or a rebuild, not news
         for target in self.targets:
-            if target.match(event.type, event.facets):
+            if target.match(event.type, event.facets, event.payload):
                 try:
                     self.queue.put_nowait((target, event))
                 except asyncio.QueueFull:
@@ -149,6 +180,8 @@ class WebhookDispatcher:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if target.secret:  # signed per attempt: a retry carries a fresh time stamp
+                        headers[SIGNATURE_HEADER] = sign(target.secret, body)
                     await self._attempt(client, target.url, body, headers)
         except (_Retry, _Final) as exc:
             GIVEN_UP.inc()

@@ -134,10 +134,12 @@ def test_reposting_the_same_article_publishes_it_once(stack, posted):
     articles, _ = posted
     again = httpx.post(f"{stack.ingest}/articles", json=articles[0], timeout=30)
     assert again.status_code == 202
-    assert again.json()["articles"] == [{"id": articles[0]["id"], "version": 1, "status": "duplicate"}]
+    assert again.json()["articles"] == [{"id": articles[0]["id"], "version": 1, "status": "duplicate",
+                                         "language": "en", "warnings": []}]
     changed = dict(articles[0], body=articles[0]["body"].replace("2,400", "2,600"))
     new_version = httpx.post(f"{stack.ingest}/articles", json=changed, timeout=30).json()["articles"][0]
-    assert new_version == {"id": articles[0]["id"], "version": 2, "status": "published"}
+    assert new_version == {"id": articles[0]["id"], "version": 2, "status": "published", "language": "en",
+                           "warnings": []}
     view = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["version"] == 2
                                              and r.json()["sentences"] else None)(
         httpx.get(f"{stack.query}/articles/{articles[0]['id']}", timeout=10)), message="version 2 in the view")

@@ -65,10 +65,12 @@ def test_bulk_cli_ingests_a_jsonl_file(stack, tmp_path):
     wait_for(lambda: httpx.get(f"{stack.query}/claims", params={"outlet": "CLI Weekly"}).json()["items"],
              message="the CLI article's claim")
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"outlet": "X", "body": "fine"}\n{"outlet": ""}\n')
+    bad.write_text(f'{{"outlet": "X", "body": "The council approved a budget of 12 million euros for {slug} on '
+                   f'Tuesday, the mayor said."}}\n{{"outlet": ""}}\n')
     refused = subprocess.run([sys.executable, "-m", "services.cli", "ingest", str(bad)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
-    assert refused.returncode != 0 and "bad.jsonl:2" in refused.stderr
+    assert refused.returncode != 0 and "bad.jsonl:2: invalid article: outlet:" in refused.stderr
+    assert "Traceback" not in refused.stderr and "1 failed (line 2)" in refused.stdout
 
 
 def test_a_fresh_query_database_is_rebuilt_by_replaying_the_topics(stack, tmp_path):

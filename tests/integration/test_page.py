@@ -283,3 +283,95 @@ async def test_the_cluster_drill_down_shows_the_propagation_ledger(stack, browse
             assert not page.problems, page.problems
         finally:
             await close_page(browser, session, page)
+
+
+async def press(page: Page, key: str) -> None:
+    """A key as a person types it (keydown with its text, then keyup), to the focused element."""
+    named = {"Escape": ("Escape", 27), "Enter": ("Enter", 13)}
+    code, vk = named[key] if key in named else (f"Key{key.upper()}", ord(key.upper()))
+    text = {} if key in named else {"text": key, "unmodifiedText": key}
+    await page.send("Input.dispatchKeyEvent", type="keyDown", key=key, code=code, windowsVirtualKeyCode=vk, **text)
+    await page.send("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=vk)
+
+
+async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narrow_window(stack, browser,
+                                                                                           posted) -> None:
+    run, cluster_id = posted["run"], posted["cluster_id"]
+    desk = f"Page Desk {run}"
+    first_body = f"The harbour authority in {run} counted 4,100 ships in 2025, its director said."
+    article = {"id": f"page-desk-{run}", "outlet": desk, "body": first_body}  # no URL: no link on its card
+    assert httpx.post(f"{stack.ingest}/articles", json=article, timeout=30).status_code == 202
+    async with aiohttp.ClientSession() as session:
+        page = await open_page(browser, session)
+        try:
+            await page.goto(f"{stack.query}/")
+            await page.wait("document.getElementById('status').dataset.state === 'live'", "the stream to open")
+            card = f"document.querySelector('#feed > li[data-cluster-id=\"{cluster_id}\"]')"
+            # One card per story: the three outlets of the shared claim are folded into it, copies marked.
+            await page.wait(f"{card} && {card}.querySelectorAll('.appearance').length === 3", "the folded story")
+            assert await page.js(f"document.querySelectorAll('#feed > li[data-cluster-id=\"{cluster_id}\"]').length") == 1
+            members = httpx.get(f"{stack.query}/claims", params={"cluster": cluster_id}, timeout=10).json()["items"]
+            copies = sum(1 for c in members if c["copy_of"])
+            assert await page.js(f"{card}.querySelectorAll('.appearance .badge.copy').length") == copies
+            assert await page.js(f"{card}.querySelectorAll('.appearance .badge.first').length") == 1
+            outlets = await page.js(f"[...{card}.querySelectorAll('.appearance .outlet')].map(n => n.textContent)")
+            assert sorted(outlets) == sorted(posted["outlets"])
+            assert await page.js(f"{card}.querySelector('.first-seen time') !== null")
+            assert await page.js(f"{card}.querySelectorAll('a.source').length") == 3  # each posted with a URL
+
+            # Links only where a URL exists.
+            desk_card = (f"[...document.querySelectorAll('#feed > li')].find(li => [...li.querySelectorAll("
+                         f"'.outlet')].some(o => o.textContent === {json.dumps(desk)}))")
+            await page.wait(f"{desk_card} !== undefined", "the desk article's story", timeout=90)
+            links = await page.js(f"[...{desk_card}.querySelectorAll('a')].map(a => a.outerHTML)")
+            texts = await page.js(f"{desk_card}.textContent")
+            assert links == [], (links, texts)
+
+            # Keyboard: focus the story, accept it with `a`, open its ledger with `o`, close with Escape.
+            await page.js(f"{card}.focus()")
+            await press(page, "a")
+            await page.wait(f"{card}.dataset.verdict === 'accepted'", "the accepted verdict")
+            assert await page.js(f"{card}.querySelector('.verdict-state').textContent") == "accepted"
+            await press(page, "o")
+            await page.wait(f"!document.getElementById('drill').hidden && "
+                            f"document.getElementById('drill-id').textContent === {json.dumps(cluster_id)}",
+                            "the ledger opened by keyboard")
+            await page.wait("document.querySelectorAll('#ledger tbody tr').length === 3", "the ledger rows")
+            await press(page, "Escape")
+            await page.wait("document.getElementById('drill').hidden", "the ledger closed by Escape")
+            await press(page, "j")
+            assert await page.js(f"document.activeElement !== {card} && "
+                                 "document.activeElement.parentElement.id === 'feed'")
+            # Reject with the button: the verdict is stored as feedback.
+            await page.js(f"{desk_card}.querySelector('.verdict.reject').click()")
+            await page.wait(f"{desk_card}.dataset.verdict === 'rejected'", "the rejected verdict")
+            verdicts = httpx.get(f"{stack.query}/feedback/summary", timeout=10).json()
+            assert verdicts["feedback_count"] >= 2
+
+            # A revised article shows up in the revisions panel with the old and new wording.
+            edited = first_body.replace("4,100", "4,700")
+            assert httpx.post(f"{stack.ingest}/articles", json=article | {"body": edited},
+                              timeout=30).status_code == 202
+            await page.wait(f"[...document.querySelectorAll('#revisions li')].some(li => "
+                            f"li.textContent.includes({json.dumps(desk)}) && li.querySelector('ins'))",
+                            "the desk article's revision", timeout=120)
+            # ... and the card of the first wording says it was edited.
+            first_card = (f"[...document.querySelectorAll('#feed > li')].find(li => "
+                          f"li.querySelector('.text').textContent === {json.dumps(first_body)})")
+            await page.wait(f"{first_card}.querySelector('.badge.revised') !== null", "the edited badge", timeout=30)
+            assert await page.js("document.getElementById('alerts-empty') !== null")
+
+            # Wide and narrow windows: nothing wider than the window.
+            await page.js(f"{card}.scrollIntoView({{block: 'start'}})")
+            await page.screenshot("page-desk-wide.png")
+            await page.send("Emulation.setDeviceMetricsOverride", width=390, height=900, deviceScaleFactor=2,
+                            mobile=True)
+            await page.wait("window.innerWidth <= 420", "the narrow window")
+            await page.js(f"{card}.scrollIntoView({{block: 'start'}})")
+            overflow = await page.js("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"the page is {overflow}px wider than a narrow window"
+            shot = await page.screenshot("page-desk-narrow.png")
+            assert shot.stat().st_size > 10_000
+            assert not page.problems, page.problems
+        finally:
+            await close_page(browser, session, page)

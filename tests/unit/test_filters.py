@@ -32,9 +32,9 @@ def facets(**overrides) -> dict:
 
 def test_terms_fold_case_and_accents_and_split_like_fts5():
     assert terms("Élysée Palace, U.S. 2,400 snake_case") == \
-        ["elysee", "palace", "u", "s", "2", "400", "snake", "case"]
+        ["elysee", "palace", "u", "s", "2400", "snake", "case"]  # a grouped figure is one word
     assert fold("Straße İstanbul Œuvre") == "straße istanbul œuvre"  # lower case and marks dropped, as FTS5
-    assert fts_query('bridge "OR" collapse*') == '"bridge" "or" "collapse"'
+    assert fts_query('bridge "OR" collapse*') == '"bridge" AND "or" AND "collapse"'
 
 
 @pytest.mark.parametrize("f, expected", [
@@ -42,7 +42,8 @@ def test_terms_fold_case_and_accents_and_split_like_fts5():
     ({"entity": "NORTH KOREA"}, True),
     ({"entity": "north"}, False),  # whole canonical names, not parts
     ({"outlet": "Harbor Daily"}, True),
-    ({"outlet": "harbor daily"}, False),  # outlets match exactly
+    ({"outlet": "harbor daily"}, True),  # outlets match in any case, like entities
+    ({"outlet": "harbor"}, False),  # but whole names
     ({"claim_type": "statistic"}, True),
     ({"claim_type": "quote"}, False),
     ({"min_score": 0.8}, True),
@@ -112,7 +113,9 @@ def test_python_free_text_agrees_with_sqlite_fts5(tmp_path):
     texts = ["The Élysée Palace said 2,400 people were evacuated.", "Prices rose 3% in Zürich, the bank said.",
              "A snake_case identifier and U.S. officials", "ELYSEE statement on bridges", "bridge collapse",
              "Die Straße in İstanbul", "Une œuvre, ÆTHER"]
-    queries = ["elysee", "ÉLYSÉE palace", "zurich bank", "2 400", "snake", "u s officials", "bridge", "bridges",
+    texts += ["Officials counted 2300 cases.", "Officials counted 12,300,000 cases in 2026."]
+    queries = ["elysee", "ÉLYSÉE palace", "zurich bank", "2 400", "2400", "2,400", "2300", "2,300", "12300000",
+               "12,300,000", "300", "2026", "snake", "u s officials", "bridge", "bridges",
                "palace bridge", "rose", "straße", "strasse", "istanbul", "œuvre", "oeuvre", "æther"]
     db = sqlite3.connect(tmp_path / "fts.db")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')")

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from services.common.http import clean_errors, error_responses
 from services.ingest.deps import ServiceDep, SettingsDep, require_api_key
 from services.ingest.models import ArticleIn, ArticlesAccepted
-from services.ingest.prepare import EmptyArticleError
+from services.ingest.prepare import ArticleErrors
 from services.ingest.service import REJECTED, PublishError
 
 # Every route of this router writes, so every one needs the key (when one is configured).
@@ -20,7 +20,7 @@ _ERRORS = error_responses(
     400, 401, 413, 422, 503, 504,
     e400="The body could not be read as text (e.g. not UTF-8)",
     e413="Request, article body or batch too large; nothing was published",
-    e422="Invalid article(s); nothing was published",
+    e422="Invalid article(s), each error with its item index and field; nothing was published",
     e503="Kafka did not acknowledge; nothing recorded, retry",
 )
 
@@ -35,12 +35,13 @@ def _check_size(article: ArticleIn, settings, where: str = "") -> None:
         raise HTTPException(413, f"{where}article body is {size} bytes; the limit is {settings.max_article_bytes}")
 
 
-async def _publish(service, articles: list[ArticleIn], source: str) -> ArticlesAccepted:
+async def _publish(service, articles: list[ArticleIn], source: str, batch: bool) -> ArticlesAccepted:
     try:
         accepted = await service.ingest(articles, source)
-    except EmptyArticleError as exc:
-        REJECTED.labels("empty").inc()
-        raise HTTPException(422, str(exc)) from exc
+    except ArticleErrors as exc:
+        REJECTED.labels("empty").inc(len(exc.errors))
+        raise HTTPException(422, [{"loc": ["body", *([n] if batch else []), field], "msg": msg, "type": "empty_article"}
+                                  for n, field, msg in exc.errors][:_MAX_ITEM_ERRORS]) from exc
     except PublishError as exc:
         raise HTTPException(503, str(exc)) from exc
     return ArticlesAccepted(articles=accepted)
@@ -50,7 +51,7 @@ async def _publish(service, articles: list[ArticleIn], source: str) -> ArticlesA
 async def post_article(article: ArticleIn, service: ServiceDep, settings: SettingsDep) -> ArticlesAccepted:
     """Accept one article; 202 with its id and version once Kafka has it."""
     _check_size(article, settings)
-    return await _publish(service, [article], "http")
+    return await _publish(service, [article], "http", batch=False)
 
 
 @router.post(
@@ -63,7 +64,11 @@ async def post_article(article: ArticleIn, service: ServiceDep, settings: Settin
 async def post_batch(request: Request, service: ServiceDep, settings: SettingsDep) -> ArticlesAccepted:
     """Accept a JSON list or JSON lines of articles; all are checked before any is published.
 
-    A 422 lists the problems of every invalid item (up to 50) with `loc` = `["body", <item>, <field>]`.
+    All or nothing: if any item is invalid (a field error, or nothing left once boilerplate is removed), the
+    whole batch is refused and the 422 lists the problems of every invalid item (up to 50), each with
+    `loc` = `["body", <item index>, <field>]`; an item over the size limit gives 413 listed the same way.
+    Fix those items and send the batch again: ids are deterministic, so items that were fine come back as
+    they would have (no duplicate is published).
     """
     raw = await request.body()
     items = _parse_batch(raw, request.headers.get("content-type", ""))
@@ -73,6 +78,10 @@ async def post_batch(request: Request, service: ServiceDep, settings: SettingsDe
         raise HTTPException(413, f"{len(items)} articles in one batch; the limit is {settings.max_batch_articles}")
     articles, errors, invalid = [], [], 0
     for n, item in enumerate(items):
+        if isinstance(item, _BadLine):
+            invalid += 1
+            errors.append({"loc": ["body", n], "msg": item.msg, "type": "json_invalid"})
+            continue
         try:
             articles.append(ArticleIn.model_validate(item))
         except ValidationError as exc:
@@ -82,9 +91,16 @@ async def post_batch(request: Request, service: ServiceDep, settings: SettingsDe
     if invalid:
         REJECTED.labels("invalid").inc(invalid)
         raise HTTPException(422, errors[:_MAX_ITEM_ERRORS])
+    too_large = []
     for n, article in enumerate(articles):
-        _check_size(article, settings, f"item {n}: ")
-    return await _publish(service, articles, "batch")
+        size = len((article.body or article.html or "").encode("utf-8"))
+        if size > settings.max_article_bytes:
+            too_large.append({"loc": ["body", n, "body" if article.body else "html"], "type": "too_large",
+                              "msg": f"article body is {size} bytes; the limit is {settings.max_article_bytes}"})
+    if too_large:
+        REJECTED.labels("too_large").inc(len(too_large))
+        raise HTTPException(413, too_large[:_MAX_ITEM_ERRORS])
+    return await _publish(service, articles, "batch", batch=True)
 
 
 def _parse_batch(raw: bytes, content_type: str) -> list:
@@ -109,8 +125,16 @@ def _parse_batch(raw: bytes, content_type: str) -> list:
         try:
             items.append(json.loads(line))
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise HTTPException(422, f"line {line_no} is not valid JSON: {_reason(exc)}") from exc
+            # Listed with the other items' errors: one bad line does not hide the rest.
+            items.append(_BadLine(f"line {line_no} is not valid JSON: {_reason(exc)}"))
     return items
+
+
+class _BadLine:
+    __slots__ = ("msg",)
+
+    def __init__(self, msg: str):
+        self.msg = msg
 
 
 def _reason(exc: Exception) -> str:

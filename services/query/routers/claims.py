@@ -21,10 +21,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from services.common.types import IsoDateTime
 from services.query.db import ClaimRow, FeedEventRow, WatchlistRow
 from services.query.deps import HubDep, SessionDep, SettingsDep
-from services.query.filters import ClaimType, FeedFilter, Matcher, apply_sql, matcher
+from services.query.filters import ClaimType, DateOrDateTime, FeedFilter, Matcher, apply_sql, matcher
 from services.query.live import FeedSession, FeedSSEResponse, TooManyClients, serve_websocket, WS_BUSY
 from services.query.models import ClaimPublic, ClaimsPublic
 
@@ -34,11 +33,19 @@ router = APIRouter(prefix="/claims", tags=["claims"])
 @dataclass
 class ClaimFilters:
     entity: Annotated[str | None, Query(max_length=200, description="Canonical entity name, any case")] = None
-    outlet: Annotated[str | None, Query(max_length=200)] = None
+    outlet: Annotated[str | None, Query(max_length=200, description="Outlet name, any case")] = None
+    entity_id: Annotated[str | None, Query(max_length=200, description="Gazetteer entity id, e.g. "
+                                                                       "country:north-korea")] = None
+    source: Annotated[str | None, Query(max_length=200, description="Attribution source containing this, "
+                                                                    "any case (e.g. central bank)")] = None
+    language: Annotated[str | None, Query(max_length=8, description="Language of the claim's article "
+                                                                    "(ISO 639-1)")] = None
     cluster: Annotated[str | None, Query(max_length=40, description="Cluster id")] = None
     min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None
-    since: Annotated[IsoDateTime | None, Query(description="Seen at or after (ISO 8601 with offset)")] = None
-    until: Annotated[IsoDateTime | None, Query(description="Seen before (ISO 8601 with offset)")] = None
+    since: Annotated[DateOrDateTime | None, Query(description="Seen at or after: ISO 8601 with offset, or a "
+                                                              "plain date (midnight UTC)")] = None
+    until: Annotated[DateOrDateTime | None, Query(description="Seen before: ISO 8601 with offset, or a plain "
+                                                              "date (midnight UTC)")] = None
     claim_type: Annotated[ClaimType | None, Query(description="enrichment.claim_type")] = None
     min_outlets: Annotated[int | None, Query(ge=1, le=10_000, description="Lowest number of independent outlets "
                                                                           "in the claim's cluster (now)")] = None
@@ -47,7 +54,9 @@ class ClaimFilters:
     watchlist: Annotated[int | None, Query(ge=1, description="Also apply this watchlist's filters")] = None
 
     def feed_filter(self) -> FeedFilter:
-        return _validated(FeedFilter, {"entity": self.entity, "outlet": self.outlet, "claim_type": self.claim_type,
+        return _validated(FeedFilter, {"entity": self.entity, "outlet": self.outlet, "entity_id": self.entity_id,
+                                       "source": self.source, "language": self.language,
+                                       "claim_type": self.claim_type,
                                        "min_score": self.min_score, "min_outlets": self.min_outlets, "q": self.q})
 
     def apply(self, stmt: Select, engine: Engine | None = None) -> Select:
@@ -121,8 +130,8 @@ class StreamParams(FeedFilter):
     model_config = ConfigDict(extra="ignore")
 
     cluster: str | None = Field(None, max_length=40, description="Cluster id")
-    since: IsoDateTime | None = Field(None, description="seen_at at or after (ISO 8601 with offset)")
-    until: IsoDateTime | None = Field(None, description="seen_at before (ISO 8601 with offset)")
+    since: DateOrDateTime | None = Field(None, description="seen_at at or after (ISO 8601 with offset, or a date)")
+    until: DateOrDateTime | None = Field(None, description="seen_at before (ISO 8601 with offset, or a date)")
     watchlist: int | None = Field(None, ge=1, description="Also apply this saved watchlist's filters")
     after: int | None = Field(None, ge=0, description="Resume after this seq; 0 = from the start of the log. "
                                                       "Without it (or Last-Event-ID): from now on")

@@ -7,6 +7,7 @@ with the other parameters), and its webhook receives every matching live event.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -46,9 +47,18 @@ def _check_webhook(body: WatchlistCreate, allow_private: bool) -> None:
                                           "QUERY_WEBHOOK_ALLOW_PRIVATE allows others"}])
 
 
-def _values(body: WatchlistCreate) -> dict:
+def _values(body: WatchlistCreate, current_secret: str | None = None) -> dict:
+    """Row values; a webhook keeps its secret unless a new one is given, and gets one when it has none."""
+    secret = None
+    if body.webhook_url:
+        secret = body.webhook_secret or current_secret or secrets.token_urlsafe(32)
     return {"name": body.name, "filters": body.model_dump(include=FILTER_FIELDS, exclude_none=True),
-            "webhook_url": str(body.webhook_url) if body.webhook_url else None}
+            "webhook_url": str(body.webhook_url) if body.webhook_url else None, "webhook_secret": secret}
+
+
+def _written(row, values: dict, engine: Engine) -> WatchlistPublic:
+    return _public(row).model_copy(update={"webhook_secret": values["webhook_secret"],
+                                           "warnings": entity_warnings(engine, values["filters"])})
 
 
 def _get(engine: Engine, watchlist_id: int):
@@ -82,6 +92,57 @@ def _delete(engine: Engine, watchlist_id: int) -> None:
             raise HTTPException(404, f"no watchlist {watchlist_id}")
 
 
+def entity_warnings(engine: Engine, filters: dict) -> list[str]:
+    """Saved as asked, but said: a watchlist for an entity no claim has named and the gazetteer does not know
+    would stay silent forever, and an alias ("DPRK") is not the canonical name the filter compares with."""
+    import difflib
+
+    from services.query.db import ClaimEntityRow
+
+    warnings: list[str] = []
+    try:
+        from services.nlp.gazetteer import get_gazetteer
+
+        gazetteer = get_gazetteer()
+    except Exception:  # noqa: BLE001 - no gazetteer data: only the database is asked
+        gazetteer = None
+    entity, entity_id = filters.get("entity"), filters.get("entity_id")
+    with Session(engine) as session:
+        if entity:
+            seen = session.scalar(select(ClaimEntityRow.canonical).where(ClaimEntityRow.canonical_lower
+                                                                         == entity.lower()).limit(1))
+            if seen is None:
+                entries = gazetteer.candidates(entity, None)[0] if gazetteer else []
+                canonical = [e for e in entries if e.name.lower() == entity.lower()]
+                if entries and not canonical:
+                    names = ", ".join(f"{e.name!r} ({e.id})" for e in entries[:3])
+                    warnings.append(f"entity {entity!r} is another name of {names}: the filter compares canonical "
+                                    f"names, so use entity={entries[0].name!r} or entity_id={entries[0].id!r}")
+                elif not entries:
+                    known = list(session.scalars(select(ClaimEntityRow.canonical).distinct().limit(20000)))
+                    if gazetteer:
+                        known += [e.name for e in gazetteer.entries.values()]
+                    close = difflib.get_close_matches(entity, sorted(set(known)), n=5, cutoff=0.6)
+                    close += [k for k in sorted(set(known)) if entity.lower() in k.lower() and k not in close][:5]
+                    warnings.append(f"entity {entity!r} has not been seen in any claim and the gazetteer does not "
+                                    "know it: the watchlist is saved but matches nothing until a claim names it"
+                                    + (f"; did you mean: {', '.join(close[:5])}?" if close else ""))
+        if entity_id and (gazetteer is None or gazetteer.get(entity_id) is None):
+            from services.query.db import ClaimRow
+            from sqlalchemy import String, cast
+
+            seen = session.scalar(select(ClaimRow.seq).where(cast(ClaimRow.entities, String)
+                                                             .contains(f'"{entity_id}"')).limit(1))
+            if seen is None:
+                prefix = entity_id.split(":", 1)[0]
+                close = difflib.get_close_matches(entity_id, [i for i in (gazetteer.entries if gazetteer else {})
+                                                              if i.startswith(prefix)], n=5, cutoff=0.6)
+                warnings.append(f"entity_id {entity_id!r} is not in the gazetteer and no claim has it: the "
+                                "watchlist matches nothing until one does"
+                                + (f"; did you mean: {', '.join(close)}?" if close else ""))
+    return warnings
+
+
 async def _changed(request: Request) -> None:
     await request.app.state.webhooks.reload()
 
@@ -91,10 +152,11 @@ async def create_watchlist(body: WatchlistCreate, request: Request, response: Re
                            settings: SettingsDep) -> WatchlistPublic:
     """Save a filter (at least one of entity, outlet, claim_type, min_score, min_outlets, q, types)."""
     _check_webhook(body, settings.webhook_allow_private)
-    row = await asyncio.to_thread(_insert, request.app.state.engine, _values(body))
+    values = _values(body)
+    row = await asyncio.to_thread(_insert, request.app.state.engine, values)
     await _changed(request)
     response.headers["Location"] = f"/watchlists/{row.id}"
-    return _public(row)
+    return await asyncio.to_thread(_written, row, values, request.app.state.engine)
 
 
 @router.get("", response_model=WatchlistsPublic)
@@ -117,9 +179,11 @@ async def replace_watchlist(watchlist_id: WatchlistId, body: WatchlistCreate, re
                             settings: SettingsDep) -> WatchlistPublic:
     """Replace the whole watchlist: filters not given are cleared."""
     _check_webhook(body, settings.webhook_allow_private)
-    row = await asyncio.to_thread(_replace, request.app.state.engine, watchlist_id, _values(body))
+    current = await asyncio.to_thread(_get, request.app.state.engine, watchlist_id)
+    values = _values(body, current.webhook_secret)
+    row = await asyncio.to_thread(_replace, request.app.state.engine, watchlist_id, values)
     await _changed(request)
-    return _public(row)
+    return await asyncio.to_thread(_written, row, values, request.app.state.engine)
 
 
 @router.patch("/{watchlist_id}", response_model=WatchlistPublic, dependencies=[WriteAccess],
@@ -137,9 +201,10 @@ async def update_watchlist(watchlist_id: WatchlistId, body: WatchlistUpdate, req
         raise HTTPException(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
                                   for e in exc.errors(include_url=False)]) from exc
     _check_webhook(full, settings.webhook_allow_private)
-    row = await asyncio.to_thread(_replace, engine, watchlist_id, _values(full))
+    values = _values(full, current.webhook_secret)
+    row = await asyncio.to_thread(_replace, engine, watchlist_id, values)
     await _changed(request)
-    return _public(row)
+    return await asyncio.to_thread(_written, row, values, engine)
 
 
 @router.delete("/{watchlist_id}", status_code=204, dependencies=[WriteAccess], responses=NOT_FOUND | WRITE_ERRORS)
