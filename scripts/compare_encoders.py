@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import eval_dedup  # noqa: E402  (scripts/: its STS and MSRP readers)
 from services.nlp.embeddings import MODELS_DIR, SentenceEmbedder, benchmark, sample_sentences  # noqa: E402
 
 WORK = ROOT.parent
@@ -53,31 +54,15 @@ PAIRS = first_existing(WORK / "pairs", Path("/work/pairs"))
 
 
 def read_sts(path: Path):
-    gold, a, b = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) >= 7:
-                try:
-                    gold.append(float(parts[4]))
-                except ValueError:
-                    continue
-                a.append(parts[5])
-                b.append(parts[6])
-    return np.array(gold), a, b
+    """STS news pairs as (gold scores, first sentences, second sentences), read by eval_dedup's reader."""
+    rows = eval_dedup.read_sts(path, None)
+    return np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows]
 
 
 def read_msrp(path: Path):
-    y, a, b = [], [], []
-    with open(path, encoding="utf-8-sig") as f:
-        next(f)
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) == 5:
-                y.append(int(parts[0]))
-                a.append(parts[3])
-                b.append(parts[4])
-    return np.array(y), a, b
+    """MSRP pairs as (labels, first sentences, second sentences), read by eval_dedup's reader."""
+    rows = eval_dedup.read_msrp(path, None)
+    return np.array([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows]
 
 
 def read_dev(path: Path):

@@ -86,11 +86,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, Path(__file__).resolve().parent):  # the package, and the scripts' own helpers
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import numpy as np  # noqa: E402
 
+from news_corpus import read_corpus  # noqa: E402
 from services.nlp import matching, pairmodel  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 
@@ -267,14 +269,9 @@ def load_set(path: Path) -> tuple[list[dict], list[dict]]:
 
 def load_devset(folder: Path) -> tuple[list[dict], list[dict]]:
     """The devset's gold claims in the own sets' shape: text, cluster, and their article's outlet and
-    published_at (scripts/train_pair_model.py corpus_pairs reads them the same way). Hard negatives
+    published_at (read as scripts/train_pair_model.py corpus_pairs reads them, news_corpus.read_corpus). Hard negatives
     are cluster pairs there, not claim pairs: none are scored here."""
-    gold = json.loads((folder / "gold.json").read_text(encoding="utf-8"))
-    articles = {}
-    for line in (folder / "articles.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a = json.loads(line)
-            articles[a["id"]] = a
+    gold, articles = read_corpus(folder)
     claims = []
     for c in gold["claims"]:
         a = articles[c["article_id"]]

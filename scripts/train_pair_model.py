@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from news_corpus import read_corpus  # noqa: E402  (scripts/, on the path as the script's own folder)
 from services.nlp import entities, matching, pairmodel  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 
@@ -68,12 +69,7 @@ class Featuriser:
 
 
 def corpus_pairs(folder: Path, fz: Featuriser, tag: str) -> list[tuple[str, str, int, float, str]]:
-    gold = json.loads((folder / "gold.json").read_text(encoding="utf-8"))
-    articles = {}
-    for line in (folder / "articles.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            a = json.loads(line)
-            articles[a["id"]] = a
+    gold, articles = read_corpus(folder)
     event_of = {c["cluster"]: c["event"] for c in gold["clusters"]}
     hard = {frozenset((h["cluster_a"], h["cluster_b"])) for h in gold.get("hard_negatives", [])}
     by_event = defaultdict(list)
