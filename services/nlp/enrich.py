@@ -30,11 +30,12 @@ Date conventions (news reports mostly the recent past):
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from services.nlp.numwords import TENS, UNITS
+from services.nlp import normalise
+from services.nlp.normalise import SCALES, TENS, UNITS, words_value
 from services.nlp.types import EntityMention
 
 CLAIM_TYPES = ("statistic", "event", "quote", "causal", "comparison", "other")
@@ -57,6 +58,11 @@ class Quantity:
     start: int
     end: int
     approximate: bool  # about, nearly, more than, up to, "millions of" ...
+    # The one normalisation (normalise.py), computed here and carried in the events for matching:
+    base_value: float | None = None  # value in base_unit: "7.5 miles" -> 12070.08
+    base_unit: str | None = None  # "meter", "kilogram", "meter ** 2", a currency code, "percent"; None: a count
+    precision: float | None = None  # the step it was written to, in base_unit: "4,800" -> 100
+    conversion: bool = False  # restates the figure before it in brackets: "480 metres (1,575 feet)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +89,7 @@ class Enrichment:
 
 # ---------------------------------------------------------------- numbers
 
-_UNITS, _TENS = UNITS, TENS
-_SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
-           "k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12, "dozen": 12}
+_UNITS, _TENS, _SCALES = UNITS, TENS, SCALES
 _VAGUE = {"dozens": 12, "scores": 20, "hundreds": 100, "thousands": 1e3, "millions": 1e6, "billions": 1e9,
           "trillions": 1e12}
 _FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1, "thirds": 2 / 3,
@@ -101,11 +105,11 @@ _CORE = re.compile(
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMWORD}))*)\b)",
     re.IGNORECASE,
 )
-_CUR_SYMBOL = {"£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
+_CUR_SYMBOL = {"Rs": "INR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
                "₽": "RUB", "₴": "UAH", "₩": "KRW", "NT$": "TWD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD",
                "C$": "CAD", "CA$": "CAD", "S$": "SGD", "R$": "BRL"}
 _CODES = "USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
-_BEFORE_CUR = re.compile(r"(?P<cur>U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
+_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
                          + r"))\s?\Z")
 _CUR_WORDS = {"dollar": "USD", "pound": "GBP", "sterling": "GBP", "euro": "EUR", "yen": "JPY", "yuan": "CNY",
               "renminbi": "CNY", "rupee": "INR", "rouble": "RUB", "ruble": "RUB", "hryvnia": "UAH", "won": "KRW",
@@ -114,7 +118,7 @@ _DOLLAR_KIND = {"australian": "AUD", "canadian": "CAD", "hong kong": "HKD", "sin
                 "new taiwan": "TWD", "taiwan": "TWD", "us": "USD", "u.s.": "USD", "american": "USD"}
 _AFTER = re.compile(
     r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b)\b|\s(?:bn|mn|mln|tn)\b)?"
-    r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion)s?\b)?"
+    r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion|lakh|crore)s?\b)?"
     r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
     r"(?:\s+(?P<kind>Australian|Canadian|Hong Kong|New Taiwan|Taiwan|Singapore|US|U\.S\.|American)"
     r"(?=\s+dollars?))?"
@@ -152,39 +156,16 @@ _UNIT_NAMES = {
     "kilograms": "kg", "kilos": "kg", "barrels": "barrels", "bpd": "barrels per day", "mph": "mph",
     "metres": "metres", "meters": "metres", "metre": "metres", "meter": "metres", "m": "metres",
     "degrees": "degrees", "persons": "people", "person": "people", "people": "people", "sq": "square",
+    "feet": "feet", "foot": "feet", "ft": "feet", "cm": "cm", "centimetres": "cm", "centimeters": "cm", "mm": "mm",
+    "millimetres": "mm", "millimeters": "mm", "lbs": "lb", "litres": "litres", "liters": "litres", "gallons": "gallons",
 }
-_MEASURE_UNITS = frozenset({"km", "miles", "hectares", "acres", "tonnes", "tons", "kg", "barrels",
+_MEASURE_UNITS = frozenset({"feet", "cm", "mm", "lb", "litres", "gallons", "km/h", "km", "miles", "hectares", "acres", "tonnes", "tons", "kg", "barrels",
                             "barrels per day", "mph", "metres", "degrees"})
 _ORDINAL_OR_TIME = re.compile(r"\A(?:st|nd|rd|th|s\b|am\b|pm\b|a\.m\.|p\.m\.|[-–]\d|:\d|[A-Za-z])")
 _SCORE = re.compile(r"\d\s?[-–]\s?\d")
 _IDENT_PREV = re.compile(r"(?:\b(?:No|Nos|Number|Flight|Route|Article|Section|Resolution|Chapter|Level|Phase|Stage|"
                          r"Boeing|Airbus|Windows|iPhone|Covid|COVID|Apollo|Model|Type|Block|Unit|Room|Gate|Terminal"
                          r"|Highway|Interstate|Road|Street)\.?|#)\s*\Z")
-
-
-def _words_value(text: str) -> float | None:
-    total, current, seen = 0.0, 0.0, False
-    for tok in re.split(r"[\s-]+", text.lower()):
-        if tok == "and":
-            continue
-        if tok == "a":
-            current, seen = 1.0, True
-        elif tok in _UNITS:
-            current += _UNITS[tok]
-            seen = True
-        elif tok in _TENS:
-            current += _TENS[tok]
-            seen = True
-        elif tok == "hundred":
-            current = (current or 1) * 100
-            seen = True
-        elif tok == "dozen":
-            current = (current or 1) * 12
-            seen = True
-        elif tok in _SCALES:
-            total += (current or 1) * _SCALES[tok]
-            current, seen = 0.0, True
-    return total + current if seen else None
 
 
 def _counted_noun(text: str, pos: int) -> tuple[str | None, int]:
@@ -208,6 +189,10 @@ def _counted_noun(text: str, pos: int) -> tuple[str | None, int]:
         return None, -1
     w = words[-1][0]
     return _UNIT_NAMES.get(w.lower(), w if not w.isupper() else w), words[-1][1]
+
+
+_SPEED = re.compile(r"\s?(?:km/h|kph|kmh|km\s+an\s+hour|(?:kilometres|kilometers)\s+(?:per|an)\s+hour)\b", re.I)
+_SQUARE = re.compile(r"\s+(?:sq\.?|square)\s+(km|kilometres|kilometers|miles?|mi)\b", re.I)
 
 
 def _currency_after(a: re.Match, text: str, value: float, scaled: bool) -> tuple[str | None, float]:
@@ -241,7 +226,7 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         value = float(m.group().replace(",", ""))
         scale = None
     else:
-        value = _words_value(m.group())
+        value = words_value(m.group())
         low = m.group().lower()
         if value is None or value == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
             return None  # "one of the", "no one": a pronoun more often than a count
@@ -276,6 +261,10 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         unit, value = _currency_after(a, text, value, scale is not None)
     elif metres:
         unit = "metres"
+    elif unit is None and (speed := _SPEED.match(text, end)):
+        unit, end = "km/h", speed.end()
+    elif unit is None and (square := _SQUARE.match(text, end)):
+        unit, end = ("square km" if square.group(1).lower().startswith("k") else "square miles"), square.end()
     elif unit is None:
         noun, noun_end = _counted_noun(text, end)
         if noun:
@@ -310,6 +299,11 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
             approximate, start = True, ap.start()
         out.append(Quantity(text[start:end], float(value), unit, scale, start, end, approximate))
     return out
+
+
+def _normalised(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """The quantities with their comparable figure (normalise.py): base value and unit, precision, restatement."""
+    return [replace(q, **n) for q, n in zip(quantities, normalise.normalise_quantities(text, quantities))]
 
 
 # ------------------------------------------------------------------ dates
@@ -762,6 +756,6 @@ def enrich_claim(text: str, entities: list[EntityMention], published_at: datetim
     dates = _dates(text, entities, published_at)
     attribution, parties = _attribution(text)
     # Numbers inside a date or inside the attribution ("citing two officials") are not the claim's.
-    quantities = _quantities(text, [(d.start, d.end) for d in dates] + parties)
+    quantities = _normalised(text, _quantities(text, [(d.start, d.end) for d in dates] + parties))
     claim_type = _claim_type(text, entities, attribution, quantities, dates)
     return Enrichment(claim_type, attribution, tuple(quantities), tuple(dates))
