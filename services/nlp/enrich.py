@@ -105,25 +105,25 @@ _CORE = re.compile(
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMWORD}))*)\b)",
     re.IGNORECASE,
 )
-_CUR_SYMBOL = {"Rs": "INR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
+_CUR_SYMBOL = {"Rs": "INR", "R": "ZAR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
                "₽": "RUB", "₴": "UAH", "₩": "KRW", "NT$": "TWD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD",
                "C$": "CAD", "CA$": "CAD", "S$": "SGD", "R$": "BRL"}
-_CODES = "USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
-_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
+_CODES = "ZAR USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
+_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|\bR|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
                          + r"))\s?\Z")
 _CUR_WORDS = {"dollar": "USD", "pound": "GBP", "sterling": "GBP", "euro": "EUR", "yen": "JPY", "yuan": "CNY",
               "renminbi": "CNY", "rupee": "INR", "rouble": "RUB", "ruble": "RUB", "hryvnia": "UAH", "won": "KRW",
-              "franc": "CHF", "pence": "GBP", "penny": "GBP", "cent": "USD"}
+              "franc": "CHF", "rand": "ZAR", "pence": "GBP", "penny": "GBP", "cent": "USD"}
 _DOLLAR_KIND = {"australian": "AUD", "canadian": "CAD", "hong kong": "HKD", "singapore": "SGD",
                 "new taiwan": "TWD", "taiwan": "TWD", "us": "USD", "u.s.": "USD", "american": "USD"}
 _AFTER = re.compile(
-    r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b)\b|\s(?:bn|mn|mln|tn)\b)?"
+    r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b|thousand|million|billion|trillion)\b|\s(?:bn|mn|mln|tn)\b)?"
     r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion|lakh|crore)s?\b)?"
     r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
     r"(?:\s+(?P<kind>Australian|Canadian|Hong Kong|New Taiwan|Taiwan|Singapore|US|U\.S\.|American)"
     r"(?=\s+dollars?))?"
     r"(?:\s+(?P<curword>dollars?|pounds?(?:\s+sterling)?|sterling|euros?|yen|yuan|renminbi|rupees?|roubles?"
-    r"|rubles?|hryvnias?|won|(?:swiss\s+)?francs?|pence|penny|cents?)\b)?"
+    r"|rubles?|hryvnias?|won|rand|(?:swiss\s+)?francs?|pence|penny|cents?)\b)?"
     r"(?:\s?(?P<code>" + "|".join(_CODES) + r")\b)?",
     re.IGNORECASE,
 )
@@ -217,7 +217,8 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
     start, end = m.span()
     if m.lastgroup == "digits":
         follow = text[end:end + 4]
-        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b)\b", follow, re.I):
+        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b)\b|thou|mill|bill|trill",
+                                                           follow, re.I):
             return None  # 3rd, 1990s, 10am, 5G
         if _SCORE.match(text, max(0, start - 2)) or _SCORE.match(text, end - 1):
             return None  # 3-1
@@ -272,7 +273,20 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
     return value, unit, scale, start, end
 
 
+# A range of percentages: "4.9-5.7%" is two figures, both percent (a score "3-1" has no % after it).
+_PERCENT_RANGE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?[-–]\s?(\d+(?:\.\d+)?)(\s?%|\s+per\s?cent\b|\s+percent\b)",
+                            re.IGNORECASE)
+
+
 def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
+    ranges: list[Quantity] = []
+    for m in _PERCENT_RANGE.finditer(text):
+        if not any(a < m.end() and m.start() < b for a, b in taken):
+            ranges += [Quantity(m.group(1), float(m.group(1)), "percent", None, m.start(1), m.end(1), False),
+                       Quantity(text[m.start(2):m.end()], float(m.group(2)), "percent", None, m.start(2), m.end(),
+                                False)]
+    if ranges:
+        taken = taken + [(q.start, q.end) for q in ranges]
     out: list[Quantity] = []
     for m in _CORE.finditer(text):
         start, end = m.span()
@@ -298,7 +312,7 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
         if ap:
             approximate, start = True, ap.start()
         out.append(Quantity(text[start:end], float(value), unit, scale, start, end, approximate))
-    return out
+    return sorted(out + ranges, key=lambda q: q.start) if ranges else out
 
 
 def _normalised(text: str, quantities: list[Quantity]) -> list[Quantity]:
@@ -510,6 +524,9 @@ _PLURALS_WITHOUT_S = frozenset("people children men women police staff personnel
                                "feet teeth mice geese".split())
 
 
+# "11 days", "three weeks": a length of time (a quantity), not a date; "11 days ago" is a date.
+_DURATION = re.compile(r"\A(?:(?:about|some|nearly|almost|more\s+than|over|up\s+to|at\s+least|the\s+last|the\s+past)\s+)?"
+                       r"[\w.,-]+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)\Z", re.IGNORECASE)
 _DATEPARSER_WORTHY = re.compile(r"\d|" + _MONTH_RE)
 
 
@@ -536,7 +553,7 @@ def _dates(text: str, entities: list[EntityMention], published_at: datetime | No
         for e in entities:
             if e.label != "DATE" or any(d.start < e.end and e.start < d.end for d in out):
                 continue
-            if not _DATEPARSER_WORTHY.search(e.text) or len(e.text) > 40:
+            if not _DATEPARSER_WORTHY.search(e.text) or len(e.text) > 40 or _DURATION.match(e.text):
                 continue
             r = _dateparser_date(e.text, pub)
             if r:
