@@ -100,7 +100,7 @@ _CORE = re.compile(
     r"(?P<vague>\b(?:(?:tens|hundreds)\s+of\s+(?:thousands|millions|billions)|dozens|scores|hundreds|thousands"
     r"|millions|billions|trillions)(?=\s+of\b))"
     r"|(?P<frac>\b(?:half|(?:a|one)\s+(?:third|quarter|fifth|tenth)|two[\s-]thirds|three[\s-]quarters)(?=\s+of\b))"
-    r"|(?P<digits>(?<![\w.,/:-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[,.:]\d))"
+    r"|(?P<digits>(?:(?<![\w.,/:-])|(?<=\bR)|(?<=\bRs))(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[,.:]\d))"
     rf"|(?P<words>\b(?:a\s+(?:hundred|thousand|million|billion|trillion|dozen)|(?:{_NUMWORD})"
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMWORD}))*)\b)",
     re.IGNORECASE,
@@ -764,6 +764,9 @@ def _claim_type(text: str, entities: list[EntityMention], attribution: Attributi
 
 # -------------------------------------------------------------------- API
 
+_DAY_TAIL = re.compile(r"(?:\s*[-–]\s*|\s+(?:and|to|or)\s+)\d{1,2}(?:st|nd|rd|th)?\b(?!\s*(?:%|[.,]\d|[A-Za-z]))")
+
+
 def enrich_claim(text: str, entities: list[EntityMention], published_at: datetime | None) -> Enrichment:
     """Claim type, attribution, quantities and dates of one sentence.
 
@@ -773,6 +776,9 @@ def enrich_claim(text: str, entities: list[EntityMention], published_at: datetim
     dates = _dates(text, entities, published_at)
     attribution, parties = _attribution(text)
     # Numbers inside a date or inside the attribution ("citing two officials") are not the claim's.
-    quantities = _normalised(text, _quantities(text, [(d.start, d.end) for d in dates] + parties))
+    # A second day after a date ("April 21-22", "April 21 and 22") belongs to the date, not to the figures.
+    spans = [(d.start, m.end() if d.text[-1:].isdigit() and (m := _DAY_TAIL.match(text, d.end)) else d.end)
+             for d in dates]
+    quantities = _normalised(text, _quantities(text, spans + parties))
     claim_type = _claim_type(text, entities, attribution, quantities, dates)
     return Enrichment(claim_type, attribution, tuple(quantities), tuple(dates))

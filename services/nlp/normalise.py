@@ -96,6 +96,16 @@ def base_unit(unit: str | None) -> tuple[float, str | None]:
     return 1.0, None  # a counted noun: "4,800 people" and "4,800 residents" are one count
 
 
+def looks_rounded(text: str, value: float) -> bool:
+    """Was the figure written rounded: a scale word ("2.4bn", "4 lakh") or zeros before the point ("4,800")?"""
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", text)
+    if m is None:
+        return _integer_step(value) >= 10
+    digits = m.group().replace(",", "")
+    number = float(digits)
+    return (number and abs(value / number - 1) > 1e-9) or ("." not in digits and _integer_step(number) >= 10)
+
+
 def written_precision(text: str, value: float) -> float:
     """The step the figure was written to, in its own units: "4,800" -> 100, "2.4bn" -> 1e8, "12" -> 1.
 
@@ -137,17 +147,18 @@ class Figure:
     unit: str | None  # base unit or kind: "meter", "EUR", "percent"; None for a count
     precision: float  # the written step, in base_unit
     approximate: bool
+    rounded: bool = False  # written with a scale word or trailing zeros: "2.4bn", "4,800"
 
     def key(self) -> str:
         """A compact, stable text form (stored in the matching records)."""
-        return f"{self.value:.6g}|{self.precision:.3g}|{self.unit or ''}|{int(self.approximate)}"
+        return f"{self.value:.6g}|{self.precision:.3g}|{self.unit or ''}|{int(self.approximate)}|{int(self.rounded)}"
 
     @classmethod
     def from_key(cls, key: str) -> Figure:
         if "|" not in key:  # a record stored before figures were normalised: the bare value
             return cls(float(key), None, 1.0, False)
-        value, precision, unit, approx = key.split("|")
-        return cls(float(value), unit or None, float(precision), approx == "1")
+        value, precision, unit, approx, rounded = key.split("|")
+        return cls(float(value), unit or None, float(precision), approx == "1", rounded == "1")
 
 
 def normalise_quantities(text: str, quantities) -> list[dict]:
@@ -183,7 +194,7 @@ def figure(q) -> Figure | None:
         return None
     value = q.base_value if getattr(q, "base_value", None) is not None else q.value
     precision = q.precision if getattr(q, "precision", None) is not None else 1.0
-    return Figure(value, getattr(q, "base_unit", None), precision, bool(q.approximate))
+    return Figure(value, getattr(q, "base_unit", None), precision, bool(q.approximate), looks_rounded(q.text, q.value))
 
 
 # Two roundings of one figure differ by at most this share of it.
@@ -193,12 +204,16 @@ MAX_ROUNDING = 0.03
 def agree(a: Figure, b: Figure) -> bool:
     """Do two figures state the same value? Units must fit (a count fits any unit: "2.4 billion" and
     "€2.4bn"); values agree when equal, or within the coarser one's rounding ("4,800" / "4,812") and
-    at most 3% apart; an approximate figure ("about", "nearly") is allowed a whole step."""
+    at most 3% apart; an approximate figure ("about", "nearly") is allowed a whole step. Only a figure
+    that reads as rounded or approximate is taken as a rounding: "41%" and "40.6%" are two readings."""
     if a.unit and b.unit and a.unit != b.unit:
         return False
     diff, size = abs(a.value - b.value), max(abs(a.value), abs(b.value))
     if diff <= 1e-9 * max(size, 1.0):
         return True
+    coarse = a if a.precision >= b.precision else b
+    if not (a.approximate or b.approximate or coarse.rounded):
+        return False
     step = max(a.precision, b.precision) * (1.0 if a.approximate or b.approximate else 0.5)
     return diff <= step * (1 + 1e-9) and diff <= MAX_ROUNDING * size
 

@@ -126,3 +126,10 @@ def test_dates_are_resolved_once_against_the_publication_time():
     assert [(d.text, d.resolved) for d in dates] == [("last year", "2025-01-01"), ("January", "2026-01-01")]
     f = matching.features("k", "Exports rose 8% last year.", [], "A", pub.timestamp())
     assert f.years == {"2025"}
+
+
+def test_a_figure_that_is_not_written_rounded_is_no_rounding():
+    # "41 per cent on Monday" / "40.6% by Tuesday": two readings, not one figure rounded.
+    assert not normalise.agree(_one("The reservoir was 41 per cent full."), _one("The reservoir was 40.6% full."))
+    assert normalise.agree(_one("The reservoir was about 41 per cent full."), _one("The reservoir was 40.6% full."))
+    assert normalise.agree(_one("The fund holds 2.4 billion euros."), _one("The fund holds 2.38 billion euros."))
