@@ -8,7 +8,8 @@ annotated once in file order through the same code as `claimstream annotate` (cl
 outlet memory, pipeline.annotate_sentences, pipeline.scored_claims). Its claims are then matched in
 three article orders (file order, two seeded shuffles) through a fresh ClaimIndex each, and every
 order's output is scored by the shared scorer (score.py). Printed per corpus: pairwise P / R / F1,
-cross-outlet pair recall, look-alike pairs merged, B-cubed F1 per order and its spread. The NLP runs
+cross-outlet pair recall, look-alike pairs merged, B-cubed F1 per order and its spread (and the
+entity F1 and canonical-name accuracy, which do not depend on the order). The NLP runs
 once per corpus, so only matching depends on the order (as in the stream, where the NLP of one
 article does not depend on the others except through the outlet memory).
 """
@@ -75,7 +76,9 @@ def score(rows: list[dict], corpus: Path, scorer: Path) -> dict:
         subprocess.run([sys.executable, str(scorer), str(out), "--gold", str(corpus / "gold.json"),
                         "--articles", str(corpus / "articles.jsonl"), "--json", str(scored)],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        return json.loads(scored.read_text(encoding="utf-8"))["dedup"]
+        result = json.loads(scored.read_text(encoding="utf-8"))
+        return {**result["dedup"], "entity_f1": result["entities"].get("f1"),
+                "canonical_accuracy": result["entities"].get("canonical_accuracy")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,12 +111,14 @@ def main(argv: list[str] | None = None) -> int:
             "hard_negatives_merged": d.get("hard_negative_merged", d.get("hard_negatives_merged")),
             "hard_negative_pairs": d.get("hard_negative_pairs"),
             "bcubed_f1_orders": b3, "bcubed_spread": max(b3) - min(b3),
+            "entity_f1": d["entity_f1"], "canonical_accuracy": d["canonical_accuracy"],
         }
         r = report[name]
         print(f"devpool.{name} (dev pool, in-domain): P {r['pairwise_precision']:.3f} R {r['pairwise_recall']:.3f} "
               f"F1 {r['pairwise_f1']:.3f} | cross-outlet R {r['cross_outlet_pair_recall']:.3f} | look-alikes "
               f"merged {r['hard_negatives_merged']}/{r['hard_negative_pairs']} ({r['hard_negative_merge_rate']:.3f}) "
-              f"| B-cubed {' / '.join(f'{x:.3f}' for x in b3)} spread {r['bcubed_spread']:.3f}", flush=True)
+              f"| B-cubed {' / '.join(f'{x:.3f}' for x in b3)} spread {r['bcubed_spread']:.3f} "
+              f"| entities F1 {r['entity_f1']:.3f} canonical {r['canonical_accuracy']:.3f}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

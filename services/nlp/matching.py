@@ -188,28 +188,30 @@ def _minhash(text: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _matching_aliases() -> dict[str, str]:
-    """Canonical name -> the country it stands for in matching: capitals, seats of power, governments.
+def _stands_for() -> tuple[dict[str, str], dict[str, str]]:
+    """(gazetteer id -> the country it stands for in matching, canonical name -> the same): capitals,
+    seats of power, governments, and demonyms.
 
     Outlets name a state by its capital or government ("Pyongyang", "the Kremlin", "the Russian
     government"). entities.py links a capital to its country only when it acts in the sentence;
     for matching, "shells shipped from Pyongyang" and "from North Korea" are the same fact too.
     Other cities keep their own names, so a claim about Moscow still differs from one about Kazan.
+    Read by the entity id the annotate stage linked; by canonical name only for a mention without one.
     """
     from services.nlp.gazetteer import get_gazetteer
 
-    gaz, out = get_gazetteer(), {}
+    gaz, by_id, by_name = get_gazetteer(), {}, {}
     for e in gaz.entries.values():
         target = gaz.get(e.metonym_of) if e.metonym_of else e
         if target is not None and target.type == "government" and target.country:
             target = gaz.get(target.country)
         if target is not None and target.type == "country" and target is not e:
-            out[e.name] = target.name
+            by_id[e.id], by_name[e.name] = target.name, target.name
         if e.type == "country":
             # entities gives a demonym (NORP) as itself: "Portuguese voters" still name Portugal here.
             for dem in e.demonyms:
-                out.setdefault(dem[:1].upper() + dem[1:], e.name)
-    return out
+                by_name.setdefault(dem[:1].upper() + dem[1:], e.name)
+    return by_id, by_name
 
 
 @lru_cache(maxsize=1)
@@ -234,8 +236,24 @@ def _bare(place: str) -> str:
 
 
 def _alias(mentions: list[EntityMention]) -> list[EntityMention]:
-    aliases = _matching_aliases()
-    return [replace(m, canonical=aliases[m.canonical]) if m.canonical in aliases else m for m in mentions]
+    by_id, by_name = _stands_for()
+    out = []
+    for m in mentions:
+        if m.entity_id and m.entity_id in by_id:
+            m = replace(m, canonical=by_id[m.entity_id])
+        elif m.label == "NORP" and m.entity_id and m.entity_id.startswith("country:"):
+            m = replace(m, canonical=_country_name(m.entity_id) or m.canonical)  # "Portuguese" -> Portugal
+        elif not m.entity_id and m.canonical in by_name:
+            m = replace(m, canonical=by_name[m.canonical])
+        out.append(m)
+    return out
+
+
+def _country_name(entity_id: str) -> str | None:
+    from services.nlp.gazetteer import get_gazetteer
+
+    entry = get_gazetteer().get(entity_id)
+    return entry.name if entry is not None else None
 
 
 def features(claim_id: str, text: str, entities: list[EntityMention], outlet: str, seen_at: float,

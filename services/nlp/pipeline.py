@@ -129,7 +129,7 @@ def _enrichment(sentence: SentenceExtracted, found: list[EntityMention]) -> Clai
 
 
 def _mentions(annotated) -> list[EntityMention]:
-    return [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in annotated.entities]
+    return [EntityMention(e.text, e.label, e.canonical, e.start, e.end, e.entity_id) for e in annotated.entities]
 
 
 def _seen_at(event) -> datetime:
