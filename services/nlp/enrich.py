@@ -119,7 +119,7 @@ _DOLLAR_KIND = {"australian": "AUD", "canadian": "CAD", "hong kong": "HKD", "sin
 _AFTER = re.compile(
     r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b|thousand|million|billion|trillion)\b|\s(?:bn|mn|mln|tn)\b)?"
     r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion|lakh|crore)s?\b)?"
-    r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
+    r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+basis\s+points?\b|\s?bps\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
     r"(?:\s+(?P<kind>Australian|Canadian|Hong Kong|New Taiwan|Taiwan|Singapore|US|U\.S\.|American)"
     r"(?=\s+dollars?))?"
     r"(?:\s+(?P<curword>dollars?|pounds?(?:\s+sterling)?|sterling|euros?|yen|yuan|renminbi|rupees?|roubles?"
@@ -217,7 +217,7 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
     start, end = m.span()
     if m.lastgroup == "digits":
         follow = text[end:end + 4]
-        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b)\b|thou|mill|bill|trill",
+        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b|bps)\b|thou|mill|bill|trill",
                                                            follow, re.I):
             return None  # 3rd, 1990s, 10am, 5G
         if _SCORE.match(text, max(0, start - 2)) or _SCORE.match(text, end - 1):
@@ -257,7 +257,10 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         unit = "CNY" if unit == "RMB" else unit
         start = cur.start()
     if a.group("pct"):
-        unit = "percentage points" if "point" in a.group("pct").lower() else "percent"
+        pct = a.group("pct").lower()
+        unit = "percentage points" if "point" in pct or "bps" in pct else "percent"
+        if "basis" in pct or "bps" in pct:
+            value /= 100  # "25 basis points" is 0.25 percentage points
     elif a.group("curword") or a.group("code"):
         unit, value = _currency_after(a, text, value, scale is not None)
     elif metres:

@@ -29,6 +29,8 @@ def _one(text):
     ("Prices rose 5.2% in May.", 5.2, "percent"),
     ("Prices rose 5.2 per cent in May.", 5.2, "percent"),
     ("Rates rose 0.5 percentage points.", 0.5, "percentage points"),
+    ("The bank cut rates by 25 basis points.", 0.25, "percentage points"),
+    ("The bank cut rates by 25bps.", 0.25, "percentage points"),
     ("The road is 12 km long.", 12_000, "meter"),
     ("The road is 7.5 miles long.", 12_070.08, "meter"),
     ("The tower is 1,575 feet tall.", 480.06, "meter"),
