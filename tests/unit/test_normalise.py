@@ -135,3 +135,16 @@ def test_a_figure_that_is_not_written_rounded_is_no_rounding():
     assert not normalise.agree(_one("The reservoir was 41 per cent full."), _one("The reservoir was 40.6% full."))
     assert normalise.agree(_one("The reservoir was about 41 per cent full."), _one("The reservoir was 40.6% full."))
     assert normalise.agree(_one("The fund holds 2.4 billion euros."), _one("The fund holds 2.38 billion euros."))
+
+
+@pytest.mark.parametrize("phrase, resolved", [
+    ("on Tuesday", "2026-03-03"), ("on Monday", "2026-03-02"), ("last week", "2026-02-23"), ("last year", "2025-01-01"),
+    ("in January", "2026-01-01"), ("in November", "2025-11-01"), ("on 12 May 2024", "2024-05-12"),
+    ("yesterday", "2026-03-02"), ("in 2019", "2019-01-01"), ("last month", "2026-02-01"), ("next year", "2027-01-01"),
+    ("earlier this month", "2026-03-01"), ("on Friday", "2026-02-27"),
+])
+def test_dates_resolve_against_a_tuesday_publication(phrase, resolved):
+    # The phrases the README's date measurement used (dateparser alone gets "on Tuesday" and "last week" wrong).
+    pub = datetime(2026, 3, 3, 9, tzinfo=timezone.utc)
+    [d] = enrich_claim(f"Exports rose {phrase}.", [], pub).dates
+    assert d.resolved == resolved
