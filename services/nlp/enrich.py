@@ -2,7 +2,9 @@
 
 `enrich_claim` returns the kind of claim (statistic, event, quote, causal,
 comparison, other), who asserts it and through whom, the quantities it states
-and the dates it mentions resolved against the publication time.
+(each with its comparable figure from normalise.py) and the dates it mentions
+resolved against the publication time. This is the one place figures and dates
+are read: the events carry them and matching reads them from there.
 
 Everything here is regexes compiled once at import plus small loops over
 their matches; dateparser is imported lazily and only sees short DATE entity
