@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos eval eval-1m help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: bench chaos eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ logs: ## follow the service logs
 
 eval: install ## measure the NLP and the matching on ../shared/data: prints one table, writes test-output/eval.json
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json
+
+eval-devpool: install ## only the dev pool's matching rows (in-domain): P/R/F1, cross-outlet recall, look-alikes merged, B-cubed in three article orders
+	nice -n 10 $(PY) scripts/devpool_matching.py --devset ../shared/devset --json test-output/devpool_matching.json
 
 eval-1m: install ## make eval with the matching cost at 1M claims too (about 7 GB of RAM: ~6.9 KB RSS per stored claim at 100k; tens of minutes)
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json --dedup-sizes 100000,1000000

@@ -118,6 +118,14 @@ class Quantity(BaseModel):
     start: int
     end: int
     approximate: bool = False
+    base_value: float | None = Field(None, description="The value in base_unit (SI for physical units): "
+                                     "'7.5 miles' -> 12070.08; what matching compares")
+    base_unit: str | None = Field(None, description="meter, kilogram, meter ** 2, meter / second, a currency "
+                                  "code, percent, percentage points; null for a count ('4,800 people')")
+    precision: float | None = Field(None, description="The step the figure was written to, in base_unit: "
+                                    "'4,800' -> 100, '2.4bn' -> 1e8 (a rounding agrees within it)")
+    conversion: bool = Field(False, description="Restates the figure before it in brackets, in other units: "
+                             "'480 metres (1,575 feet)'; not a figure of its own")
 
 
 class DateMention(BaseModel):

@@ -45,7 +45,7 @@ SCHEMA_VERSION = 1
 
 # The 193 UN member states. Columns: canonical name | aliases | demonyms (singular;
 # plurals are generated) | capitals (";" between cities, "/" between a city's spellings).
-# Canonical names follow the spelling already used by entities.canonical_name
+# Canonical names (entities.canonical_name reads them from here) keep the spelling of the first alias table
 # ("United States", "Czech Republic", "Ivory Coast") so cluster signatures agree.
 UN_MEMBERS = """
 Afghanistan | Islamic Emirate of Afghanistan | Afghan | Kabul

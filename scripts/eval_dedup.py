@@ -164,7 +164,7 @@ def entities_for(texts: list[str]) -> dict[str, list[EntityMention]]:
     out = {}
     for text, found in zip(unique, extract_entities(unique)):
         linked = link_entities(text, found) if found else []
-        out[text] = [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in linked]
+        out[text] = [e.mention() for e in linked]
     return out
 
 

@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 
 from news_corpus import read_corpus  # noqa: E402  (scripts/, on the path as the script's own folder)
 from services.nlp import entities, matching, pairmodel  # noqa: E402
-from services.nlp.types import EntityMention  # noqa: E402
 
 HARD_WEIGHT = 4.0
 PAIR_WEIGHT = 2.0
@@ -64,7 +63,7 @@ class Featuriser:
         vectors = embed(texts)
         for (key, text, outlet, seen_at), mentions, vec in zip(self.rows, found, vectors):
             linked = entities.link_entities(text, mentions) if mentions else []
-            em = [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in linked]
+            em = [e.mention() for e in linked]
             self.feats[key] = matching.features(key, text, em, outlet, seen_at, vector=vec)
 
 

@@ -4,6 +4,8 @@ Two outlets reporting the same claim mostly differ in word order, articles,
 entity spellings ("U.S." / "United States") and number formats ("136bn" /
 "136 billion"). The signature removes exactly those differences and keeps
 what changes the meaning of a claim: numbers, negations, named entities.
+Figures are not parsed here: the caller passes the quantities the annotate
+stage normalised (normalise.py), each replaced by one token.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-from services.nlp.numwords import TENS, UNITS
 from services.nlp.types import EntityMention
 
 _STOP = frozenset(
@@ -22,62 +23,16 @@ _STOP = frozenset(
     saying told reportedly reported according per via s""".split()
 )
 _NEGATIONS = {"n't": " not", "cannot": "can not", "won't": "will not", "shan't": "shall not"}
-_CURRENCY = {"£": " gbp ", "$": " usd ", "€": " eur ", "¥": " jpy ", "%": " percent "}
-_SCALE = {
-    "k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "million": 1e6,
-    "b": 1e9, "bn": 1e9, "billion": 1e9, "tn": 1e12, "trillion": 1e12,
-}
-# Single number words are read token by token ("six" -> "6"); tens with their unit as one figure below.
-_WORD_NUM = {**{w: str(v) for w, v in UNITS.items()}, "twenty": "20"}
-_UNIT_WORDS = {w: v for w, v in UNITS.items() if 1 <= v <= 9}
-# "forty-six", "forty six", "ninety": one figure, as "46" and "90" are.
-_SPELLED_TENS = re.compile(rf"\b({'|'.join(TENS)})(?:[-\s]({'|'.join(_UNIT_WORDS)}))?\b")
-# "nine thousand", "twelve million": the spelled figure becomes digits so that its scale applies.
-_SPELLED_SCALED = re.compile(r"\b(" + "|".join(sorted(UNITS, key=len, reverse=True))
-                             + r")(?=\s+(?:hundred|thousand|million|billion|trillion)\b)")
-_NUMBER = re.compile(
-    # single-letter scales only when glued ("5m"), so "5 m tall" is not read as millions
-    r"(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|mln|mn|bn|tn)|(k|m|b))?(?![a-z])"
-)
 # A decimal stays one token: "3.5" is not the same figure as "5.3".
-_TOKEN = re.compile(r"\d+\.\d+|[a-z0-9_]*[a-z0-9][a-z0-9_]*")
+_TOKEN = re.compile(r"q\d[\w.+-]*|\d+\.\d+|[a-z0-9_]*[a-z0-9][a-z0-9_]*")
 # Only names are replaced by their canonical form; numeric entities (MONEY,
-# CARDINAL, DATE...) go through the number normaliser instead.
+# CARDINAL, DATE...) are the figures the caller passes.
 _NAME_LABELS = frozenset("PERSON ORG GPE NORP LOC FAC EVENT PRODUCT WORK_OF_ART LAW LANGUAGE".split())
 _SUFFIXES = ("ing", "ed", "es", "s")
 
 
-def _number(m: re.Match) -> str:
-    value = float(m.group(1).replace(",", ""))
-    scale = m.group(2) or m.group(3)
-    if scale:
-        value *= _SCALE[scale]
-    # One spelling per value: "136bn", "136 billion", "136,000,000,000" -> "136000000000".
-    text = str(int(value)) if value == int(value) else f"{value:.6g}"
-    return f" {text} "
-
-
-def _spelled_tens(m: re.Match) -> str:
-    return str(TENS[m.group(1)] + (_UNIT_WORDS[m.group(2)] if m.group(2) else 0))
-
-
-def number_matches(text: str):
-    """The figures in `text` as the signature reads them (match objects for number_value / is_bare_number)."""
-    return _NUMBER.finditer(text.casefold())
-
-
-def number_value(m: re.Match) -> str:
-    """The signature's token for one figure: "1,900" -> "1900", "136bn" -> "136000000000"."""
-    return _number(m).strip()
-
-
-def is_bare_number(m: re.Match) -> bool:
-    """Digits only as written: no thousands comma, decimal point or scale ("1990", not "1,990" or "1990m")."""
-    return not (m.group(2) or m.group(3)) and m.group(1).isdigit()
-
-
 def _stem(word: str) -> str:
-    if word.isdigit() or "_" in word:  # numbers and entity tokens stay exact
+    if word.isdigit() or "_" in word or word[:1] == "q" and word[1:2].isdigit():  # figures and names stay exact
         return word
     for suf in _SUFFIXES:
         if word.endswith(suf) and len(word) - len(suf) >= 3:
@@ -108,22 +63,32 @@ def claim_core(text: str) -> str:
     return text
 
 
-def claim_signature(text: str, entities: list[EntityMention]) -> str:
+def claim_signature(text: str, entities: list[EntityMention],
+                    figures: list[tuple[int, int, str]] = ()) -> str:
+    """The claim's words, normalised. `figures` are (start, end, token) of its quantities as the annotate
+    stage normalised them (normalise.token: "€2.4bn" and "2.4 billion euros" are one token; "" drops a
+    bracketed restatement); numbers are not parsed again here."""
     original, text = text, claim_core(text)
     # Entities become one token each, e.g. "U.S." -> "united_states". One that is
     # even partly blanked ("ATHENS - Firefighters") is not replaced: its kept words stay plain.
-    names = [e for e in entities if e.label in _NAME_LABELS and text[e.start:e.end] == original[e.start:e.end]]
-    for e in sorted(names, key=lambda e: e.start, reverse=True):
-        token = "_" + re.sub(r"\W+", "_", e.canonical.casefold()).strip("_") + "_"
-        text = f"{text[: e.start]} {token} {text[e.end :]}"
+    names = [(e.start, e.end, "_" + re.sub(r"\W+", "_", e.canonical.casefold()).strip("_") + "_")
+             for e in entities if e.label in _NAME_LABELS and text[e.start:e.end] == original[e.start:e.end]]
+    spans = names + [f for f in figures if text[f[0]:f[1]] == original[f[0]:f[1]]]
+    taken: list[tuple[int, int]] = []
+    for start, end, token in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if not any(a < end and start < b for a, b in taken):
+            taken.append((start, end))
+    tokens = {}
+    for start, end, token in spans:
+        if (start, end) in taken:
+            tokens[(start, end)] = token
+    for start, end in sorted(taken, reverse=True):
+        text = f"{text[:start]} {tokens[(start, end)]} {text[end:]}"
     text = text.casefold().replace("’", "'")
-    for src, dst in (*_NEGATIONS.items(), *_CURRENCY.items()):
+    for src, dst in _NEGATIONS.items():
         text = text.replace(src, dst)
-    text = _SPELLED_SCALED.sub(lambda m: _WORD_NUM[m.group(1)], _SPELLED_TENS.sub(_spelled_tens, text))
-    text = _NUMBER.sub(_number, text)
     words = set()
     for tok in _TOKEN.findall(text):
-        tok = _WORD_NUM.get(tok, tok)
         if tok not in _STOP:
             words.add(_stem(tok))
     return " ".join(sorted(words))

@@ -2,7 +2,9 @@
 
 `enrich_claim` returns the kind of claim (statistic, event, quote, causal,
 comparison, other), who asserts it and through whom, the quantities it states
-and the dates it mentions resolved against the publication time.
+(each with its comparable figure from normalise.py) and the dates it mentions
+resolved against the publication time. This is the one place figures and dates
+are read: the events carry them and matching reads them from there.
 
 Everything here is regexes compiled once at import plus small loops over
 their matches; dateparser is imported lazily and only sees short DATE entity
@@ -30,11 +32,12 @@ Date conventions (news reports mostly the recent past):
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from services.nlp.numwords import TENS, UNITS
+from services.nlp import normalise
+from services.nlp.normalise import SCALES, TENS, UNITS, words_value
 from services.nlp.types import EntityMention
 
 CLAIM_TYPES = ("statistic", "event", "quote", "causal", "comparison", "other")
@@ -57,6 +60,11 @@ class Quantity:
     start: int
     end: int
     approximate: bool  # about, nearly, more than, up to, "millions of" ...
+    # The one normalisation (normalise.py), computed here and carried in the events for matching:
+    base_value: float | None = None  # value in base_unit: "7.5 miles" -> 12070.08
+    base_unit: str | None = None  # "meter", "kilogram", "meter ** 2", a currency code, "percent"; None: a count
+    precision: float | None = None  # the step it was written to, in base_unit: "4,800" -> 100
+    conversion: bool = False  # restates the figure before it in brackets: "480 metres (1,575 feet)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +91,7 @@ class Enrichment:
 
 # ---------------------------------------------------------------- numbers
 
-_UNITS, _TENS = UNITS, TENS
-_SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
-           "k": 1e3, "m": 1e6, "mn": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "tn": 1e12, "dozen": 12}
+_UNITS, _TENS, _SCALES = UNITS, TENS, SCALES
 _VAGUE = {"dozens": 12, "scores": 20, "hundreds": 100, "thousands": 1e3, "millions": 1e6, "billions": 1e9,
           "trillions": 1e12}
 _FRACTIONS = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1, "thirds": 2 / 3,
@@ -96,30 +102,30 @@ _CORE = re.compile(
     r"(?P<vague>\b(?:(?:tens|hundreds)\s+of\s+(?:thousands|millions|billions)|dozens|scores|hundreds|thousands"
     r"|millions|billions|trillions)(?=\s+of\b))"
     r"|(?P<frac>\b(?:half|(?:a|one)\s+(?:third|quarter|fifth|tenth)|two[\s-]thirds|three[\s-]quarters)(?=\s+of\b))"
-    r"|(?P<digits>(?<![\w.,/:-])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[,.:]\d))"
+    r"|(?P<digits>(?:(?<![\w.,/:-])|(?<=\bR)|(?<=\bRs))(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d|[,.:]\d))"
     rf"|(?P<words>\b(?:a\s+(?:hundred|thousand|million|billion|trillion|dozen)|(?:{_NUMWORD})"
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMWORD}))*)\b)",
     re.IGNORECASE,
 )
-_CUR_SYMBOL = {"£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
+_CUR_SYMBOL = {"Rs": "INR", "R": "ZAR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
                "₽": "RUB", "₴": "UAH", "₩": "KRW", "NT$": "TWD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD",
                "C$": "CAD", "CA$": "CAD", "S$": "SGD", "R$": "BRL"}
-_CODES = "USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
-_BEFORE_CUR = re.compile(r"(?P<cur>U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
+_CODES = "ZAR USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
+_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|\bR|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
                          + r"))\s?\Z")
 _CUR_WORDS = {"dollar": "USD", "pound": "GBP", "sterling": "GBP", "euro": "EUR", "yen": "JPY", "yuan": "CNY",
               "renminbi": "CNY", "rupee": "INR", "rouble": "RUB", "ruble": "RUB", "hryvnia": "UAH", "won": "KRW",
-              "franc": "CHF", "pence": "GBP", "penny": "GBP", "cent": "USD"}
+              "franc": "CHF", "rand": "ZAR", "pence": "GBP", "penny": "GBP", "cent": "USD"}
 _DOLLAR_KIND = {"australian": "AUD", "canadian": "CAD", "hong kong": "HKD", "singapore": "SGD",
                 "new taiwan": "TWD", "taiwan": "TWD", "us": "USD", "u.s.": "USD", "american": "USD"}
 _AFTER = re.compile(
-    r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b)\b|\s(?:bn|mn|mln|tn)\b)?"
-    r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion)s?\b)?"
-    r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
+    r"(?P<glued>(?<=\d)(?:bn|mn|mln|tn|k|m|b|thousand|million|billion|trillion)\b|\s(?:bn|mn|mln|tn)\b)?"
+    r"(?:\s+(?P<scale>hundred|thousand|million|billion|trillion|lakh|crore)s?\b)?"
+    r"(?P<pct>\s?%|\s+per\s?cent\b|\s+percentage\s+points?\b|\s+basis\s+points?\b|\s?bps\b|\s+pct\b|\s+points?\b(?=\s+(?:higher|lower|up|down)))?"
     r"(?:\s+(?P<kind>Australian|Canadian|Hong Kong|New Taiwan|Taiwan|Singapore|US|U\.S\.|American)"
     r"(?=\s+dollars?))?"
     r"(?:\s+(?P<curword>dollars?|pounds?(?:\s+sterling)?|sterling|euros?|yen|yuan|renminbi|rupees?|roubles?"
-    r"|rubles?|hryvnias?|won|(?:swiss\s+)?francs?|pence|penny|cents?)\b)?"
+    r"|rubles?|hryvnias?|won|rand|(?:swiss\s+)?francs?|pence|penny|cents?)\b)?"
     r"(?:\s?(?P<code>" + "|".join(_CODES) + r")\b)?",
     re.IGNORECASE,
 )
@@ -152,39 +158,16 @@ _UNIT_NAMES = {
     "kilograms": "kg", "kilos": "kg", "barrels": "barrels", "bpd": "barrels per day", "mph": "mph",
     "metres": "metres", "meters": "metres", "metre": "metres", "meter": "metres", "m": "metres",
     "degrees": "degrees", "persons": "people", "person": "people", "people": "people", "sq": "square",
+    "feet": "feet", "foot": "feet", "ft": "feet", "cm": "cm", "centimetres": "cm", "centimeters": "cm", "mm": "mm",
+    "millimetres": "mm", "millimeters": "mm", "lbs": "lb", "litres": "litres", "liters": "litres", "gallons": "gallons",
 }
-_MEASURE_UNITS = frozenset({"km", "miles", "hectares", "acres", "tonnes", "tons", "kg", "barrels",
+_MEASURE_UNITS = frozenset({"feet", "cm", "mm", "lb", "litres", "gallons", "km/h", "km", "miles", "hectares", "acres", "tonnes", "tons", "kg", "barrels",
                             "barrels per day", "mph", "metres", "degrees"})
 _ORDINAL_OR_TIME = re.compile(r"\A(?:st|nd|rd|th|s\b|am\b|pm\b|a\.m\.|p\.m\.|[-–]\d|:\d|[A-Za-z])")
 _SCORE = re.compile(r"\d\s?[-–]\s?\d")
 _IDENT_PREV = re.compile(r"(?:\b(?:No|Nos|Number|Flight|Route|Article|Section|Resolution|Chapter|Level|Phase|Stage|"
                          r"Boeing|Airbus|Windows|iPhone|Covid|COVID|Apollo|Model|Type|Block|Unit|Room|Gate|Terminal"
                          r"|Highway|Interstate|Road|Street)\.?|#)\s*\Z")
-
-
-def _words_value(text: str) -> float | None:
-    total, current, seen = 0.0, 0.0, False
-    for tok in re.split(r"[\s-]+", text.lower()):
-        if tok == "and":
-            continue
-        if tok == "a":
-            current, seen = 1.0, True
-        elif tok in _UNITS:
-            current += _UNITS[tok]
-            seen = True
-        elif tok in _TENS:
-            current += _TENS[tok]
-            seen = True
-        elif tok == "hundred":
-            current = (current or 1) * 100
-            seen = True
-        elif tok == "dozen":
-            current = (current or 1) * 12
-            seen = True
-        elif tok in _SCALES:
-            total += (current or 1) * _SCALES[tok]
-            current, seen = 0.0, True
-    return total + current if seen else None
 
 
 def _counted_noun(text: str, pos: int) -> tuple[str | None, int]:
@@ -210,6 +193,10 @@ def _counted_noun(text: str, pos: int) -> tuple[str | None, int]:
     return _UNIT_NAMES.get(w.lower(), w if not w.isupper() else w), words[-1][1]
 
 
+_SPEED = re.compile(r"\s?(?:km/h|kph|kmh|km\s+an\s+hour|(?:kilometres|kilometers)\s+(?:per|an)\s+hour)\b", re.I)
+_SQUARE = re.compile(r"\s+(?:sq\.?|square)\s+(km|kilometres|kilometers|miles?|mi)\b", re.I)
+
+
 def _currency_after(a: re.Match, text: str, value: float, scaled: bool) -> tuple[str | None, float]:
     """Unit (and value, for cents/pence) from a currency word or code after the number."""
     if a.group("code"):
@@ -232,7 +219,8 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
     start, end = m.span()
     if m.lastgroup == "digits":
         follow = text[end:end + 4]
-        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b)\b", follow, re.I):
+        if _ORDINAL_OR_TIME.match(follow) and not re.match(r"(?:bn|mn|mln|tn|k|m|b|bps)\b|thou|mill|bill|trill",
+                                                           follow, re.I):
             return None  # 3rd, 1990s, 10am, 5G
         if _SCORE.match(text, max(0, start - 2)) or _SCORE.match(text, end - 1):
             return None  # 3-1
@@ -241,7 +229,7 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         value = float(m.group().replace(",", ""))
         scale = None
     else:
-        value = _words_value(m.group())
+        value = words_value(m.group())
         low = m.group().lower()
         if value is None or value == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
             return None  # "one of the", "no one": a pronoun more often than a count
@@ -271,11 +259,18 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         unit = "CNY" if unit == "RMB" else unit
         start = cur.start()
     if a.group("pct"):
-        unit = "percentage points" if "point" in a.group("pct").lower() else "percent"
+        pct = a.group("pct").lower()
+        unit = "percentage points" if "point" in pct or "bps" in pct else "percent"
+        if "basis" in pct or "bps" in pct:
+            value /= 100  # "25 basis points" is 0.25 percentage points
     elif a.group("curword") or a.group("code"):
         unit, value = _currency_after(a, text, value, scale is not None)
     elif metres:
         unit = "metres"
+    elif unit is None and (speed := _SPEED.match(text, end)):
+        unit, end = "km/h", speed.end()
+    elif unit is None and (square := _SQUARE.match(text, end)):
+        unit, end = ("square km" if square.group(1).lower().startswith("k") else "square miles"), square.end()
     elif unit is None:
         noun, noun_end = _counted_noun(text, end)
         if noun:
@@ -283,7 +278,20 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
     return value, unit, scale, start, end
 
 
+# A range of percentages: "4.9-5.7%" is two figures, both percent (a score "3-1" has no % after it).
+_PERCENT_RANGE = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?[-–]\s?(\d+(?:\.\d+)?)(\s?%|\s+per\s?cent\b|\s+percent\b)",
+                            re.IGNORECASE)
+
+
 def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
+    ranges: list[Quantity] = []
+    for m in _PERCENT_RANGE.finditer(text):
+        if not any(a < m.end() and m.start() < b for a, b in taken):
+            ranges += [Quantity(m.group(1), float(m.group(1)), "percent", None, m.start(1), m.end(1), False),
+                       Quantity(text[m.start(2):m.end()], float(m.group(2)), "percent", None, m.start(2), m.end(),
+                                False)]
+    if ranges:
+        taken = taken + [(q.start, q.end) for q in ranges]
     out: list[Quantity] = []
     for m in _CORE.finditer(text):
         start, end = m.span()
@@ -309,7 +317,12 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
         if ap:
             approximate, start = True, ap.start()
         out.append(Quantity(text[start:end], float(value), unit, scale, start, end, approximate))
-    return out
+    return sorted(out + ranges, key=lambda q: q.start) if ranges else out
+
+
+def _normalised(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """The quantities with their comparable figure (normalise.py): base value and unit, precision, restatement."""
+    return [replace(q, **n) for q, n in zip(quantities, normalise.normalise_quantities(text, quantities))]
 
 
 # ------------------------------------------------------------------ dates
@@ -516,6 +529,9 @@ _PLURALS_WITHOUT_S = frozenset("people children men women police staff personnel
                                "feet teeth mice geese".split())
 
 
+# "11 days", "three weeks": a length of time (a quantity), not a date; "11 days ago" is a date.
+_DURATION = re.compile(r"\A(?:(?:about|some|nearly|almost|more\s+than|over|up\s+to|at\s+least|the\s+last|the\s+past)\s+)?"
+                       r"[\w.,-]+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)\Z", re.IGNORECASE)
 _DATEPARSER_WORTHY = re.compile(r"\d|" + _MONTH_RE)
 
 
@@ -542,7 +558,7 @@ def _dates(text: str, entities: list[EntityMention], published_at: datetime | No
         for e in entities:
             if e.label != "DATE" or any(d.start < e.end and e.start < d.end for d in out):
                 continue
-            if not _DATEPARSER_WORTHY.search(e.text) or len(e.text) > 40:
+            if not _DATEPARSER_WORTHY.search(e.text) or len(e.text) > 40 or _DURATION.match(e.text):
                 continue
             r = _dateparser_date(e.text, pub)
             if r:
@@ -753,6 +769,9 @@ def _claim_type(text: str, entities: list[EntityMention], attribution: Attributi
 
 # -------------------------------------------------------------------- API
 
+_DAY_TAIL = re.compile(r"(?:\s*[-–]\s*|\s+(?:and|to|or)\s+)\d{1,2}(?:st|nd|rd|th)?\b(?!\s*(?:%|[.,]\d|[A-Za-z]))")
+
+
 def enrich_claim(text: str, entities: list[EntityMention], published_at: datetime | None) -> Enrichment:
     """Claim type, attribution, quantities and dates of one sentence.
 
@@ -762,6 +781,9 @@ def enrich_claim(text: str, entities: list[EntityMention], published_at: datetim
     dates = _dates(text, entities, published_at)
     attribution, parties = _attribution(text)
     # Numbers inside a date or inside the attribution ("citing two officials") are not the claim's.
-    quantities = _quantities(text, [(d.start, d.end) for d in dates] + parties)
+    # A second day after a date ("April 21-22", "April 21 and 22") belongs to the date, not to the figures.
+    spans = [(d.start, m.end() if d.text[-1:].isdigit() and (m := _DAY_TAIL.match(text, d.end)) else d.end)
+             for d in dates]
+    quantities = _normalised(text, _quantities(text, spans + parties))
     claim_type = _claim_type(text, entities, attribution, quantities, dates)
     return Enrichment(claim_type, attribution, tuple(quantities), tuple(dates))

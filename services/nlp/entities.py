@@ -80,55 +80,6 @@ def load_nlp():
     )
 
 
-def _aliases(table: dict[str, list[str]]) -> dict[str, str]:
-    return {alias.casefold(): canon for canon, names in table.items() for alias in [canon, *names]}
-
-
-# The original alias table, kept verbatim and consulted before the gazetteer:
-# cluster ids hash canonical names, so these must not change under running
-# clusters (e.g. "Pyongyang" -> "North Korea" regardless of context).
-# Keys are matched case-insensitively after stripping "the", "'s" and dots
-# are kept ("U.S." and "US" are both listed).
-_ALIASES = _aliases(
-    {
-        "United States": ["US", "U.S.", "U.S", "USA", "U.S.A.", "U.S.A", "United States of America", "America", "the States"],
-        "United Kingdom": ["UK", "U.K.", "U.K", "Britain", "Great Britain", "the United Kingdom"],
-        "European Union": ["EU", "E.U.", "the EU"],
-        "United Nations": ["UN", "U.N.", "the UN"],
-        "NATO": ["Nato", "N.A.T.O.", "North Atlantic Treaty Organization"],
-        "Russia": ["Russian Federation", "RF"],
-        "North Korea": ["DPRK", "D.P.R.K.", "Democratic People's Republic of Korea", "N. Korea", "Pyongyang"],
-        "South Korea": ["Republic of Korea", "ROK", "S. Korea"],
-        "China": ["PRC", "People's Republic of China", "Mainland China"],
-        "Taiwan": ["Republic of China", "ROC"],
-        "Iran": ["Islamic Republic of Iran"],
-        "Ukraine": ["the Ukraine"],
-        "United Arab Emirates": ["UAE", "U.A.E."],
-        "Saudi Arabia": ["KSA", "Kingdom of Saudi Arabia"],
-        "Netherlands": ["Holland", "The Netherlands"],
-        "Czech Republic": ["Czechia"],
-        "World Health Organization": ["WHO", "W.H.O.", "World Health Organisation"],
-        "International Monetary Fund": ["IMF"],
-        "Federal Bureau of Investigation": ["FBI", "F.B.I."],
-        "Central Intelligence Agency": ["CIA", "C.I.A."],
-        "Associated Press": ["AP", "the AP"],
-        "BBC": ["British Broadcasting Corporation"],
-        "New York Times": ["NYT", "The New York Times"],
-        "Vladimir Putin": ["Putin", "President Putin"],
-        "Volodymyr Zelensky": ["Zelensky", "Zelenskyy", "Volodymyr Zelenskyy"],
-        "Kim Jong Un": ["Kim Jong-un", "Kim Jong-Un", "Kim Jong Un"],
-    }
-)
-# Demonyms (spaCy NORP) -> country, so "Russian forces" and "Russia" match.
-_DEMONYMS = {
-    "american": "United States", "americans": "United States", "british": "United Kingdom", "briton": "United Kingdom",
-    "russian": "Russia", "russians": "Russia", "ukrainian": "Ukraine", "ukrainians": "Ukraine",
-    "chinese": "China", "north korean": "North Korea", "north koreans": "North Korea",
-    "south korean": "South Korea", "iranian": "Iran", "iranians": "Iran", "french": "France",
-    "german": "Germany", "germans": "Germany", "israeli": "Israel", "israelis": "Israel",
-    "palestinian": "Palestine", "palestinians": "Palestine", "taiwanese": "Taiwan", "japanese": "Japan",
-    "indian": "India", "turkish": "Turkey", "syrian": "Syria", "european": "European Union",
-}
 _POSSESSIVE = re.compile(r"['’]s?\Z")
 
 
@@ -139,34 +90,30 @@ _VALUE_LABELS = VALUE_LABELS
 @lru_cache(maxsize=1)
 def _gazetteer_if_shipped():
     # canonical_name runs inside extract_entities on every sentence: an install that lacks
-    # data/gazetteer.json keeps the original table instead of failing the stream.
+    # data/gazetteer.json keeps names as written instead of failing the stream.
     try:
         return get_gazetteer()
     except RuntimeError as exc:
-        log.warning("%s; canonical names use the built-in alias table only", exc)
+        log.warning("%s; names are kept as written", exc)
         return None
 
 
 def canonical_name(text: str, label: str) -> str:
+    """A mention's canonical name, from the gazetteer alone (the one table of names: link_entities
+    gives the same name to a mention it links, without metonymy). A demonym (NORP) is its own
+    canonical ("Russian"; its id names the country); an unknown name is kept as written."""
     name = " ".join(text.split())
     if label in _VALUE_LABELS:
         return name
     name = _POSSESSIVE.sub("", name)
-    key = name.casefold()
-    hit = _ALIASES.get(key)
-    if hit is None and key.startswith("the "):
-        name = name[4:]
-        key = name.casefold()
-        hit = _ALIASES.get(key)
-    if hit is not None:
-        return hit
-    if label == "NORP" and key in _DEMONYMS:
-        return _DEMONYMS[key]
     gaz = _gazetteer_if_shipped()
-    entry = gaz.resolve(name, label)[0] if gaz else None
-    if entry is not None:
+    entry, demonym = gaz.resolve(name, label) if gaz else (None, False)
+    if entry is not None and not (demonym and label == "NORP"):
         return entry.name
+    name = clean_name(name)
     # Keep "iPhone", "McDonald's" as written; only all-lowercase text is title-cased.
+    if demonym and label == "NORP":
+        return name[:1].upper() + name[1:]
     return name if any(c.isupper() for c in name) else name.title()
 
 
@@ -202,7 +149,7 @@ class LinkedEntity:
     added: bool = False  # found by the gazetteer where the model found nothing
 
     def mention(self) -> EntityMention:
-        return EntityMention(self.text, self.label, self.canonical, self.start, self.end)
+        return EntityMention(self.text, self.label, self.canonical, self.start, self.end, self.entity_id)
 
 
 # Label a linked entity gets from its type when the model's label does not fit.

@@ -28,12 +28,11 @@ from functools import lru_cache
 import numpy as np
 from datasketch import MinHash
 
-from services.nlp import dedup, pairmodel
+from services.nlp import dedup, normalise, pairmodel
 from services.nlp.types import EntityMention
 
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"})
-_YEAR = re.compile(r"^(19|20)\d\d$")
 # Negation: "not" and its forms, and the idioms that say a thing did not happen ("failed to pass",
 # "refused to sign", "has yet to", "denied"); "declined to" only before a verb of saying or acting,
 # since "exports declined to 3%" is a fall.
@@ -74,18 +73,12 @@ _NOT_DIRECTION = re.compile(
     r"crack(?:s|ed)?|br(?:oke|eak|eaks)|turn(?:s|ed)?|call(?:s|ed)?) (?:up|down)\b|"
     r"\blo(?:st|se|ses|sing) (?:their|his|her|its|our|your) (?:lives|life|homes?)\b|\bcatch(?:es)? up\b|"
     + _DECLINED_TO, re.IGNORECASE)
-# Years said relative to the article's date ("last year" in a 2026 article is 2025).
-# "A year ago" / "a year earlier" are left out: mostly the baseline of a change ("down 1.8% on a year ago").
-_RELATIVE_YEAR = re.compile(r"\b(last|this|next) year\b", re.IGNORECASE)
-_YEAR_OFFSET = {"last": -1, "this": 0, "next": 1}
-_MONTHS = ("January February March April May June July August September October November December").split()
-# A month named without a year: "in August", "since March", "on 12 May", "May 12" (capitalised, after a
-# preposition or next to a day, so that "may" the verb is not read; no year after it).
-_MONTH_NO_YEAR = re.compile(
-    r"(?:\b(?:[Ii]n|[Ss]ince|[Oo]n|[Bb]y|[Uu]ntil|[Tt]ill|[Ff]rom|[Tt]o|[Oo]f|[Dd]uring|[Tt]hrough|[Ee]arly|[Ll]ate|"
-    r"[Mm]id|[Bb]efore|[Aa]fter|[Ll]ast|[Tt]his)[ -]+|\b\d{1,2}(?:st|nd|rd|th)? )"
-    r"(" + "|".join(_MONTHS) + r")\b(?!,? (?:\d{1,2}(?:st|nd|rd|th)?,? )?(?:19|20)\d\d)")
 _DATED_FROM = 946684800.0  # 2000-01-01: an earlier seen_at (tests, pair evals use 0) is no known date
+# A date that names its year, a month or "last/this/next year" gives the claim a year; a weekday or "last week"
+# does not (it would date every claim of the week alike and tell nothing).
+_YEAR_DATE = re.compile(r"\b(?:1[5-9]|20)\d\d\b|\byear\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+                        re.IGNORECASE)
+_YEAR_WRITTEN = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
 _WORDS = re.compile(r"[a-z0-9]+")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{2,}\b")
 _CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
@@ -96,7 +89,7 @@ VECTOR_DIM = 384
 
 @dataclass(frozen=True)
 class MatchPolicy:
-    paraphrase_cosine: float = 0.62  # vectors at or above this may be the same claim
+    paraphrase_cosine: float = 0.62  # without the pair model only (a baseline): cosine at or above this
     copy_jaccard: float = 0.8  # shingle Jaccard at or above this is a near-verbatim copy
     update_cosine: float = 0.75  # same wording but a different figure: an update of the earlier claim
     max_claims: int = 2_000_000  # claims kept in an index (the oldest leave first)
@@ -108,7 +101,8 @@ class MatchPolicy:
     # three article orders: within the orders' spread), while on the own sets they raise precision
     # from 0.60-0.73 to 0.68-0.88 at the same recall: the model alone merges "12 dead" / "19 dead".
     # They keep "near Patras" / "near Corinth", "approved" / "did not approve", "rose" / "fell",
-    # "in 2024" / "in 2025" and other figures apart at any cosine (a cost: "about 1,870" / "nearly 1,900").
+    # "in 2024" / "in 2025" and other figures apart at any cosine. Figures compare by value within their
+    # rounding (normalise.agree): "about 1,870" / "nearly 1,900" and "€2.4bn" / "2.4 billion euros" agree.
     hard_conflicts: frozenset[str] = frozenset({"place", "negation", "direction", "year", "number"})
     pair_model: bool = True  # decide with the learned pair model (pairmodel.py); False: cosine + every conflict
 
@@ -194,28 +188,30 @@ def _minhash(text: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _matching_aliases() -> dict[str, str]:
-    """Canonical name -> the country it stands for in matching: capitals, seats of power, governments.
+def _stands_for() -> tuple[dict[str, str], dict[str, str]]:
+    """(gazetteer id -> the country it stands for in matching, canonical name -> the same): capitals,
+    seats of power, governments, and demonyms.
 
     Outlets name a state by its capital or government ("Pyongyang", "the Kremlin", "the Russian
     government"). entities.py links a capital to its country only when it acts in the sentence;
     for matching, "shells shipped from Pyongyang" and "from North Korea" are the same fact too.
     Other cities keep their own names, so a claim about Moscow still differs from one about Kazan.
+    Read by the entity id the annotate stage linked; by canonical name only for a mention without one.
     """
     from services.nlp.gazetteer import get_gazetteer
 
-    gaz, out = get_gazetteer(), {}
+    gaz, by_id, by_name = get_gazetteer(), {}, {}
     for e in gaz.entries.values():
         target = gaz.get(e.metonym_of) if e.metonym_of else e
         if target is not None and target.type == "government" and target.country:
             target = gaz.get(target.country)
         if target is not None and target.type == "country" and target is not e:
-            out[e.name] = target.name
+            by_id[e.id], by_name[e.name] = target.name, target.name
         if e.type == "country":
             # entities gives a demonym (NORP) as itself: "Portuguese voters" still name Portugal here.
             for dem in e.demonyms:
-                out.setdefault(dem[:1].upper() + dem[1:], e.name)
-    return out
+                by_name.setdefault(dem[:1].upper() + dem[1:], e.name)
+    return by_id, by_name
 
 
 @lru_cache(maxsize=1)
@@ -240,25 +236,57 @@ def _bare(place: str) -> str:
 
 
 def _alias(mentions: list[EntityMention]) -> list[EntityMention]:
-    aliases = _matching_aliases()
-    return [replace(m, canonical=aliases[m.canonical]) if m.canonical in aliases else m for m in mentions]
+    by_id, by_name = _stands_for()
+    out = []
+    for m in mentions:
+        if m.entity_id and m.entity_id in by_id:
+            m = replace(m, canonical=by_id[m.entity_id])
+        elif m.label == "NORP" and m.entity_id and m.entity_id.startswith("country:"):
+            m = replace(m, canonical=_country_name(m.entity_id) or m.canonical)  # "Portuguese" -> Portugal
+        elif not m.entity_id and m.canonical in by_name:
+            m = replace(m, canonical=by_name[m.canonical])
+        out.append(m)
+    return out
+
+
+def _country_name(entity_id: str) -> str | None:
+    from services.nlp.gazetteer import get_gazetteer
+
+    entry = get_gazetteer().get(entity_id)
+    return entry.name if entry is not None else None
 
 
 def features(claim_id: str, text: str, entities: list[EntityMention], outlet: str, seen_at: float,
-             vector: np.ndarray | None = None) -> ClaimFeatures:
-    """The claim's matching features; `vector` is its sentence vector (float, or already quantised int8)."""
+             vector: np.ndarray | None = None, quantities=None, dates=None) -> ClaimFeatures:
+    """The claim's matching features; `vector` is its sentence vector (float, or already quantised int8).
+
+    `quantities` and `dates` are the claim's normalised figures and resolved dates as the annotate stage
+    computed them (ClaimEnrichment, carried in ClaimScored); without them (offline evaluations, training)
+    the same enrichment code computes them here, against `seen_at` as the publication time."""
     entities = _alias(entities)
-    tokens = frozenset(dedup.claim_signature(text, entities).split())
+    if quantities is None or dates is None:
+        from services.nlp.enrich import enrich_claim
+
+        published = datetime.fromtimestamp(seen_at, tz=timezone.utc) if seen_at >= _DATED_FROM else None
+        found = enrich_claim(text, entities, published)
+        quantities, dates = found.quantities, found.dates
     core = dedup.claim_core(text)
-    numbers, years = _figures_and_years(tokens, core)
-    years |= _relative_years(core, seen_at)
-    if not years:
-        years = _month_years(core, seen_at)
+    # Figures and dates inside the dateline or the attribution are not the claim's.
+    intact = [q for q in quantities if core[q.start:q.end] == text[q.start:q.end]]
+    figures = [(q, normalise.figure(q)) for q in intact]
+    tokens = frozenset(dedup.claim_signature(
+        text, entities, [(q.start, q.end, normalise.token(f) if f else "") for q, f in figures]).split())
+    dated = [d for d in dates if d.resolved and core[d.start:d.end] == text[d.start:d.end]
+             and d.granularity in ("day", "month", "year") and _YEAR_DATE.search(d.text)]
+    if any(_YEAR_WRITTEN.search(d.text) for d in dated):  # "in 2019, peaking in August": the year given wins
+        dated = [d for d in dated if _YEAR_WRITTEN.search(d.text) or "year" in d.text.casefold()]
+    years = frozenset(d.resolved[:4] for d in dated)
     kept = [e for e in entities if core[e.start:e.end] == text[e.start:e.end]]  # not in the attribution
     moved = _NOT_DIRECTION.sub(" ", core)
     up, down = bool(_UP.search(moved)), bool(_DOWN.search(moved))
     return ClaimFeatures(
-        claim_id=claim_id, outlet=outlet, seen_at=seen_at, tokens=tokens, numbers=numbers, years=years,
+        claim_id=claim_id, outlet=outlet, seen_at=seen_at, tokens=tokens,
+        numbers=frozenset(f.key() for _, f in figures if f is not None), years=years,
         places=frozenset(_bare(e.canonical) for e in kept if _is_place(e)) | _unlabelled_propers(core, kept),
         names=frozenset(e.canonical for e in kept if e.label in _NAME_LABELS and not _is_place(e)),
         negated=bool(_NEGATION.search(_NOT_NEGATION.sub(" ", core))), direction=int(up) - int(down),
@@ -292,47 +320,6 @@ def _agent(core: str, kept: list[EntityMention]) -> str | None:
     return None
 
 
-def _figures_and_years(tokens: frozenset[str], core: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The claim's figures and years. A year is written as four bare digits ("in 1990"); the same value
-    written with a thousands comma, a decimal or a scale ("1,900 cases", "2000m") is a figure."""
-    numeric = {t for t in tokens if t.replace(".", "", 1).isdigit()}
-    year_like = {t for t in numeric if _YEAR.match(t)}
-    as_year, as_figure = set(), set()
-    for m in dedup.number_matches(core):
-        value = dedup.number_value(m)
-        (as_year if dedup.is_bare_number(m) and _YEAR.match(value) else as_figure).add(value)
-    # A year-like token that no written number explains (e.g. a spelled-out form) stays a year, as before.
-    years = {t for t in year_like if t in as_year or t not in as_figure}
-    figures = (numeric - year_like) | (year_like & as_figure)
-    return frozenset(figures), frozenset(years)
-
-
-def _relative_years(core: str, seen_at: float) -> frozenset[str]:
-    """"last year", "this year", "next year" as years, counted from the claim's date
-    (its article's publication time where known); nothing when the date is unknown."""
-    if seen_at < _DATED_FROM:
-        return frozenset()
-    base = datetime.fromtimestamp(seen_at, tz=timezone.utc).year
-    return frozenset(str(base + _YEAR_OFFSET[m.group(1).casefold()])
-                     for m in _RELATIVE_YEAR.finditer(core))
-
-
-def _month_years(core: str, seen_at: float) -> frozenset[str]:
-    """The year of a month named without one ("in August"): its latest occurrence up to two months after
-    the claim's date (news tells mostly of the recent past and the near future), so "in December" is last
-    December in a January article and this December in an October one."""
-    if seen_at < _DATED_FROM:
-        return frozenset()
-    when = datetime.fromtimestamp(seen_at, tz=timezone.utc)
-    now = when.year * 12 + when.month - 1
-    out = set()
-    for m in _MONTH_NO_YEAR.finditer(core):
-        month = _MONTHS.index(m.group(1))
-        year = next(y for y in (when.year + 1, when.year, when.year - 1) if y * 12 + month - now <= 2)
-        out.add(str(year))
-    return frozenset(out)
-
-
 def _unlabelled_propers(core: str, entities: list[EntityMention]) -> frozenset[str]:
     """Capitalised words inside the sentence that NER missed or mislabelled ("near Corinth" as ORDINAL).
 
@@ -357,8 +344,10 @@ def conflicts(a: ClaimFeatures, b: ClaimFeatures) -> list[str]:
         found.append("negation")
     if a.direction and b.direction and a.direction != b.direction:
         found.append("direction")
-    if a.numbers and b.numbers and not (a.numbers <= b.numbers or b.numbers <= a.numbers):
-        found.append("number")
+    if a.numbers and b.numbers:
+        _, a_only, b_only = normalise.relation(a.numbers, b.numbers)
+        if a_only and b_only:  # as with places: one report may give fewer figures, not other ones
+            found.append("number")
     if a.years and b.years and a.years != b.years:
         found.append("year")
     if a.places and b.places and not (a.places <= b.places or b.places <= a.places):
@@ -521,10 +510,17 @@ def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], poli
         probs = scores
         similar = (scores >= policy.paraphrase_cosine) | (jacc >= policy.copy_jaccard)
     # The same wording with another figure: an update of that claim's cluster (12 dead, then 19).
+    found_of: dict[int, list[str]] = {}  # conflicts() per candidate, computed once (update and cluster checks)
+
+    def conflicts_with(i: int) -> list[str]:
+        if i not in found_of:
+            found_of[i] = conflicts(f, candidates[i][0])
+        return found_of[i]
+
     for i in np.flatnonzero((scores >= policy.update_cosine) & ~similar).tolist():
         cand, cand_match = candidates[i]
         score = float(scores[i])
-        if (cand.seen_at <= f.seen_at and conflicts(f, cand) == ["number"]
+        if (cand.seen_at <= f.seen_at and conflicts_with(i) == ["number"]
                 and (out["update"] is None or (score, cand_match.cluster_id) > tuple(out["update"]))):
             out["update"] = [score, cand_match.cluster_id]
     hits = np.flatnonzero(similar).tolist()
@@ -538,7 +534,7 @@ def assess(f: ClaimFeatures, candidates: list[tuple[ClaimFeatures, Match]], poli
         cid = cand_match.cluster_id
         if cid not in wanted:
             continue
-        found = conflicts(f, cand)
+        found = conflicts_with(i)
         entry = clusters.setdefault(cid, {"s": None, "m": None, "cp": None, "veto": False, "t": cand.seen_at})
         entry["t"] = min(entry["t"], cand.seen_at)
         if found and (model is None or probs[i] < model.veto or not policy.hard_conflicts.isdisjoint(found)):

@@ -66,7 +66,7 @@ def _identity(values: frozenset[str]) -> frozenset[str]:
 def pair_vector(a: ClaimFeatures, b: ClaimFeatures, cosine: float | None = None,
                 minhash_jaccard: float | None = None) -> np.ndarray:
     """The model's inputs for one pair, in FEATURES order (symmetric in a and b)."""
-    from services.nlp import matching
+    from services.nlp import matching, normalise
 
     cos = matching.pair_score(a, b) if cosine is None else cosine
     mj = matching.jaccard(a, b) if minhash_jaccard is None else minhash_jaccard
@@ -76,9 +76,9 @@ def pair_vector(a: ClaimFeatures, b: ClaimFeatures, cosine: float | None = None,
     longer = max(len(a.tokens), len(b.tokens)) or 1
     words = matching._name_words
     if a.numbers and b.numbers:
-        shared = a.numbers & b.numbers
-        fig = (1.0 if shared else 0.0, 0.0 if shared else 1.0,
-               1.0 if shared and not (a.numbers <= b.numbers or b.numbers <= a.numbers) else 0.0, 0.0)
+        # Figures compare by value within their rounding (normalise.agree), not as strings.
+        shared, a_only, b_only = normalise.relation(a.numbers, b.numbers)
+        fig = (1.0 if shared else 0.0, 0.0 if shared else 1.0, 1.0 if shared and a_only and b_only else 0.0, 0.0)
     else:
         fig = (0.0, 0.0, 0.0, 1.0 if (a.numbers or b.numbers) else 0.0)
     yrs = _overlap(a.years, b.years, _identity)

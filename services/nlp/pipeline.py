@@ -121,14 +121,15 @@ def _enrichment(sentence: SentenceExtracted, found: list[EntityMention]) -> Clai
     return ClaimEnrichment(
         claim_type=e.claim_type, source=e.attribution.source, via=e.attribution.via, hedged=e.attribution.hedged,
         quantities=[Quantity(text=q.text, value=q.value, unit=q.unit, scale=q.scale, start=q.start, end=q.end,
-                             approximate=q.approximate) for q in e.quantities],
+                             approximate=q.approximate, base_value=q.base_value, base_unit=q.base_unit,
+                             precision=q.precision, conversion=q.conversion) for q in e.quantities],
         dates=[DateMention(text=d.text, start=d.start, end=d.end, resolved=d.resolved, granularity=d.granularity)
                for d in e.dates],
     )
 
 
 def _mentions(annotated) -> list[EntityMention]:
-    return [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in annotated.entities]
+    return [EntityMention(e.text, e.label, e.canonical, e.start, e.end, e.entity_id) for e in annotated.entities]
 
 
 def _seen_at(event) -> datetime:
@@ -137,8 +138,13 @@ def _seen_at(event) -> datetime:
 
 def _claim_features(claim: ClaimScored) -> matching.ClaimFeatures:
     vector = matching.decode_vector(claim.vector) if claim.vector else None
+    # Figures and dates as the annotate stage normalised them; an event from before they were carried
+    # (no base_value) has them computed again by the same code.
+    e = claim.enrichment
+    carried = e is not None and all(q.base_value is not None for q in e.quantities)
     return matching.features(claim.claim_id, claim.text, _mentions(claim), claim.outlet,
-                             _seen_at(claim).timestamp(), vector=vector)
+                             _seen_at(claim).timestamp(), vector=vector,
+                             quantities=e.quantities if carried else None, dates=e.dates if carried else None)
 
 
 def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:

@@ -21,6 +21,7 @@ class EntityMention:
     canonical: str  # canonical name ("United States" for US / U.S. / USA)
     start: int  # offsets within the sentence
     end: int
+    entity_id: str | None = None  # gazetteer id once linked ("country:north-korea"); what matching reads first
 
 
 @dataclass(slots=True)

@@ -125,13 +125,10 @@ async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
 
 
 def _policy() -> matching.MatchPolicy:
-    policy = matching.MatchPolicy(window_s=settings.match_window_days * 24 * 3600,
-                                  max_claims=settings.match_max_claims)
-    if settings.paraphrase_cosine is not None:
-        from dataclasses import replace
-
-        policy = replace(policy, paraphrase_cosine=settings.paraphrase_cosine)
-    return policy
+    # The pair model decides (its thresholds live in models/pair_model.json); the cosine-only
+    # paraphrase threshold is a baseline for scripts/eval_dedup.py, not a setting of the stream.
+    return matching.MatchPolicy(window_s=settings.match_window_days * 24 * 3600,
+                                max_claims=settings.match_max_claims)
 
 
 class _Ledgers:

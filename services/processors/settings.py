@@ -51,4 +51,3 @@ class ProcessorSettings(BaseSettings):
                                 "worker (exit code 1) for its supervisor to restart; 0 turns the watchdog off")
     watchdog_exit_after_s: float = Field(20.0, gt=0, description="Longest clean stop after the watchdog "
                                                                 "trips before the process exits anyway")
-    paraphrase_cosine: float | None = Field(None, ge=-1, le=1, description="Default: the matcher's own")

@@ -52,7 +52,7 @@ def test_batch_keeps_order():
         ("EU", "ORG", "European Union"),
         ("the U.N.", "ORG", "United Nations"),
         ("DPRK", "ORG", "North Korea"),
-        ("Russian", "NORP", "Russia"),
+        ("Russian", "NORP", "Russian"),  # a demonym is its own canonical (its id names Russia), as linked
         ("Russia's", "GPE", "Russia"),
         ("the  Kremlin", "ORG", "Kremlin"),
         ("iPhone", "PRODUCT", "iPhone"),
@@ -73,13 +73,21 @@ def test_demonym_only_for_norp():
         ("Deutschland", "GPE", "Germany"),  # gazetteer aliases beyond the original table
         ("Trump", "PERSON", "Donald Trump"),
         ("Reuters", "ORG", "Reuters"),
-        ("Pyongyang", "GPE", "North Korea"),  # the original table still wins (cluster ids depend on it)
+        ("Pyongyang", "GPE", "Pyongyang"),  # the city; it is North Korea only when it acts (link_entities)
         ("Jordan", "PERSON", "Jordan"),
-        ("Ukrainians", "NORP", "Ukraine"),
+        ("Ukrainians", "NORP", "Ukrainians"),
     ],
 )
 def test_canonical_name_uses_gazetteer(text, label, expected):
     assert canonical_name(text, label) == expected
+
+
+def test_one_table_of_names_the_raw_and_the_linked_mention_agree():
+    # canonical_name (raw mentions) and link_entities read the same gazetteer: no second table disagrees.
+    text = "Russian officials said the U.K. and Nato would meet in Pyongyang."
+    raw = extract_entities([text])[0]
+    linked = {e.text: e.canonical for e in link_texts([text])[0]}
+    assert all(linked.get(m.text, m.canonical) == m.canonical for m in raw), (raw, linked)
 
 
 def test_link_texts_on_model_output():

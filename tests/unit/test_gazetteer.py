@@ -143,7 +143,9 @@ def test_span_trimmed_and_mention_roundtrip():
     text = "A US official told this to the Associated Press."
     e = linked(text, "the Associated Press", "ORG")
     assert (e.text, text[e.start:e.end]) == ("Associated Press", "Associated Press")
-    assert e.mention() == EntityMention("Associated Press", "ORG", "Associated Press", e.start, e.end)
+    # The mention keeps its id: matching reads the linked id, not the name, where there is one.
+    assert e.mention() == EntityMention("Associated Press", "ORG", "Associated Press", e.start, e.end,
+                                        "media:associated-press")
     assert json.loads(json.dumps(asdict(e)))["entity_id"] == "media:associated-press"
 
 

@@ -224,6 +224,14 @@ def _one(text, seen_at=0.0):
     return matching.features("k", text, extract_entities([text])[0], "A", seen_at)
 
 
+def _values(f):
+    """The claim's figures as plain values ("1950"), whatever their unit and rounding."""
+    from services.nlp.normalise import Figure
+
+    values = (Figure.from_key(k).value for k in f.numbers)
+    return {str(int(v)) if v == int(v) else f"{v:g}" for v in values}
+
+
 @pytest.mark.parametrize("text, numbers, years", [
     ("Health officials counted 1,950 cholera cases.", {"1950"}, set()),
     ("The region counted 2,010 new cases in 2011.", {"2010"}, {"2011"}),
@@ -233,7 +241,7 @@ def _one(text, seen_at=0.0):
 ])
 def test_a_figure_with_a_thousands_comma_is_a_figure_not_a_year(text, numbers, years):
     f = _one(text)
-    assert f.numbers >= numbers and f.years == years
+    assert _values(f) >= numbers and f.years == years
 
 
 def test_figures_that_look_like_years_keep_their_claims_apart_or_together():
@@ -405,7 +413,7 @@ def test_a_name_spelled_in_part_under_another_label_is_not_another_thing():
     ("Thirty-two thousand homes lost power.", "32000"),
 ])
 def test_spelled_out_figures_above_twenty_are_the_same_figures(spelled, digits):
-    assert _one(spelled).numbers == {digits}
+    assert _values(_one(spelled)) == {digits}
 
 
 def test_a_spelled_out_figure_still_differs_from_another_figure():
@@ -454,8 +462,8 @@ def test_joint_subjects_in_another_order_are_not_reversed_roles():
 
 
 def test_a_spelled_figure_takes_its_scale():
-    assert _one("A colony of roughly nine thousand penguins was found.").numbers == {"9000"}
-    assert _one("A colony of about 9,000 penguins was found.").numbers == {"9000"}
+    assert _values(_one("A colony of roughly nine thousand penguins was found.")) == {"9000"}
+    assert _values(_one("A colony of about 9,000 penguins was found.")) == {"9000"}
 
 
 def test_an_owner_at_the_start_is_not_the_agent():

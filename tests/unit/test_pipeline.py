@@ -107,3 +107,23 @@ def test_two_scores_per_sentence_and_only_claims_are_checkworthy():
     assert [a.is_claim for a in strict] == [a.is_claim for a in annotated]
     loose = pipeline.annotate_sentences(sentences, threshold=0.5, checkworthy_threshold=0.0)
     assert [a.is_checkworthy for a in loose] == [a.is_claim for a in loose]
+
+
+def test_figures_and_dates_are_normalised_once_and_carried_to_matching():
+    body = ("The lender approved 2.4 billion euros (about $2.6 billion) for the dam last year.\n\n"
+            "The dam will be 480 metres (1,575 feet) tall.")
+    annotated = pipeline.annotate_sentences(pipeline.split_article(_article(body=body)), threshold=0.0)
+    loan = annotated[0].enrichment
+    assert [(q.base_value, q.base_unit, q.conversion) for q in loan.quantities] == [
+        (2.4e9, "EUR", False), (2.6e9, "USD", True)]
+    assert [d.resolved for d in loan.dates] == ["2025-01-01"]  # against the publication time, 2 March 2026
+    wire = annotated[0].model_dump_json()  # the fields travel in the event
+    assert '"base_unit":"EUR"' in wire and '"conversion":true' in wire
+    tower = annotated[1].enrichment.quantities
+    assert tower[1].conversion and abs(tower[1].base_value - 480.06) < 0.01 and tower[0].base_unit == "meter"
+    # Matching reads what the event carries: the same features as computing them again, one figure each.
+    scored = pipeline.scored_from(annotated[0])
+    carried = pipeline._claim_features(scored)
+    again = matching.features(scored.claim_id, scored.text, pipeline._mentions(scored), scored.outlet,
+                              T0.timestamp())
+    assert carried.numbers == again.numbers and len(carried.numbers) == 1 and carried.years == {"2025"}
