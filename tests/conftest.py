@@ -205,3 +205,7 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+# SQLite and PostgreSQL for the query and ingest tests (tests/databases.py).
+from tests.databases import db_backend, fresh_db_url, postgres_server  # noqa: E402,F401
