@@ -2,7 +2,8 @@
 # A local PostgreSQL server for `make run DB=postgres` and the tests, from Debian's `postgresql`
 # package (installed when missing, as root, like scripts/install_test_tools.sh does).
 #
-#   scripts/postgres.sh up       initdb on first use, start, create the role and the databases
+#   scripts/postgres.sh install  install Debian's postgresql when no server binaries are there
+#   scripts/postgres.sh up       (install,) initdb on first use, start, create the role and the databases
 #   scripts/postgres.sh down     stop it (fast shutdown)
 #   scripts/postgres.sh status   exit 0 when it answers, 3 when it is not running
 #   scripts/postgres.sh url NAME print the SQLAlchemy URL of database NAME (query, ingest, ...)
@@ -126,11 +127,12 @@ down() {
 }
 
 case "${1:-}" in
+    install) install_server ;;
     up) up ;;
     down) down ;;
     status)
         if [[ -n "$(bindir)" ]] && answers; then echo "postgres: up on $PG_HOST:$PG_PORT"; exit 0; fi
         echo "postgres: not running on $PG_HOST:$PG_PORT"; exit 3 ;;
     url) echo "postgresql+psycopg://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/${2:?database name}" ;;
-    *) echo "usage: $0 up|down|status|url NAME" >&2; exit 2 ;;
+    *) echo "usage: $0 install|up|down|status|url NAME" >&2; exit 2 ;;
 esac
