@@ -17,7 +17,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN mkdir -p services schemas \
     && touch services/__init__.py schemas/__init__.py \
-    && pip install . \
+    && pip install '.[postgres]' \
     && pip uninstall -y claimstream \
     && rm -rf services schemas build *.egg-info
 

@@ -7,7 +7,18 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: bench chaos eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs postgres-up postgres-down
+
+# DB=postgres: the services keep their databases in a local PostgreSQL server (scripts/postgres.sh,
+# data in .run/postgres, port PG_PORT or 5433) instead of SQLite files in .run/.
+DB ?= sqlite
+ifeq ($(DB),postgres)
+export QUERY_DB_URL ?= $(shell bash scripts/postgres.sh url claimstream_query)
+export INGEST_DB_URL ?= $(shell bash scripts/postgres.sh url claimstream_ingest)
+DB_UP := postgres-up
+else ifneq ($(DB),sqlite)
+$(error DB must be sqlite or postgres, not $(DB))
+endif
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -29,7 +40,13 @@ kafka-down: ## stop the local Kafka broker
 topics: kafka-up ## create the registered topics
 	$(PY) -m services.cli topics create
 
-services-up: topics ## start processors, query and ingest in the background
+postgres-up: ## start the local PostgreSQL server (installs Debian's postgresql when missing); make run DB=postgres does
+	bash scripts/postgres.sh up
+
+postgres-down: ## stop the local PostgreSQL server
+	bash scripts/postgres.sh down
+
+services-up: topics $(DB_UP) ## start processors, query and ingest in the background (DB=postgres: on PostgreSQL)
 	PYTHON=$(PY) bash scripts/stack.sh up
 
 services-down: ## stop the three services
@@ -38,7 +55,7 @@ services-down: ## stop the three services
 load-samples: ## publish samples/articles.jsonl through ingest's bulk path
 	$(PY) -m services.cli ingest samples/articles.jsonl
 
-run: services-up load-samples ## set up, start Kafka and every service, load the samples, print the URLs
+run: services-up load-samples ## set up, start Kafka and every service, load the samples, print the URLs (DB=postgres)
 	@echo
 	@echo "ClaimStream is up:"
 	@echo "  claims feed   http://127.0.0.1:8000/claims        (live: /claims/stream, docs: /docs)"
@@ -49,8 +66,9 @@ run: services-up load-samples ## set up, start Kafka and every service, load the
 status: ## show what is running
 	@bash deploy/kafka/kafka.sh status || true
 	@bash scripts/stack.sh status
+	@bash scripts/postgres.sh status || true
 
-down: services-down kafka-down ## stop everything make run started
+down: services-down kafka-down postgres-down ## stop everything make run started
 
 logs: ## follow the service logs
 	tail -n 50 -F .run/*.log
@@ -82,4 +100,5 @@ export CLAIMSTREAM_TOOLS ?= $(HOME)/.cache/claimstream-tools
 test: install ## every test: unit, API, integration and end to end against a real broker
 	bash scripts/install_compose.sh
 	bash scripts/install_test_tools.sh
+	bash scripts/postgres.sh install
 	$(PY) -m pytest -q -rs

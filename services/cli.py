@@ -1,4 +1,4 @@
-"""The `claimstream` command: ingest, annotate, topics."""
+"""The `claimstream` command: ingest, annotate, topics, db."""
 
 from __future__ import annotations
 
@@ -28,7 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     p_topics = sub.add_parser("topics", help="create or list the registered topics")
     p_topics.add_argument("action", choices=["create", "list"])
 
+    p_db = sub.add_parser("db", help="schema migrations of the services' databases (QUERY_DB_URL, INGEST_DB_URL)")
+    p_db.add_argument("action", choices=["upgrade", "current"],
+                      help="upgrade: apply every migration (the services also do at start-up); current: show the "
+                           "revision of each database and the newest one")
+    p_db.add_argument("--service", choices=["query", "ingest", "all"], default="all")
+
     args = parser.parse_args(argv)
+    if args.command == "db":
+        return _db(args.action, args.service)
     if args.command == "ingest":
         return asyncio.run(_ingest(args.file, args.batch))
     if args.command == "annotate":
@@ -200,5 +208,34 @@ async def _topics(action: str) -> int:
     return 0
 
 
+def _db(action: str, service: str) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.common.database import SchemaError, create_engine_for, current, head
+    from services.ingest import ledger
+    from services.ingest.settings import IngestSettings
+    from services.query import db
+    from services.query.settings import QuerySettings
+
+    targets = {"query": (QuerySettings().db_url, db.upgrade, "services.query"),
+               "ingest": (IngestSettings().db_url, ledger.upgrade, "services.ingest")}
+    status = 0
+    for name, (url, upgrade, package) in targets.items():
+        if service not in (name, "all"):
+            continue
+        engine = create_engine_for(url)
+        try:
+            at = upgrade(engine) if action == "upgrade" else current(engine)
+            print(f"{name}: {engine.url.render_as_string(hide_password=True)} at {at or 'no revision'} "
+                  f"(newest {head(package)})")
+        except (SchemaError, SQLAlchemyError) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            status = 1
+        finally:
+            engine.dispose()
+    return status
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
+

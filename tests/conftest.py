@@ -152,8 +152,12 @@ def feed_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server) -> Stack:
-    """ingest, processors and query as real processes on free ports, on a fresh namespace."""
+def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server, postgres_server) -> Stack:
+    """ingest, processors and query as real processes on free ports, on a fresh namespace.
+
+    Ingest keeps its ledger in PostgreSQL and query its projection in SQLite, so the whole pipeline
+    runs on both databases (the other ingest ledgers of the tests, and tests/databases.py, cover
+    the other halves)."""
     workdir = tmp_path_factory.mktemp("stack")
     feed_root, feed_url = feed_server
     ports = {"ingest": free_port(), "query": free_port(), "processors": free_port()}
@@ -164,7 +168,7 @@ def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server) -> Stack:
         "PROCESSORS_STORE": "rocksdb://",
         "PROCESSORS_WEB_PORT": str(ports["processors"]),
         "PROCESSORS_BATCH_WITHIN_S": "0.1",
-        "INGEST_DB_URL": f"sqlite:///{workdir / 'ingest.db'}",
+        "INGEST_DB_URL": postgres_server.create_database("stack_ingest"),
         "INGEST_FEEDS": f'["{feed_url}/feed.xml"]',
         "INGEST_FEED_INTERVAL_S": "1",
         "INGEST_FEED_ALLOW_PRIVATE": "true",  # the test feed is served from 127.0.0.1
@@ -205,3 +209,7 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+# SQLite and PostgreSQL for the query and ingest tests (tests/databases.py).
+from tests.databases import db_backend, fresh_db_url, postgres_server  # noqa: E402,F401

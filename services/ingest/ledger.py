@@ -8,17 +8,18 @@ deterministic, so the repeat creates nothing new downstream.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, String, create_engine, event, func, select
+from sqlalchemy import DateTime, Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from services.common.database import create_engine_for, migrate
 
-class _Base(DeclarativeBase):
+
+class Base(DeclarativeBase):
     pass
 
 
-class PublishedVersion(_Base):
+class PublishedVersion(Base):
     __tablename__ = "published_versions"
 
     article_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -29,12 +30,8 @@ class PublishedVersion(_Base):
 
 class Ledger:
     def __init__(self, db_url: str) -> None:
-        if db_url.startswith("sqlite:///"):
-            Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(db_url)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        self.engine = create_engine_for(db_url)
+        upgrade(self.engine)
 
     def lookup(self, article_id: str, content_hash: str) -> tuple[int, bool]:
         """(version, already_published) for this content under this id."""
@@ -59,8 +56,6 @@ class Ledger:
                                                version=version, published_at=now))
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def upgrade(engine) -> str | None:
+    """Bring the ledger's schema up to date (services/ingest/migrations); a pre-migration ledger is adopted."""
+    return migrate(engine, "services.ingest", Base.metadata, legacy_tables=frozenset({"published_versions"}))

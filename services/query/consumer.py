@@ -1,7 +1,9 @@
 """Consumes articles, annotations, claims and clusters into the database.
 
-Partitions are assigned manually (no consumer group): every query replica
-keeps a full projection, and its positions live in its own database.
+Partitions are assigned manually (no consumer group) and positions live in the
+database: a replica with its own SQLite file keeps a full projection; replicas
+sharing a PostgreSQL database run it in the one that holds the writer lease
+(`lease.py`).
 """
 
 from __future__ import annotations

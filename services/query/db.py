@@ -8,7 +8,6 @@ deleting the database: the consumer then replays every topic from the start.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 from sqlalchemy import (
     JSON,
@@ -21,14 +20,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
-    create_engine,
-    event,
-    inspect,
     text,
 )
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.database import create_engine_for, migrate
 
 
 class UTCDateTime(TypeDecorator):
@@ -121,7 +119,7 @@ class ClaimRow(Base):
     outlet: Mapped[str] = mapped_column(String(200), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     claim_score: Mapped[float] = mapped_column(Float)
-    # Older databases get these in place (_add_missing_columns); older events decode as 0.0 / False.
+    # Older events decode as 0.0 / False.
     checkworthy_score: Mapped[float] = mapped_column(Float, default=0.0)
     is_checkworthy: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(100))
@@ -260,43 +258,21 @@ Index("ix_claims_seen", ClaimRow.seen_at.desc())
 Index("ix_claims_received", ClaimRow.received_at)
 
 
+# A database with one of these tables and no alembic_version was made before the migrations
+# existed: it is adopted at the first revision (services.common.database.migrate).
+LEGACY_TABLES = frozenset({"articles", "sentences", "claims", "clusters", "consumed_offsets", "feed_events"})
+
+
 def make_engine(db_url: str) -> Engine:
-    if db_url.startswith("sqlite:///"):
-        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(db_url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    """An engine on an up-to-date schema: the migrations (services/query/migrations) run first."""
+    engine = create_engine_for(db_url)
+    upgrade(engine)
     ensure_fts(engine)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Additive migration for a database made by an older version: new columns and indexes.
-
-    `create_all` creates missing tables only. A new nullable column (or one with a scalar
-    default) is added in place; anything else needs a rebuild (delete the file, replay).
-    """
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            if not inspector.has_table(table.name):
-                continue
-            existing = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in existing:
-                    continue
-                default = column.default.arg if column.default is not None and column.default.is_scalar else None
-                if not column.nullable and default is None:
-                    raise RuntimeError(f"{table.name}.{column.name} is new and required: delete the query "
-                                       "database to rebuild it from the topics")
-                ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
-                if default is not None:
-                    ddl += f" DEFAULT {int(default) if isinstance(default, bool) else repr(default)}"
-                conn.execute(text(ddl))
-            for index in table.indexes:
-                index.create(conn, checkfirst=True)
+def upgrade(engine: Engine) -> str | None:
+    return migrate(engine, "services.query", Base.metadata, legacy_tables=LEGACY_TABLES)
 
 
 def fts_enabled(engine: Engine) -> bool:
@@ -320,12 +296,3 @@ def ensure_fts(engine: Engine) -> None:
     except OperationalError:  # no FTS5 in this SQLite build
         return
     engine._claimstream_fts = True
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets the API read while the consumer writes.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()

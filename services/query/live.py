@@ -159,6 +159,9 @@ class FeedHub:
         self.subscribers: set[Subscriber] = set()
         self.listeners: list[Callable[[FeedEvent], None]] = []
         self._wake = asyncio.Event()
+        # Without a wake-up (no own commit) the log is read again after this long: a safety net, and
+        # how a follower replica sees the writer's events.
+        self.idle_poll_s = 5.0
         QUEUED.set_function(self.queued_total)
         QUEUE_MAX.set_function(self.queue_max)
 
@@ -191,7 +194,7 @@ class FeedHub:
                 await asyncio.sleep(1.0)
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)  # the timeout is only a safety net
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll_s)
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -26,6 +26,7 @@ from services.query import feedback
 from services.query.consumer import Projector
 from services.query.db import make_engine
 from services.query.feedlog import Effects, LiveRules
+from services.query.lease import WriterLease
 from services.query.live import FeedHub
 from services.query.outbox import OutboxPublisher
 from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, revisions, \
@@ -57,8 +58,13 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         await ensure_topics(kafka.bootstrap_servers, common.namespace)
         engine = app.state.engine
         app.state.hub = hub = FeedHub(engine)
+        app.state.lease = WriterLease(engine)
+        if app.state.lease.shared:
+            # Another replica may be the writer: look for its events often, not only after own commits.
+            hub.idle_poll_s = settings.follower_poll_s
         app.state.outbox = outbox = OutboxPublisher(engine, kafka.bootstrap_servers, common.namespace)
         app.state.webhooks = webhooks = WebhookDispatcher(engine, settings)
+        webhooks.active = not app.state.lease.shared  # on a shared database, only the writer sends
         await webhooks.reload()
         hub.listeners.append(webhooks.on_event)
         app.state.feedback_changed = feedback_changed = asyncio.Event()
@@ -78,7 +84,6 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         app.state.projector_task = asyncio.create_task(_keep_projecting(app), name="projector")
         app.state.live_tasks = [
             asyncio.create_task(hub.run(), name="feed-hub"),
-            asyncio.create_task(outbox.run(), name="outbox"),
             asyncio.create_task(webhooks.run(), name="webhooks"),
             asyncio.create_task(_export_feedback(app), name="feedback-gauges"),
             asyncio.create_task(LoopLagProbe(LOOP_LAG, LOOP_LAG_MAX).run(), name="loop-lag"),
@@ -94,6 +99,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            app.state.lease.release()
             app.state.engine.dispose()
 
     # Every route may meet a body that is not JSON (400) or the request deadline (504).
@@ -116,25 +122,74 @@ async def _keep_projecting(app: FastAPI) -> None:
     """Run the projection; after a failure (or a watchdog restart), start a fresh consumer with backoff.
 
     Positions come from the database, so a restart resumes exactly where the
-    last committed batch ended.
+    last committed batch ended. On a database shared by several replicas this replica first waits
+    for the writer lease (`lease.py`); until it has it, it is a follower that serves what the
+    writer projects. The writer alone publishes the outbox and sends webhooks.
     """
     delay = 1.0
+    lease: WriterLease = app.state.lease
+    settings: QuerySettings = app.state.settings
     while True:
+        app.state.follower = not lease.held
+        while not await asyncio.to_thread(_try_lease, lease):
+            await asyncio.sleep(settings.lease_retry_s)
+        app.state.follower = False
+        app.state.webhooks.active = True
+        app.state.webhooks_reload = asyncio.create_task(_reload_webhooks(app), name="webhook-reload")
+        outbox = asyncio.create_task(app.state.outbox.run(), name="outbox")
         # Its own task, so that the watchdog can cancel a stuck run without stopping this loop.
         app.state.projector_run = run = asyncio.create_task(app.state.projector.run(), name="projection")
+        guard = asyncio.create_task(_guard_lease(lease, run, settings.lease_retry_s), name="lease-guard")
         try:
             await run
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # the service is stopping
                 raise
-            log.error("projection consumer stopped by the watchdog; restarting", retry_in_s=delay)
+            log.error("projection consumer stopped by the watchdog or a lost lease; restarting", retry_in_s=delay)
         except Exception as exc:  # noqa: BLE001 - keep the service alive, report and retry
             log.error("projection consumer failed; restarting", error=repr(exc), retry_in_s=delay)
+        finally:
+            for task in (guard, outbox, app.state.webhooks_reload):
+                task.cancel()
+            await asyncio.gather(guard, outbox, app.state.webhooks_reload, return_exceptions=True)
+            if not lease.held:
+                app.state.webhooks.active = False
         app.state.projector.ready.clear()
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
         # Same settings, commit callbacks and condition (which SSE streams may wait on).
         app.state.projector = app.state.projector.clone()
+
+
+def _try_lease(lease: WriterLease) -> bool:
+    try:
+        return lease.try_acquire()
+    except Exception as exc:  # noqa: BLE001 - the database away: stay a follower and try again
+        log.error("could not try the writer lease", error=repr(exc))
+        return False
+
+
+async def _guard_lease(lease: WriterLease, run: asyncio.Task, every_s: float) -> None:
+    """Stop writing as soon as the lease is lost (its connection ended): another replica may take it."""
+    if not lease.shared:
+        return
+    while not run.done():
+        await asyncio.sleep(every_s)
+        if not await asyncio.to_thread(lease.still_held):
+            run.cancel()
+            return
+
+
+async def _reload_webhooks(app: FastAPI) -> None:
+    """The writer re-reads the watchlists now and then: another replica's API may have changed them."""
+    if not app.state.lease.shared:
+        return
+    while True:
+        await asyncio.sleep(app.state.settings.lease_retry_s)
+        try:
+            await app.state.webhooks.reload()
+        except Exception as exc:  # noqa: BLE001 - keep the last targets
+            log.error("watchlists not reloaded", error=repr(exc))
 
 
 async def _watch_projection(app: FastAPI, stall_s: float) -> None:

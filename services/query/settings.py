@@ -16,6 +16,11 @@ class QuerySettings(BaseSettings):
     db_url: str = Field(default_factory=lambda: sqlite_url("query.db"),
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
+    lease_retry_s: float = Field(2.0, gt=0, description="Replicas on one PostgreSQL database: how often a follower "
+                                                        "tries to become the projection writer, and the writer "
+                                                        "checks its lease and re-reads the watchlists")
+    follower_poll_s: float = Field(0.5, gt=0, description="Replicas on one PostgreSQL database: how often the live "
+                                                          "feed looks for events another replica wrote")
     max_request_bytes: int = 64 * 1024
     watchdog_stall_s: float = Field(60.0, ge=0, description="A partition with messages waiting and no projected "
                                                             "progress for this long restarts the projection "

@@ -127,6 +127,8 @@ class WebhookDispatcher:
         self.settings = settings
         self.queue: asyncio.Queue[tuple[Target, FeedEvent]] = asyncio.Queue(maxsize=settings.webhook_queue_size)
         self.targets: list[Target] = []
+        # False on a replica that is not the projection writer: the writer sends every delivery once.
+        self.active = True
         PENDING.set_function(self.queue.qsize)
 
     async def reload(self) -> None:
@@ -134,7 +136,7 @@ class WebhookDispatcher:
         self.targets = await asyncio.to_thread(_load_targets, self.engine)
 
     def on_event(self, event: FeedEvent) -> None:
-        if not self.targets:
+        if not self.targets or not self.active:
             return
         at = event.facets.get("at")
         if at and (datetime.now(timezone.utc) - datetime.fromisoformat(at)).total_seconds() > \

@@ -35,7 +35,7 @@ class QueryProcess:
     workdir: Path
     name: str
     env_overrides: dict
-    db: Path = None
+    db: Path | str = None  # a SQLite file, or a database URL (PostgreSQL)
     port: int = 0
     proc: object = None
 
@@ -43,11 +43,15 @@ class QueryProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, db: Path | None = None) -> QueryProcess:
+    @property
+    def db_url(self) -> str:
+        return self.db if isinstance(self.db, str) else f"sqlite:///{self.db}"
+
+    def start(self, db: Path | str | None = None) -> QueryProcess:
         self.db = db or self.db or self.workdir / f"{self.name}.db"
         self.port = free_port()
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "CLAIMSTREAM_NAMESPACE": self.namespace,
-               "QUERY_DB_URL": f"sqlite:///{self.db}", **self.env_overrides}
+               "QUERY_DB_URL": self.db_url, **self.env_overrides}
         self.proc = start_service(self.name, ["-m", "uvicorn", "services.query.main:app", "--port", str(self.port),
                                               "--timeout-graceful-shutdown", "5"], env, self.workdir,
                                   f"{self.url}/healthz")

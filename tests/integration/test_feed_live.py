@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from schemas import AlertFired, topic_name
+from tests.databases import BACKENDS, make_db_url
 from tests.integration.livefeed import (
     QueryProcess,
     Receiver,
@@ -39,15 +40,19 @@ QUEUE = 20  # events queued per live client before it is dropped
 WINDOW = 30  # velocity window, minutes
 
 
-@pytest.fixture(scope="module")
-def feedq(kafka_bootstrap, namespace, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("feedq")
-    query = QueryProcess(namespace=f"{namespace}live", bootstrap=kafka_bootstrap, workdir=workdir, name="query-live",
+@pytest.fixture(scope="module", params=BACKENDS)
+def feedq(request, kafka_bootstrap, namespace, tmp_path_factory):
+    """The test's own query service, once on SQLite and once on PostgreSQL (each on its own namespace)."""
+    backend = request.param
+    workdir = tmp_path_factory.mktemp(f"feedq-{backend}")
+    query = QueryProcess(namespace=f"{namespace}live{backend[:2]}", bootstrap=kafka_bootstrap, workdir=workdir,
+                         name=f"query-live-{backend}",
                          env_overrides={"QUERY_STREAM_QUEUE_SIZE": str(QUEUE), "QUERY_STREAM_PING_S": "1",
                                         "QUERY_STREAM_SEND_TIMEOUT_S": "3",
                                         "QUERY_VELOCITY_OUTLETS": "3", "QUERY_VELOCITY_WINDOW_MINUTES": str(WINDOW),
                                         "QUERY_WEBHOOK_ALLOW_PRIVATE": "true", "QUERY_WEBHOOK_BACKOFF_S": "0.2"})
-    query.start()
+    query.backend = backend
+    query.start(make_db_url(request, backend, workdir, "feedq"))
     yield query
     query.stop()
 
@@ -328,7 +333,7 @@ def _published(query: QueryProcess, cluster: str) -> list[AlertFired]:
             if a.cluster_id == cluster]
 
 
-def test_velocity_alert_fires_once_across_updates_restarts_and_rebuilds(feedq, tmp_path):
+def test_velocity_alert_fires_once_across_updates_restarts_and_rebuilds(request, feedq, tmp_path):
     r = uuid.uuid4().hex[:8]
     cv, cs = f"c_{r}v", f"c_{r}s"
     receiver = Receiver().start()
@@ -375,7 +380,8 @@ def test_velocity_alert_fires_once_across_updates_restarts_and_rebuilds(feedq, t
         rebuilt = QueryProcess(namespace=feedq.namespace, bootstrap=feedq.bootstrap, workdir=feedq.workdir,
                                name="query-live-rebuilt",
                                env_overrides={"QUERY_VELOCITY_OUTLETS": "3",
-                                              "QUERY_VELOCITY_WINDOW_MINUTES": str(WINDOW)}).start(tmp_path / "r.db")
+                                              "QUERY_VELOCITY_WINDOW_MINUTES": str(WINDOW)}).start(
+            make_db_url(request, feedq.backend, tmp_path, "rebuilt"))
         try:
             wait_for(lambda: httpx.get(f"{rebuilt.url}/clusters/{cv}").status_code == 200, message="the replay")
             assert [a["alert_id"] for a in _alerts_for(rebuilt, cv)] == [alert_id]

@@ -15,6 +15,7 @@ import pytest
 
 from schemas import FeedbackRecorded, topic_name
 from tests.conftest import ROOT
+from tests.databases import BACKENDS, make_db_url
 from tests.integration.livefeed import QueryProcess, Receiver, metric, read_sse, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
@@ -23,13 +24,15 @@ KEY = "test-query-key"
 AUTH = {"X-API-Key": KEY}
 
 
-@pytest.fixture(scope="module")
-def keyed(stack):
+@pytest.fixture(scope="module", params=BACKENDS)
+def keyed(request, stack):
+    """A keyed replica on the stack's namespace, once on SQLite and once on PostgreSQL."""
+    backend = request.param
     query = QueryProcess(namespace=stack.namespace, bootstrap=stack.bootstrap, workdir=stack.workdir,
-                         name="query-keyed",
+                         name=f"query-keyed-{backend}",
                          env_overrides={"QUERY_API_KEY": KEY, "QUERY_WEBHOOK_ALLOW_PRIVATE": "true",
                                         "QUERY_WEBHOOK_BACKOFF_S": "0.2", "QUERY_STREAM_PING_S": "1"})
-    query.start()
+    query.start(make_db_url(request, backend, stack.workdir, "keyed"))
     yield query
     query.stop()
 

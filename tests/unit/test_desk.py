@@ -53,8 +53,8 @@ def _apply(engine, *events) -> None:
 
 
 @pytest.fixture()
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+def engine(fresh_db_url):
+    engine = make_engine(fresh_db_url("q"))
     a = _claim("k-a", "art-a", "Harbor Daily", "Pyongyang has sold 2,300 containers of shells to Russia last year.",
                "c_1", "a US official")
     b = _claim("k-b", "art-b", "Metro Courier", "Pyongyang has sold 2,300 containers of shells to Russia last year.",

@@ -1,6 +1,7 @@
-"""Feed filters, the velocity rule, webhook address checks, feedback precision and the additive migration.
+"""Feed filters, the velocity rule, webhook address checks, feedback precision and the schema migrations.
 
-No broker: the pure functions, and SQLite files under tmp_path.
+No broker: the pure functions, SQLite files under tmp_path and databases of the session's
+PostgreSQL server (tests/databases.py); tests taking `fresh_db_url` run on both.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import insert, select
+from sqlalchemy import text as sql_text
 
 from schemas import ClusterAppearance, ClusterUpdated
 from services.query.db import ClaimRow, FeedbackRow, fts_enabled, make_engine
@@ -127,6 +129,30 @@ def test_python_free_text_agrees_with_sqlite_fts5(tmp_path):
         assert in_python == in_sql, q
 
 
+def test_python_free_text_agrees_with_postgres(postgres_server):
+    """The PostgreSQL path of `free_text` finds what the live matcher (and FTS5, above) finds."""
+    from sqlalchemy.orm import Session
+
+    texts = ["The Élysée Palace said 2,400 people were evacuated.", "Prices rose 3% in Zürich, the bank said.",
+             "A snake_case identifier and U.S. officials", "ELYSEE statement on bridges", "bridge collapse",
+             "Die Straße in İstanbul", "Une œuvre, ÆTHER", "Officials counted 2300 cases.",
+             "Officials counted 12,300,000 cases in 2026.", "São Tomé, Ñandú and Łódź"]
+    queries = ["elysee", "ÉLYSÉE palace", "zurich bank", "2 400", "2400", "2,400", "2300", "2,300", "12300000",
+               "12,300,000", "300", "2026", "snake", "u s officials", "bridge", "bridges", "palace bridge", "rose",
+               "straße", "strasse", "istanbul", "œuvre", "oeuvre", "æther", "sao tome", "nandu", "lodz"]
+    engine = make_engine(postgres_server.create_database("fts"))
+    with Session(engine) as session, session.begin():
+        for i, text in enumerate(texts, start=1):
+            session.execute(insert(ClaimRow).values(**_claim_values(i, text)))
+    with Session(engine) as session:
+        for q in queries:
+            in_sql = set(session.scalars(apply_sql(select(ClaimRow.seq), FeedFilter(q=q), engine)))
+            m = matcher([FeedFilter(q=q)])
+            in_python = {i for i, text in enumerate(texts, start=1) if m("claim", facets(text=text))}
+            assert in_python == in_sql, q
+    engine.dispose()
+
+
 def _claim_values(seq: int, text: str, **overrides) -> dict:
     values = dict(seq=seq, claim_id=f"k{seq}", cluster_id=f"c{seq}", article_id="a", version=1, text=text, start=0,
                   end=len(text), outlet="O", claim_score=0.7, model_version="m", entities=[], received_at=T0,
@@ -134,9 +160,9 @@ def _claim_values(seq: int, text: str, **overrides) -> dict:
     return values | overrides
 
 
-def test_the_claims_list_uses_fts5_and_the_same_words(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
-    assert fts_enabled(engine)
+def test_the_claims_list_finds_whole_words(fresh_db_url, db_backend):
+    engine = make_engine(fresh_db_url("q"))
+    assert fts_enabled(engine) == (db_backend == "sqlite")
     from sqlalchemy import text as sql
     from sqlalchemy.orm import Session
 
@@ -146,8 +172,9 @@ def test_the_claims_list_uses_fts5_and_the_same_words(tmp_path):
     with Session(engine) as session, session.begin():
         for values in rows:
             session.execute(insert(ClaimRow).values(**values))
-            session.execute(sql("INSERT INTO claims_fts(rowid, text) VALUES (:s, :t)"),
-                            {"s": values["seq"], "t": values["text"]})
+            if fts_enabled(engine):
+                session.execute(sql("INSERT INTO claims_fts(rowid, text) VALUES (:s, :t)"),
+                                {"s": values["seq"], "t": values["text"]})
     with Session(engine) as session:
         def ids(f: FeedFilter, with_engine=engine) -> list[int]:
             return sorted(session.scalars(apply_sql(select(ClaimRow.seq), f, with_engine)))
@@ -201,8 +228,8 @@ def test_webhook_hosts_checked_without_dns():
     assert host_refusal("hooks.example.org") is None and host_refusal("8.8.8.8") is None
 
 
-def test_precision_uses_the_latest_verdict_per_claim_and_membership(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+def test_precision_uses_the_latest_verdict_per_claim_and_membership(fresh_db_url):
+    engine = make_engine(fresh_db_url("q"))
     from sqlalchemy.orm import Session
 
     def fb(i: int, kind: str, claim: str, version: str, verdict: bool, minutes: int, cluster: str = "c1") -> dict:
@@ -228,33 +255,47 @@ def test_precision_uses_the_latest_verdict_per_claim_and_membership(tmp_path):
     assert (v2.cluster.judged, v2.cluster.precision) == (0, None)
 
 
-def test_an_older_database_gets_the_new_columns_tables_and_index(tmp_path):
-    path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
-    db.executescript("""
-        CREATE TABLE claims (seq INTEGER PRIMARY KEY, claim_id VARCHAR(40) UNIQUE, cluster_id VARCHAR(40),
-            article_id VARCHAR(200), version INTEGER, text TEXT, start INTEGER, "end" INTEGER, outlet VARCHAR(200),
-            url TEXT, claim_score FLOAT, model_version VARCHAR(100), entities JSON, published_at DATETIME,
-            received_at DATETIME, detected_at DATETIME, seen_at DATETIME);
-        CREATE TABLE clusters (cluster_id VARCHAR(40) PRIMARY KEY, first_outlet VARCHAR(200), first_seen_at DATETIME,
-            first_claim_id VARCHAR(40), text TEXT, outlets JSON, appearance_count INTEGER, appearances JSON,
-            updated_at DATETIME);
-        INSERT INTO claims (seq, claim_id, cluster_id, text) VALUES (7, 'k7', 'c7', 'An old bridge claim.');
-        INSERT INTO clusters (cluster_id, appearance_count) VALUES ('c7', 1);
-    """)
-    db.commit()
-    db.close()
-    engine = make_engine(f"sqlite:///{path}")
-    db = sqlite3.connect(path)
-    claim_columns = {row[1] for row in db.execute("PRAGMA table_info(claims)")}
-    assert {"claim_type", "copy_of", "update_of", "checkworthy_score", "is_checkworthy"} <= claim_columns
-    assert db.execute("SELECT checkworthy_score, is_checkworthy FROM claims").fetchone() == (0.0, 0)
-    assert db.execute("SELECT independent_outlets FROM clusters").fetchone() == (1,)  # the column default
-    assert {"feed_events", "watchlists", "alerts", "feedback", "outbox"} <= {
-        row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    # The text index was filled with the claims that were already there.
-    assert db.execute("SELECT rowid FROM claims_fts WHERE claims_fts MATCH '\"bridge\"'").fetchall() == [(7,)]
-    assert fts_enabled(engine)
+def test_migrations_make_the_schema_and_adopt_a_database_made_before_them(fresh_db_url, db_backend):
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    from services.common.database import create_engine_for, current, head, missing_columns
+    from services.query.db import Base
+
+    # A new database: every revision applied, every mapped table and column there.
+    engine = make_engine(fresh_db_url("new"))
+    assert current(engine) == head("services.query") == "0001"
+    with engine.connect() as conn:
+        assert missing_columns(conn, Base.metadata) == []
+    engine.dispose()
+    # A database the last version without migrations made (create_all, no alembic_version) is
+    # adopted with its rows; on SQLite the text index is filled with the claims already there.
+    url = fresh_db_url("old")
+    old = create_engine_for(url)
+    Base.metadata.create_all(old)
+    with Session(old) as session, session.begin():
+        session.execute(insert(ClaimRow).values(**_claim_values(7, "An old bridge claim.")))
+    old.dispose()
+    engine = make_engine(url)
+    assert current(engine) == "0001"
+    with Session(engine) as session:
+        assert session.scalars(apply_sql(select(ClaimRow.seq), FeedFilter(q="bridge"), engine)).all() == [7]
+    assert fts_enabled(engine) == (db_backend == "sqlite")
+    engine.dispose()
+
+
+def test_a_database_older_than_the_migrations_can_adopt_is_refused_with_the_reason(fresh_db_url):
+    from services.common.database import SchemaError, create_engine_for, current
+
+    url = fresh_db_url("ancient")
+    old = create_engine_for(url)
+    with old.begin() as conn:
+        conn.execute(sql_text("CREATE TABLE claims (seq INTEGER PRIMARY KEY, claim_id VARCHAR(40) UNIQUE, "
+                              "text TEXT)"))
+    with pytest.raises(SchemaError, match=r"claims\.cluster_id.*rebuild it"):
+        make_engine(url)
+    assert current(old) is None  # nothing half-done: the adoption was rolled back
+    old.dispose()
 
 
 def test_webhook_connections_to_a_private_address_are_refused_at_connect_time():
@@ -277,14 +318,14 @@ def test_webhook_connections_to_a_private_address_are_refused_at_connect_time():
         asyncio.run(post())
 
 
-def test_the_claims_api_serves_the_checkworthy_score(tmp_path):
+def test_the_claims_api_serves_the_checkworthy_score(fresh_db_url):
     from sqlalchemy.orm import Session
 
     from schemas import ClaimDetected
     from services.query.models import ClaimPublic
     from services.query.projection import _insert_claim
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    engine = make_engine(fresh_db_url("q"))
     base = dict(cluster_id="c_1", article_id="a", version=1, text="Exports fell 3%.", start=0, end=16, outlet="O",
                 received_at=T0, detected_at=T0, claim_score=0.9, model_version="m")
     with Session(engine) as session, session.begin():

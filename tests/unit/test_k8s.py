@@ -109,7 +109,7 @@ def _default(cls_field: tuple[type[BaseSettings], str]):
 def test_manifests_parse_and_live_in_the_namespace():
     assert DOCS, "no manifests in deploy/k8s"
     kinds = {doc["kind"] for _, doc in DOCS}
-    assert {"Namespace", "ConfigMap", "Job", "Deployment", "Service", "PersistentVolumeClaim"} <= kinds
+    assert {"Namespace", "ConfigMap", "Job", "Deployment", "Service"} <= kinds
     for name, doc in DOCS:
         assert doc.get("apiVersion") and doc["metadata"]["name"], name
         if doc["kind"] == "Namespace":
@@ -250,27 +250,49 @@ def test_processors_replicas_equal_the_input_partitions():
     assert _deployment("processors")["spec"]["replicas"] == partitions.pop()
 
 
-@pytest.mark.parametrize("name, db_setting", [("ingest", "INGEST_DB_URL"), ("query", "QUERY_DB_URL")])
-def test_stateful_services_are_one_replica_on_their_own_volume(name, db_setting):
-    deployment = _deployment(name)
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
-    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in _pod_spec(deployment)["volumes"]
-              if "persistentVolumeClaim" in v}
-    assert claims, name
-    assert set(claims.values()) <= {c["metadata"]["name"] for c in _kind("PersistentVolumeClaim")}
+POSTGRES_SECRET = "claimstream-postgres"
+
+
+def _env(deployment: dict) -> dict[str, dict]:
     (container,) = _containers(deployment)
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    url = _configmap()[db_setting]
-    assert url.startswith("sqlite:////")
-    database = Path(url.removeprefix("sqlite:///"))
-    assert any(database.parent == Path(mounts[volume]) for volume in claims), (url, mounts)
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("name, db_setting", [("ingest", "INGEST_DB_URL"), ("query", "QUERY_DB_URL")])
+def test_ingest_and_query_keep_their_state_in_postgresql(name, db_setting):
+    deployment = _deployment(name)
+    # The URL (with its password) comes from a secret, never from the ConfigMap or a SQLite file.
+    assert db_setting not in _configmap()
+    ref = _env(deployment)[db_setting]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == POSTGRES_SECRET and ref["key"] == f"{name}-url"
+    # ... and the kustomization's instructions create that key, with a PostgreSQL URL.
+    instructions = (K8S / "kustomization.yaml").read_text()
+    assert re.search(rf"create secret generic {POSTGRES_SECRET}\b", instructions)
+    (url,) = re.findall(rf"--from-literal={name}-url=(\S+)", instructions)
+    from services.common.database import normalise_url
+
+    assert normalise_url(url).startswith("postgresql+psycopg://"), url
+    # No volume holds state any more: a rescheduled pod finds everything in the database.
+    assert not [v for v in _pod_spec(deployment)["volumes"] if "persistentVolumeClaim" in v]
+    assert not _kind("PersistentVolumeClaim")
+
+
+def test_query_runs_several_replicas_on_one_database_and_ingest_one():
+    query = _deployment("query")
+    assert query["spec"]["replicas"] >= 2
+    # Replicas come and go one at a time: the writer lease moves to a running replica.
+    assert query["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert query["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] < query["spec"]["replicas"]
+    ingest = _deployment("ingest")
+    assert ingest["spec"]["replicas"] == 1 and ingest["spec"]["strategy"]["type"] == "Recreate"
+    # The image the manifests run carries the PostgreSQL driver.
+    assert re.search(r"pip install '\.\[postgres\]'", (ROOT / "Dockerfile").read_text())
 
 
 def test_secrets_are_referenced_not_shipped():
     assert not _kind("Secret")
     names = {env["valueFrom"]["secretKeyRef"]["name"] for w in _workloads() for c in _containers(w)
              for env in c.get("env", []) if "secretKeyRef" in env.get("valueFrom", {})}
-    assert names == {"claimstream-api-keys"}
+    assert names == {"claimstream-api-keys", POSTGRES_SECRET}
     ingest_env = {e["name"] for e in _containers(_deployment("ingest"))[0]["env"]}
     assert "INGEST_API_KEY" in ingest_env

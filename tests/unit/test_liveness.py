@@ -117,8 +117,20 @@ def test_the_query_watchdog_replaces_a_projection_without_progress(monkeypatch) 
 
     from services.query import main
 
+    from services.common.database import create_engine_for
+    from services.query.lease import WriterLease
+
+    class Idle:  # the outbox publisher and the webhook dispatcher, which this test does not look at
+        active = True
+
+        async def run(self) -> None:
+            await asyncio.Event().wait()
+
     log: list[str] = []
-    app = SimpleNamespace(state=SimpleNamespace(projector=_StuckProjector(log)))
+    engine = create_engine_for("sqlite://")  # one replica on its own database: the lease is always held
+    app = SimpleNamespace(state=SimpleNamespace(projector=_StuckProjector(log), lease=WriterLease(engine),
+                                                settings=SimpleNamespace(lease_retry_s=0.05), webhooks=Idle(),
+                                                outbox=Idle()))
     before = main.WATCHDOG_RESTARTS._value.get()
 
     async def scenario() -> None:

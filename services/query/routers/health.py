@@ -21,5 +21,8 @@ async def healthz(request: Request) -> JSONResponse:
     task = getattr(request.app.state, "projector_task", None)
     if projector is None or task is None or task.done():
         return JSONResponse({"status": "down", "detail": "projection consumer not running"}, status_code=503)
+    if getattr(request.app.state, "follower", False):
+        # Another replica writes the shared database; this one serves it and takes over if that one stops.
+        return JSONResponse({"status": "ok", "detail": "follower"}, status_code=200)
     status = "ok" if projector.ready.is_set() else "starting"
     return JSONResponse({"status": status}, status_code=200 if status == "ok" else 503)
