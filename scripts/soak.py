@@ -137,6 +137,10 @@ async def sample_processes(stack: stackctl.Stack, samples: Samples, t0: float, s
             samples.fds[service.name].append((t, stackctl.open_fds(service.pid)))
         for worker in stack.workers:  # the supervisor's child: a new pid is a restarted worker
             samples.worker_pids.update(stackctl._children(worker.pid))
+        if int(t // 60) > int((t - every) // 60):
+            log(f"  {t / 60:.0f} min: RSS MB " + ", ".join(f"{name} {series[-1][1] / 1e6:.0f}"
+                                                       for name, series in samples.rss.items())
+                + (f"; lag max so far {max(samples.lags):.1f} s" if samples.lags else ""))
         await asyncio.sleep(max(0.0, min(every, stop_at - time.monotonic())))
 
 
@@ -219,9 +223,11 @@ async def run(stack: stackctl.Stack, supply: Supply, rate: float, duration_s: fl
     tasks = [asyncio.create_task(sample_processes(stack, samples, t0, stop_at, sample_s)),
              asyncio.create_task(probe_lag(client, stack.query_url, acked, samples, stop_at, probe_s))]
     try:
-        # A failing sampler (a service died) ends the run early; otherwise both end at stop_at.
-        for task in asyncio.as_completed(tasks):
-            await task
+        # A failing sampler (a service died) ends the run early; otherwise it ends at stop_at.
+        done, _ = await asyncio.wait(tasks, timeout=max(0.0, stop_at - time.monotonic()),
+                                     return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # raises what failed
         loaded_s = time.monotonic() - t0
         stats = await load.stop()
         log(f"load stopped after {loaded_s:.0f} s: {stats.published} published, errors {dict(stats.http_errors)}; "
@@ -235,8 +241,8 @@ async def run(stack: stackctl.Stack, supply: Supply, rate: float, duration_s: fl
         await load.close()
         await client.aclose()
     db_bytes = sum(f.stat().st_size for f in stack.workdir.glob("*.db*") if f.is_file())
-    summary = summarize(duration_s / 60, len(acked), len(lost), samples.rss, samples.fds, samples.lags,
-                        db_bytes, duration_s)
+    summary = summarize(loaded_s / 60, len(acked), len(lost), samples.rss, samples.fds, samples.lags,
+                        db_bytes, loaded_s)
     summary.update({"rate": rate, "lost_examples": lost[:5], "lag_probe_timeouts": samples.probe_timeouts,
                     "worker_processes": len(samples.worker_pids), "load": {**stats.__dict__,
                                                                            "http_errors": dict(stats.http_errors)}})
