@@ -939,9 +939,12 @@ def main(argv: list[str] | None = None) -> int:
             stack.close(copy_logs_to=ROOT / "test-output" / "chaos-logs")
         if broker is not None:
             broker.down()
-            if (broker.home / "kafka.log").exists():
-                (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
-                (ROOT / "test-output" / "chaos-logs" / "kafka.log").write_bytes((broker.home / "kafka.log").read_bytes())
+            # One node: kafka.log; a cluster's node N: broker-N/kafka.log (kept as kafka-N.log).
+            for log_file in [broker.home / "kafka.log", *sorted(broker.home.glob("broker-*/kafka.log"))]:
+                if log_file.exists():
+                    name = "kafka.log" if log_file.parent == broker.home else f"kafka-{log_file.parent.name[7:]}.log"
+                    (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
+                    (ROOT / "test-output" / "chaos-logs" / name).write_bytes(log_file.read_bytes())
             broker.remove()
         shutil.rmtree(workdir, ignore_errors=True)  # the logs were copied to test-output/chaos-logs
 
