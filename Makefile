@@ -5,9 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
+# BROKERS=3: kafka-up/kafka-down run a three-node KRaft cluster on 9192-9194 (the single broker keeps
+# 9092), run/topics use it with 3 copies of every topic, chaos and soak start their own cluster.
+BROKERS ?= 1
+export KAFKA_BROKERS := $(BROKERS)
+ifneq ($(BROKERS),1)
+export KAFKA_BOOTSTRAP_SERVERS ?= $(shell for i in $$(seq 0 $$(($(BROKERS) - 1))); do printf '127.0.0.1:%s,' $$((9192 + i)); done | sed 's/,$$//')
+export KAFKA_REPLICATION_FACTOR ?= 3
+endif
+MINUTES ?= 30
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs postgres-up postgres-down
+.PHONY: bench chaos soak eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs postgres-up postgres-down
 
 # DB=postgres: the services keep their databases in a local PostgreSQL server (scripts/postgres.sh,
 # data in .run/postgres, port PG_PORT or 5433) instead of SQLite files in .run/.
@@ -31,10 +40,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install everything (only what is missing)
 
-kafka-up: install ## start the local Kafka broker (KRaft, official jars via Maven); no-op when up
+kafka-up: install ## start the local Kafka broker (KRaft, official jars via Maven; BROKERS=3: a three-node cluster); no-op when up
 	PYTHON=$(PY) bash deploy/kafka/kafka.sh up
 
-kafka-down: ## stop the local Kafka broker
+kafka-down: ## stop the local Kafka broker (BROKERS=3: the cluster)
 	bash deploy/kafka/kafka.sh down
 
 topics: kafka-up ## create the registered topics
@@ -85,8 +94,11 @@ eval-1m: install ## make eval with the matching cost at 1M claims too (about 7 G
 bench: install kafka-up ## drive the real stack at full and half rate; prints a `bench:` line, writes test-output/bench.json
 	$(PY) scripts/bench.py --out test-output/bench.json
 
-chaos: install kafka-up ## fault scenarios with reconciliation; prints a `chaos:` line, writes test-output/chaos.json
-	$(PY) scripts/chaos.py --out test-output/chaos.json
+chaos: install ## fault scenarios on an own broker (BROKERS=3: own cluster, broker faults too); prints a `chaos:` line, writes test-output/chaos.json
+	$(PY) scripts/chaos.py --brokers $(BROKERS) --out test-output/chaos.json
+
+soak: install kafka-up ## steady half-capacity load for MINUTES (30) on the local broker (BROKERS=3: cluster); prints a `soak:` line, writes test-output/soak.json
+	$(PY) scripts/soak.py --minutes $(MINUTES) --out test-output/soak.json
 
 schemas: install ## regenerate schemas/json from the pydantic models
 	$(PY) -m schemas.generate

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Fault scenarios against the real ClaimStream stack, each followed by a reconciliation.
 
-    .venv/bin/python scripts/chaos.py [--reduced] [--out test-output/chaos.json] [--bootstrap HOST:PORT]
+    .venv/bin/python scripts/chaos.py [--reduced] [--brokers 3] [--rate A/S] [--out test-output/chaos.json]
+                                      [--bootstrap HOST:PORT]
 
 Full run: starts its OWN Kafka broker (deploy/kafka/kafka.sh on free ports, private
 KAFKA_HOME_DIR, the repo's cached jars linked) so that it may stop and restart it; the
@@ -22,6 +23,19 @@ Scenarios (full run, in this order, the broker last; reduced: kill9, poison, que
   `clusters` (read by the query only) gets the first two kinds and must be skipped there.
 - broker_restart: `kafka.sh down` (SIGTERM, data kept) while articles flow, 25 s down (so that
   ingest's 30 s publish timeout runs out and it answers 503/504), `kafka.sh up`.
+
+With `--brokers 3` the own broker is a three-node KRaft cluster (kafka.sh KAFKA_BROKERS=3; every
+topic and changelog with 3 copies and min.insync.replicas 2, so acks=all goes on with one node
+down) and three scenarios come before broker_restart (which then stops and starts the whole cluster):
+
+- broker_kill9: SIGKILL to one node that is not the active controller, 15 s down, restarted.
+- controller_kill: SIGKILL to the active controller (the KRaft quorum leader), 15 s down, restarted.
+- broker_freeze: SIGSTOP to a node that is not the active controller for 20 s, then SIGCONT.
+These count in max_stall_s: one node away must not stop the pipeline.
+
+Load: --rate articles/s during every scenario; the default is half the capacity `make bench`
+measured (half of one_worker.articles_per_s in test-output/bench.json when it exists, else half
+of the 4.2 articles/s recorded in the README).
 
 Load: articles from samples/generator.py posted to /articles/batch in small batches at a
 steady rate during each scenario, like a client: a 503/504 or a connection error is retried
@@ -81,6 +95,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -116,6 +131,8 @@ class Config:
     drain_timeout_s: float
     own_broker: bool
     broker_down_s: float = 25.0  # longer than ingest's 30 s publish timeout once stop and start are added
+    node_down_s: float = 15.0  # one cluster node killed: how long it stays away
+    freeze_s: float = 20.0  # one cluster node SIGSTOPped: how long
 
 
 # The broker restart goes last: if it breaks the processors (see the report), the reconciliation,
@@ -124,6 +141,23 @@ FULL = Config(("kill9", "scale", "query_restart", "poison", "broker_restart"), r
               before_s=8, after_s=8, drain_timeout_s=240, own_broker=True)
 REDUCED = Config(("kill9", "poison", "query_restart"), rate=2.0, batch=2, before_s=4, after_s=3,
                  drain_timeout_s=150, own_broker=False)
+# A cluster's own scenarios before broker_restart (which stays last, for the reason above).
+CLUSTER_SCENARIOS = ("kill9", "scale", "query_restart", "poison", "broker_kill9", "controller_kill",
+                     "broker_freeze", "broker_restart")
+
+# One worker's capacity (articles/s) in the last `make bench` recorded in the README (commit 0d8f5b7).
+RECORDED_CAPACITY = 4.2
+
+
+def default_rate(bench_json: Path, recorded: float = RECORDED_CAPACITY) -> tuple[float, str]:
+    """Half the capacity `make bench` measured: (articles/s, where the capacity came from)."""
+    try:
+        capacity = float(json.loads(bench_json.read_text())["one_worker"]["articles_per_s"])
+        if capacity > 0:
+            return round(capacity / 2, 2), str(bench_json)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return round(recorded / 2, 2), "README (make bench, 4.2 articles/s)"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -212,7 +246,8 @@ class Load:
                     for item in r.json()["articles"]:
                         if item["status"] == "published" or attempt > 1:
                             status = item["status"] if item["status"] == "published" else "duplicate_on_retry"
-                            self.acked[item["id"]] = {"article": by_id[item["id"]], "status": status}
+                            self.acked[item["id"]] = {"article": by_id[item["id"]], "status": status,
+                                                      "acked_at": time.monotonic()}
                             if status == "published":
                                 s.published += 1
                             else:
@@ -729,6 +764,41 @@ class Chaos:
         log(f"  broker up again in {up_s:.1f} s")
         return {"down_s": round(down_s, 2), "up_s": round(up_s, 2), "outage_s": round(time.monotonic() - t, 2)}
 
+    def _other_node(self, avoid: set[int]) -> int:
+        """A running node outside `avoid` (lowest id first)."""
+        return min(set(self.broker.pids()) - avoid)
+
+    async def _kill_node(self, node: int, role: str) -> dict:
+        t = time.monotonic()
+        pid = await asyncio.to_thread(self.broker.signal, node, signal.SIGKILL)
+        log(f"  killed {role} node {node} (pid {pid}) with SIGKILL; restarting it in {self.cfg.node_down_s:.0f} s")
+        await asyncio.sleep(self.cfg.node_down_s)
+        up_s = await asyncio.to_thread(self.broker.up)
+        log(f"  node {node} answering again after {up_s:.1f} s")
+        return {"node": node, "pid": pid, "up_s": round(up_s, 2), "outage_s": round(time.monotonic() - t, 2)}
+
+    async def fault_broker_kill9(self) -> dict:
+        leader = await asyncio.to_thread(self.broker.leader)
+        return await self._kill_node(await asyncio.to_thread(self._other_node, {leader}), "broker")
+
+    async def fault_controller_kill(self) -> dict:
+        leader = await asyncio.to_thread(self.broker.leader)
+        out = await self._kill_node(leader, "controller (quorum leader)")
+        out["new_leader"] = await asyncio.to_thread(self.broker.leader)
+        return out
+
+    async def fault_broker_freeze(self) -> dict:
+        leader = await asyncio.to_thread(self.broker.leader)
+        node = await asyncio.to_thread(self._other_node, {leader})
+        pid = await asyncio.to_thread(self.broker.signal, node, signal.SIGSTOP)
+        log(f"  froze node {node} (pid {pid}) with SIGSTOP for {self.cfg.freeze_s:.0f} s")
+        try:
+            await asyncio.sleep(self.cfg.freeze_s)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        log(f"  node {node} resumed (SIGCONT)")
+        return {"node": node, "pid": pid, "frozen_s": self.cfg.freeze_s}
+
     async def fault_scale(self) -> dict:
         t = time.monotonic()
         second = await asyncio.to_thread(self.stack.add_worker)
@@ -806,11 +876,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own-broker", action=argparse.BooleanOptionalAction, default=None,
                         help="start a private broker (default: yes for the full run, no for --reduced)")
     parser.add_argument("--scenarios", help="comma-separated subset, in the given order")
+    parser.add_argument("--brokers", type=int, default=1,
+                        help="nodes of the own Kafka; 3 adds the broker_kill9, controller_kill and broker_freeze "
+                             "scenarios (topics with 3 copies, min.insync.replicas 2)")
+    parser.add_argument("--rate", type=float, help="articles/s during each scenario (default: half the capacity "
+                                                   "make bench measured, see default_rate)")
     parser.add_argument("--seed", type=int, default=2)
     args = parser.parse_args(argv)
     cfg = REDUCED if args.reduced else FULL
     if args.own_broker is not None:
         cfg.own_broker = args.own_broker
+    if args.brokers > 1:
+        if not cfg.own_broker:
+            parser.error("--brokers needs --own-broker (the cluster is started by this run)")
+        cfg.scenarios = CLUSTER_SCENARIOS
+    rate_source = "--rate"
+    if args.rate:
+        cfg.rate = args.rate
+    elif not args.reduced:
+        cfg.rate, rate_source = default_rate(ROOT / "test-output" / "bench.json")
     if args.scenarios:
         cfg.scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     if "broker_restart" in cfg.scenarios and not cfg.own_broker:
@@ -818,12 +902,17 @@ def main(argv: list[str] | None = None) -> int:
     stackctl.install_signal_handlers()
     started = time.monotonic()
     env: dict = {"PROCESSORS_BATCH_WITHIN_S": "0.1"}
+    if args.brokers > 1:
+        # Every topic and changelog with 3 copies and min.insync.replicas 2 (services.common.kafka).
+        env["KAFKA_REPLICATION_FACTOR"] = str(min(3, args.brokers))
     model = stackctl.choose_claim_model(env)
     run_id = f"chaos{int(time.time()) % 100000}"
     supply = Supply(run_id, args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="claimstream-chaos-"))
-    broker = stackctl.OwnBroker(workdir / "kafka") if cfg.own_broker else None
+    broker = stackctl.OwnBroker(workdir / "kafka", brokers=args.brokers) if cfg.own_broker else None
+    log(f"load: {cfg.rate} articles/s per scenario ({rate_source})")
     report: dict = {"config": {**cfg.__dict__, "reduced": args.reduced, "claim_model": model or "default",
+                               "brokers": args.brokers, "rate_source": rate_source,
                                "loadavg_start": os.getloadavg()}}
     error = None
     stack = None
@@ -850,18 +939,34 @@ def main(argv: list[str] | None = None) -> int:
             stack.close(copy_logs_to=ROOT / "test-output" / "chaos-logs")
         if broker is not None:
             broker.down()
-            if (broker.home / "kafka.log").exists():
-                (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
-                (ROOT / "test-output" / "chaos-logs" / "kafka.log").write_bytes((broker.home / "kafka.log").read_bytes())
+            # One node: kafka.log; a cluster's node N: broker-N/kafka.log (kept as kafka-N.log).
+            for log_file in [broker.home / "kafka.log", *sorted(broker.home.glob("broker-*/kafka.log"))]:
+                if log_file.exists():
+                    name = "kafka.log" if log_file.parent == broker.home else f"kafka-{log_file.parent.name[7:]}.log"
+                    (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
+                    (ROOT / "test-output" / "chaos-logs" / name).write_bytes(log_file.read_bytes())
             broker.remove()
         shutil.rmtree(workdir, ignore_errors=True)  # the logs were copied to test-output/chaos-logs
 
     scenarios = chaos.results if chaos else []
+    summary = summarize(scenarios, getattr(chaos, "final", {}) if chaos else {}, brokers=args.brokers, rate=cfg.rate)
+    report.update({"scenarios": scenarios, "summary": summary, "error": error,
+                   "elapsed_s": round(time.monotonic() - started, 1)})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print_table(scenarios)
+    ok = error is None and summary["lost"] == 0 and summary["duplicated"] == 0
+    print(summary_line(summary), flush=True)
+    return 0 if ok else 1
+
+
+def summarize(scenarios: list[dict], final: dict, brokers: int = 1, rate: float = 0.0) -> dict:
+    """The run's figures from its scenario results; the reconciliation is cumulative, so the last one counts."""
     last = scenarios[-1]["reconcile"] if scenarios else None
     dl = (last or {}).get("dead_letters", {"deadlettered": 0, "expected_letters": 0})
     stall_p = max([s["stall"]["processors_max_stall_s"] for s in scenarios] or [0.0])
     stall_q = max([s["stall"]["query_max_stall_s"] for s in scenarios] or [0.0])
-    summary = {
+    return {
         "scenarios": len(scenarios),
         "lost": (last["feed"]["lost"] + last["feed"]["lost_on_retry_acks"]) if last else None,
         "duplicated": last["feed"]["duplicated"] if last else None,
@@ -871,18 +976,19 @@ def main(argv: list[str] | None = None) -> int:
         "processors_max_stall_s": stall_p, "query_max_stall_s": stall_q,
         "inconsistent_articles": last["articles"]["inconsistent"] if last else None,
         "unexpected_claims": last["feed"]["unexpected"] if last else None,
-        **(getattr(chaos, "final", {}) if chaos else {}),
+        "rate": rate,  # articles/s offered during every scenario
+        # Acknowledged articles/s of the slowest scenario (below `rate` while Kafka is away: ingest answers 503).
+        "min_acked_rate": round(min([(s["load"]["published"] + s["load"]["duplicate_on_retry"]) / s["load_s"]
+                                     for s in scenarios if s.get("load_s")] or [0.0]), 2),
+        "brokers": brokers,
+        **final,
     }
-    report.update({"scenarios": scenarios, "summary": summary, "error": error,
-                   "elapsed_s": round(time.monotonic() - started, 1)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print_table(scenarios)
-    ok = error is None and summary["lost"] == 0 and summary["duplicated"] == 0
-    print(f"chaos: scenarios={summary['scenarios']} lost={summary['lost']} duplicated={summary['duplicated']} "
-          f"deadlettered={summary['deadlettered']}/{summary['poison_expected']} "
-          f"max_stall_s={summary['max_stall_s']:.2f}", flush=True)
-    return 0 if ok else 1
+
+
+def summary_line(summary: dict) -> str:
+    return (f"chaos: scenarios={summary['scenarios']} lost={summary['lost']} duplicated={summary['duplicated']} "
+            f"deadlettered={summary['deadlettered']}/{summary['poison_expected']} "
+            f"max_stall_s={summary['max_stall_s']:.2f} rate={summary['rate']:.2f} brokers={summary['brokers']}")
 
 
 def print_table(scenarios: list[dict]) -> None:

@@ -248,7 +248,8 @@ class Stack:
 
     def start(self, workers: int = 1) -> dict[str, float]:
         """Create the topics, start everything at once, wait for every /healthz; seconds to healthy by name."""
-        asyncio.run(create_topics(self.bootstrap, self.namespace))
+        replication = self.env.get("KAFKA_REPLICATION_FACTOR")
+        asyncio.run(create_topics(self.bootstrap, self.namespace, int(replication) if replication else None))
         services = [self._worker() for _ in range(workers)]
         self.workers.extend(services)
         self.query, self.ingest = self._query(), self._ingest()
@@ -343,6 +344,34 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _tree(pid: int) -> list[int]:
+    return [pid, *(p for child in _children(pid) for p in _tree(child))]
+
+
+def rss_bytes(pid: int | None) -> int:
+    """Resident memory of a process and its live descendants (VmRSS), in bytes; 0 when it is gone."""
+    total = 0
+    for member in _tree(pid) if pid else []:
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def open_fds(pid: int | None) -> int:
+    """Open file descriptors of a process and its live descendants; 0 when it is gone."""
+    total = 0
+    for member in _tree(pid) if pid else []:
+        try:
+            total += len(os.listdir(f"/proc/{member}/fd"))
+        except OSError:
+            pass
+    return total
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy, total) jiffies over all cores, from /proc/stat."""
     parts = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -367,13 +396,16 @@ class MachineLoad:
 
 
 class OwnBroker:
-    """A private single-node broker via deploy/kafka/kafka.sh on free ports, state in `home`."""
+    """A private broker, or a cluster of `brokers` nodes, via deploy/kafka/kafka.sh on free ports,
+    state in `home`. A cluster's single nodes can be killed, frozen and restarted (`up` starts only
+    the nodes that do not run)."""
 
-    def __init__(self, home: Path | None = None, heap: str = "512m"):
+    def __init__(self, home: Path | None = None, heap: str | None = None, brokers: int = 1):
         self.home = home or Path(tempfile.mkdtemp(prefix="claimstream-kafka-"))
-        self.port = free_port()
-        self.controller_port = free_port()
-        self.heap = heap
+        self.brokers = brokers
+        self.ports = [free_port() for _ in range(brokers)]
+        self.controller_ports = [free_port() for _ in range(brokers)]
+        self.heap = heap or ("512m" if brokers == 1 else "384m")
         self.started = False
         libs = ROOT / ".kafka" / "libs"
         if libs.is_dir() and not (self.home / "libs").exists():
@@ -381,11 +413,21 @@ class OwnBroker:
             (self.home / "libs").symlink_to(libs)  # jars resolved once for the repo; never re-resolved here
 
     @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, self.brokers)
 
     def _run(self, action: str, timeout: float) -> subprocess.CompletedProcess:
-        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(self.controller_ports[0]),
+               "KAFKA_BROKERS": str(self.brokers), "KAFKA_PORTS": ",".join(map(str, self.ports)),
+               "KAFKA_CONTROLLER_PORTS": ",".join(map(str, self.controller_ports)),
                "KAFKA_HOME_DIR": str(self.home), "KAFKA_HEAP": self.heap, "PYTHON": python(),
                "KAFKA_WAIT_TIMEOUT": "120", "KAFKA_STOP_TIMEOUT": "30"}
         return subprocess.run(["bash", str(ROOT / "deploy" / "kafka" / "kafka.sh"), action], cwd=ROOT, env=env,
@@ -407,6 +449,24 @@ class OwnBroker:
                 log(f"kafka.sh down failed: {done.stderr[-1000:]}")
         return time.monotonic() - t0
 
+    def pids(self) -> dict[int, int]:
+        """node id -> pid of each running node."""
+        done = self._run("pids", 30)
+        return {int(node): int(pid) for node, pid, _ in (line.split() for line in done.stdout.splitlines() if line)}
+
+    def leader(self) -> int:
+        """Node id of the active controller (the KRaft quorum leader)."""
+        done = self._run("leader", 30)
+        if done.returncode != 0:
+            raise RuntimeError(f"no controller leader: {done.stderr.strip()}")
+        return int(done.stdout.strip())
+
+    def signal(self, node: int, sig: int) -> int:
+        """Send `sig` to node `node`'s JVM; returns its pid."""
+        pid = self.pids()[node]
+        os.kill(pid, sig)
+        return pid
+
     def remove(self) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
 
@@ -415,11 +475,11 @@ class OwnBroker:
 # Kafka helpers (aiokafka)
 
 
-async def create_topics(bootstrap: str, namespace: str) -> None:
+async def create_topics(bootstrap: str, namespace: str, replication_factor: int | None = None) -> None:
     from services.common.kafka import ensure_topics, wait_for_broker
 
     await wait_for_broker(bootstrap, 60)
-    await ensure_topics(bootstrap, namespace)
+    await ensure_topics(bootstrap, namespace, replication_factor)
 
 
 @dataclass

@@ -23,7 +23,7 @@ BENCH_LINE = re.compile(
     rf"^bench: efficiency={NUMBER} articles_per_s={NUMBER} words_per_s={NUMBER} freshness_p50_s={NUMBER} "
     rf"freshness_p95_s={NUMBER} freshness_p99_s={NUMBER} scale2={NUMBER}$")
 CHAOS_LINE = re.compile(r"^chaos: scenarios=(\d+) lost=(\d+) duplicated=(\d+) deadlettered=(\d+)/(\d+) "
-                        rf"max_stall_s={NUMBER}$")
+                        rf"max_stall_s={NUMBER} rate={NUMBER} brokers=1$")
 
 
 def _run(args: list[str], bootstrap: str, timeout: float) -> subprocess.CompletedProcess:
