@@ -18,6 +18,7 @@ from schemas import (
     AlertFired,
     ArticleReceived,
     ClaimDetected,
+    TOPICS,
     ClusterEvent,
     DecodeError,
     FeedbackRecorded,
@@ -25,8 +26,9 @@ from schemas import (
     decode,
     topic_name,
 )
+from schemas.codec import DECODE_REASONS
 from services.common.logging import get_logger
-from services.common.metrics import LATENCY_BUCKETS
+from services.common.metrics import LATENCY_BUCKETS, init_labels
 from services.query import feedlog, projection
 from services.query.db import ConsumedOffset
 
@@ -47,6 +49,11 @@ FRESHNESS = Histogram("claimstream_query_freshness_seconds",
 LAG = Gauge("claimstream_query_consumer_lag_messages", "Messages not yet projected", ["topic", "partition"])
 WRITE_TIME = Histogram("claimstream_query_write_duration_seconds", "Time to write one batch",
                        buckets=LATENCY_BUCKETS)
+# Every series a dashboard or alert reads exists from the first scrape, at 0 (not "No data").
+init_labels(CONSUMED, MODELS)
+init_labels(REJECTED, MODELS, DECODE_REASONS)
+for _thing in MODELS:
+    init_labels(LAG, (_thing,), range(TOPICS[_thing].partitions))  # set to the real lag once assigned
 
 
 class Projector:

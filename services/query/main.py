@@ -165,11 +165,12 @@ async def _export_feedback(app: FastAPI) -> None:
     """Recompute the feedback precision gauges when feedback arrived (API or topic)."""
     settings: QuerySettings = app.state.settings
     changed: asyncio.Event = app.state.feedback_changed
+    known = await asyncio.to_thread(feedback.known_versions)
     while True:
         await changed.wait()
         changed.clear()
         try:
-            await asyncio.to_thread(feedback.refresh, app.state.engine, settings.feedback_max_versions)
+            await asyncio.to_thread(feedback.refresh, app.state.engine, settings.feedback_max_versions, known)
         except Exception as exc:  # noqa: BLE001 - gauges are best effort; the API answers from the database
             log.error("feedback gauges not updated", error=repr(exc))
         await asyncio.sleep(1.0)  # at most one recomputation per second
