@@ -58,7 +58,7 @@ for _thing in MODELS:
 
 class Projector:
     def __init__(self, engine, bootstrap_servers: str, namespace: str, batch: int = 500,
-                 rules: feedlog.LiveRules | None = None, on_commit=()) -> None:
+                 rules: feedlog.LiveRules | None = None, on_commit=(), linger_s: float = 0.0) -> None:
         self.engine = engine
         self.rules = rules or feedlog.LiveRules()
         # Called with the batch's feedlog.Effects after each commit (feed hub, outbox, gauges).
@@ -71,6 +71,7 @@ class Projector:
             enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed",
         )
         self.batch = batch
+        self.linger_s = linger_s
         # Woken after each committed batch; SSE streams wait on it.
         self.changed = asyncio.Condition()
         self.ready = asyncio.Event()
@@ -78,7 +79,8 @@ class Projector:
 
     def clone(self) -> Projector:
         """A fresh consumer with the same settings, callbacks and condition (after a failure)."""
-        fresh = Projector(self.engine, self.bootstrap_servers, self.namespace, self.batch, self.rules, self.on_commit)
+        fresh = Projector(self.engine, self.bootstrap_servers, self.namespace, self.batch, self.rules, self.on_commit,
+                          self.linger_s)
         fresh.changed = self.changed
         return fresh
 
@@ -89,11 +91,23 @@ class Projector:
             self.ready.set()
             while True:
                 records = await self.consumer.getmany(timeout_ms=500, max_records=self.batch)
+                records = await self._linger(records)
                 if records:
                     await self._project(records)
                 self._report_lag()
         finally:
             await self.consumer.stop()
+
+    async def _linger(self, records: dict) -> dict:
+        """A small fetch waits `linger_s` for more: a batch costs about the same to write whatever its size."""
+        count = sum(len(messages) for messages in records.values())
+        if not count or count >= self.batch or self.linger_s <= 0:
+            return records
+        await asyncio.sleep(self.linger_s)
+        more = await self.consumer.getmany(timeout_ms=0, max_records=self.batch - count)
+        for tp, messages in more.items():
+            records[tp] = records.get(tp, []) + messages
+        return records
 
     async def _assign(self) -> None:
         partitions = []
