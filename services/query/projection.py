@@ -82,10 +82,9 @@ _Q_LEDGERS = select(ClusterRow.cluster_id, ClusterRow.first_outlet, ClusterRow.f
                     ClusterRow.outlets, ClusterRow.independent_outlets, ClusterRow.appearance_count,
                     ClusterRow.updated_at).where(ClusterRow.cluster_id.in_(_IDS))
 _Q_APPEARANCES = select(ClusterRow.cluster_id, ClusterRow.appearances).where(ClusterRow.cluster_id.in_(_IDS))
-_Q_COUNTS = select(ClaimRow.cluster_id, func.count(), func.max(ClaimRow.claim_score)) \
-    .where(ClaimRow.cluster_id.in_(_IDS)).group_by(ClaimRow.cluster_id)
-_Q_TYPES = select(ClaimRow.cluster_id, ClaimRow.claim_type).distinct() \
-    .where(ClaimRow.cluster_id.in_(_IDS), ClaimRow.claim_type.is_not(None))
+# Claims per cluster and claim type: the counts, and for facets the best score and the types.
+_Q_COUNTS = select(ClaimRow.cluster_id, ClaimRow.claim_type, func.count(), func.max(ClaimRow.claim_score)) \
+    .where(ClaimRow.cluster_id.in_(_IDS)).group_by(ClaimRow.cluster_id, ClaimRow.claim_type)
 _Q_ENTITIES = select(ClaimRow.cluster_id, ClaimEntityRow.canonical_lower).distinct() \
     .join(ClaimRow, ClaimRow.claim_id == ClaimEntityRow.claim_id).where(ClaimRow.cluster_id.in_(_IDS))
 _Q_ARTICLES = select(ArticleRow.article_id, ArticleRow.version, ArticleRow.language) \
@@ -106,6 +105,7 @@ def _rows(conn: Connection, query, ids: Iterable) -> Iterable:
 def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) -> Known:
     """What the database holds now for every id the events name."""
     claims, sentences, clusters, alert_clusters, articles, alerts, feedback = (set() for _ in range(7))
+    faceted = set()  # clusters whose facets the batch may show (their ledger changes, an alert, a merge)
     for event in events:
         if isinstance(event, SentenceAnnotated):
             sentences.add(event.sentence_id)
@@ -118,12 +118,15 @@ def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) ->
             articles.add(event.article_id)
         elif isinstance(event, ClusterMerged):
             clusters.update((event.cluster_id, event.merged_id))
+            faceted.update((event.cluster_id, event.merged_id))
         elif isinstance(event, ClusterUpdated):
             clusters.add(event.cluster_id)
+            faceted.add(event.cluster_id)
             alerts.add(feedlog.alert_id(event.cluster_id, rules.velocity_outlets, rules.velocity_window_minutes))
         elif isinstance(event, AlertFired):
             alerts.add(event.alert_id)
             clusters.add(event.cluster_id)
+            faceted.add(event.cluster_id)
             alert_clusters.add(event.cluster_id)
         elif isinstance(event, FeedbackRecorded):
             feedback.add(event.feedback_id)
@@ -136,12 +139,13 @@ def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) ->
         known.ledgers[row[0]] = Ledger(*row[1:])
     for cluster, appearances in _rows(conn, _Q_APPEARANCES, alert_clusters):
         known.ledgers[cluster].appearances = appearances
-    for cluster, count, score in _rows(conn, _Q_COUNTS, clusters):
-        known.claim_counts[cluster] = count
-        known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).add(score)
-    for cluster, claim_type in _rows(conn, _Q_TYPES, clusters):
-        known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).types.add(claim_type)
-    for cluster, entity in _rows(conn, _Q_ENTITIES, clusters):
+    for cluster, claim_type, count, score in _rows(conn, _Q_COUNTS, clusters):
+        known.claim_counts[cluster] = known.claim_counts.get(cluster, 0) + count
+        if cluster in faceted:
+            known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).add(
+                score, [claim_type] if claim_type else ())
+    # The claims of the other clusters add to facets nobody reads in this batch: not loaded.
+    for cluster, entity in _rows(conn, _Q_ENTITIES, faceted):
         known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).entities.add(entity)
     for article, version, language in _rows(conn, _Q_ARTICLES, articles):
         known.articles.setdefault(article, {})[version] = language

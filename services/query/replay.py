@@ -33,7 +33,7 @@ from services.query.models import ClaimPublic, public_claim_values
 ARTICLE_FIELDS = {"article_id", "version", "outlet", "url", "title", "credit", "body", "language", "published_at",
                   "received_at"}
 SENTENCE_FIELDS = {"sentence_id", "article_id", "version", "index", "text", "start", "end", "claim_score", "is_claim",
-                   "model_version"}
+                   "model_version", "entities"}
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -110,7 +110,6 @@ def claim_row(claim: ClaimDetected, cluster_id: str, columns) -> dict:
     """The claims row of a new claim (`columns`: the table's column names)."""
     values = claim.model_dump(exclude={"schema_version", "sentence_id", "merged_clusters"})
     values["cluster_id"] = cluster_id
-    values["entities"] = [e.model_dump() for e in claim.entities]
     values["seen_at"] = claim.published_at or claim.received_at
     values["claim_type"] = claim.enrichment.claim_type if claim.enrichment else None
     # Events may carry more than the projection keeps (new optional fields): keep the table's columns.
@@ -176,7 +175,6 @@ class Replay:
 
     def _sentence(self, event: SentenceAnnotated) -> None:
         values = self._keep("sentences", event.model_dump(include=SENTENCE_FIELDS))
-        values["entities"] = [e.model_dump() for e in event.entities]
         cluster = event.cluster_id
         if cluster is None and event.is_claim:
             # The claim (another topic) may have arrived first and carries the cluster.
