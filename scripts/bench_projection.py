@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("namespace")
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--db-url", default=None, help="an empty database (default: a fresh SQLite file)")
     parser.add_argument("--profile", type=int, default=0)
     args = parser.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -98,7 +98,7 @@ def main() -> None:
           f"{decode_s / max(1, articles):.4f} apply_cpu_s_per_article={apply_s / max(1, articles):.4f} "
           f"apply_wall_s={wall_s:.2f}")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.profile)
 
 
 if __name__ == "__main__":
