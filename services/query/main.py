@@ -74,7 +74,8 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
         app.state.projector = Projector(engine, kafka.bootstrap_servers, common.namespace, settings.poll_batch,
                                         rules=LiveRules(settings.velocity_outlets, settings.velocity_window_minutes),
-                                        on_commit=[on_commit], linger_s=settings.poll_linger_s)
+                                        on_commit=[on_commit], fetch_min_bytes=settings.fetch_min_bytes,
+                                        fetch_max_wait_ms=settings.fetch_max_wait_ms)
         app.state.projector_task = asyncio.create_task(_keep_projecting(app), name="projector")
         app.state.live_tasks = [
             asyncio.create_task(hub.run(), name="feed-hub"),

@@ -16,9 +16,11 @@ class QuerySettings(BaseSettings):
     db_url: str = Field(default_factory=lambda: sqlite_url("query.db"),
                         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... works too")
     poll_batch: int = Field(500, description="Most messages written in one transaction")
-    poll_linger_s: float = Field(0.2, ge=0, le=5, description="After a fetch smaller than poll_batch, wait this "
-                                                             "long for more before writing: live traffic is "
-                                                             "written in fewer, larger transactions")
+    fetch_min_bytes: int = Field(256 * 1024, ge=1, description="The broker answers a fetch once this much is "
+                                                               "waiting or after fetch_max_wait_ms: live traffic "
+                                                               "comes in fewer, larger batches")
+    fetch_max_wait_ms: int = Field(300, ge=0, le=5000, description="Longest a fetch waits for fetch_min_bytes "
+                                                                   "(what it may add to freshness)")
     max_request_bytes: int = 64 * 1024
     watchdog_stall_s: float = Field(60.0, ge=0, description="A partition with messages waiting and no projected "
                                                             "progress for this long restarts the projection "
