@@ -7,7 +7,8 @@ Reads every message of NAMESPACE's projected topics from the broker (KAFKA_BOOTS
 default 127.0.0.1:9092; e.g. the namespace a `scripts/bench.py` run left behind), decodes them,
 then applies them to a fresh database in batches of --batch, interleaved by topic as the
 consumer's fetches interleave them. Prints decode and apply CPU seconds per article; --profile N
-prints the N most expensive functions of the apply phase (cProfile, cumulative).
+prints the N most expensive functions of the apply phase (cProfile; PROFILE_SORT=tottime to sort
+by own time instead of cumulative).
 """
 
 from __future__ import annotations
