@@ -9,6 +9,10 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
+# Every `DecodeError.reason`, for metrics created at zero before the first bad message.
+DECODE_REASONS = ("empty", "not_json", "schema_mismatch")
+
+
 class DecodeError(ValueError):
     """The bytes are not a valid message of the expected model.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
+from typing import get_args
 
 from prometheus_client import Counter, Histogram
 
 from schemas import ArticleKey, ArticleReceived, encode, topic_name
 from services.common.kafka import ResilientProducer, make_producer
-from services.common.metrics import LATENCY_BUCKETS
+from services.common.metrics import LATENCY_BUCKETS, init_labels
 from services.ingest.ledger import Ledger
 from services.ingest.models import ArticleAccepted, ArticleIn
 from services.ingest.prepare import ArticleDraft, language_warnings, prepare_all
@@ -24,8 +25,14 @@ PUBLISH_TIME = Histogram("claimstream_ingest_publish_duration_seconds", "Time to
 PUBLISH_RETRIES = Counter("claimstream_ingest_publish_retries_total",
                           "Failed publish attempts, by what was done next (retry, recreate the producer, raise)",
                           ["action"])
-for _action in ("retry", "recreate", "raise"):
-    PUBLISH_RETRIES.labels(_action)
+# Every known label value exists at 0 from the first scrape: a dashboard shows 0, not "No data".
+SOURCES = get_args(ArticleReceived.model_fields["source"].annotation)  # http, batch, feed, file
+# The reasons services/ingest/routers/articles.py counts; add a new one here too (a unit test checks).
+REJECT_REASONS = ("too_large", "empty", "invalid")
+for _counter in (RECEIVED, PUBLISHED, DUPLICATES):
+    init_labels(_counter, SOURCES)
+init_labels(REJECTED, REJECT_REASONS)
+init_labels(PUBLISH_RETRIES, ("retry", "recreate", "raise"))
 
 
 class PublishError(RuntimeError):

@@ -12,8 +12,10 @@ all of them and survives a rebuild.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from prometheus_client import Counter, Gauge
@@ -22,6 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from schemas import FeedbackKey, FeedbackRecorded
+from services.common.logging import get_logger
+from services.common.metrics import init_labels
 from services.query.db import ClaimRow, ClusterRow, FeedbackRow
 from services.query.feedlog import enqueue, feedback_values
 from services.query.models import FeedbackSummaryPublic, ModelFeedbackPublic, PrecisionPublic
@@ -33,10 +37,11 @@ PRECISION = Gauge("claimstream_query_feedback_precision_ratio",
 JUDGED = Gauge("claimstream_query_feedback_judged_items", "Claims (kind=claim) or memberships (kind=cluster) with "
                "feedback, per claim model version", ["model_version", "kind"])
 RECORDED = Counter("claimstream_query_feedback_recorded_total", "Feedback given through this replica's API", ["kind"])
-for _kind in ("claim", "cluster"):
-    RECORDED.labels(_kind)
+FEEDBACK_KINDS = ("claim", "cluster")
+init_labels(RECORDED, FEEDBACK_KINDS)
 
 _exported: set[str] = set()
+log = get_logger("query.feedback")
 
 
 class NotFound(LookupError):
@@ -111,28 +116,49 @@ def summary(engine: Engine) -> FeedbackSummaryPublic:
         for v in versions])
 
 
-def export(result: FeedbackSummaryPublic, max_versions: int) -> None:
-    """Set the gauges for the `max_versions` most recently judged versions; remove the others."""
-    fresh: set[str] = set()
-    for version in result.versions[:max_versions]:
-        label = " ".join(version.model_version.split())[:80]
-        fresh.add(label)
-        for kind, cell in (("claim", version.claim), ("cluster", version.cluster)):
-            JUDGED.labels(label, kind).set(cell.judged)
-            if cell.precision is not None:
-                PRECISION.labels(label, kind).set(cell.precision)
-    for label in _exported - fresh:
-        for kind in ("claim", "cluster"):
+def export(result: FeedbackSummaryPublic, max_versions: int, known: Sequence[str] = ()) -> None:
+    """Set the gauges for the `max_versions` most recently judged versions; remove the others.
+
+    The `known` versions (the configured claim model) are exported even before any verdict, so
+    the panel has its series from the first scrape: judged 0 and precision NaN (0 of 0 judged has
+    no precision, and a 0 would read as "every claim was wrong").
+    """
+    cells = {_label(v.model_version): {"claim": v.claim, "cluster": v.cluster}
+             for v in result.versions[:max_versions]}
+    for version in known:
+        cells.setdefault(_label(version), {})
+    for label, kinds in cells.items():
+        for kind in FEEDBACK_KINDS:
+            cell = kinds.get(kind)
+            JUDGED.labels(label, kind).set(cell.judged if cell else 0)
+            PRECISION.labels(label, kind).set(cell.precision if cell and cell.precision is not None else math.nan)
+    for label in _exported - cells.keys():
+        for kind in FEEDBACK_KINDS:
             for gauge in (PRECISION, JUDGED):
                 try:
                     gauge.remove(label, kind)
                 except KeyError:
                     pass
     _exported.clear()
-    _exported.update(fresh)
+    _exported.update(cells)
 
 
-def refresh(engine: Engine, max_versions: int) -> FeedbackSummaryPublic:
+def _label(version: str) -> str:
+    return " ".join(version.split())[:80]
+
+
+def known_versions() -> list[str]:
+    """The configured claim model's version (read from its metadata), for `export(known=...)`."""
+    from services.nlp import claims
+
+    try:
+        return [claims.model_version()]
+    except Exception as exc:  # noqa: BLE001 - an unreadable model file must not stop the query service
+        log.warning("claim model version unknown: no feedback series before the first verdict", error=repr(exc))
+        return []
+
+
+def refresh(engine: Engine, max_versions: int, known: Sequence[str] = ()) -> FeedbackSummaryPublic:
     result = summary(engine)
-    export(result, max_versions)
+    export(result, max_versions, known)
     return result

@@ -1,8 +1,8 @@
 """The live feed's event log, claim-velocity alerts and replicated feedback.
 
-Everything here runs inside the projection's transaction (`projection.apply`), so a feed event
-is committed together with the claim or cluster row it describes and the consumed offsets: a
-replayed message finds its row already there and writes no second event.
+The builders here are pure: `services/query/replay.py` calls them while it replays a batch, and
+`projection.apply` writes their events in the transaction of the rows they describe and the
+consumed offsets, so a replayed message finds its row already there and writes no second event.
 
 Event types:
 
@@ -20,26 +20,15 @@ Event types:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from schemas import AlertFired, ClaimDetected, ClusterKey, ClusterUpdated, FeedbackRecorded, encode
-from services.query.db import (
-    AlertRow,
-    ClaimEntityRow,
-    ClaimRow,
-    ClusterRow,
-    FeedbackRow,
-    FeedEventRow,
-    OutboxRow,
-    fts_enabled,
-)
-from services.query.models import ClaimPublic
+from schemas import AlertFired, ClaimDetected, ClusterUpdated, FeedbackRecorded, encode
+from services.query.db import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -69,105 +58,79 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-def _insert_ignore(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _write_event(session: Session, kind: str, cluster_id: str, claim_id: str | None, facets: dict,
-                 payload: dict, effects: Effects) -> None:
-    session.execute(insert(FeedEventRow).values(type=kind, cluster_id=cluster_id, claim_id=claim_id, facets=facets,
-                                                payload=payload, created_at=_now()))
-    effects.feed_events += 1
-
-
 def enqueue(session: Session, thing: str, key: BaseModel, value: BaseModel, effects: Effects | None = None) -> None:
     """Write an event to the outbox; the publisher sends it to `<namespace>.<thing>.v1` after the commit."""
-    session.execute(insert(OutboxRow).values(thing=thing, key=encode(key).decode(), value=encode(value).decode(),
-                                             created_at=_now()))
+    session.execute(insert(OutboxRow).values(**outbox_row(thing, key, value)))
     if effects is not None:
         effects.outbox_rows += 1
+
+
+def outbox_row(thing: str, key: BaseModel, value: BaseModel) -> dict:
+    return {"thing": thing, "key": encode(key).decode(), "value": encode(value).decode(), "created_at": _now()}
 
 
 # --------------------------------------------------------------------------------------------------
 # Claims
 
 
-def record_claim(session: Session, claim: ClaimDetected, effects: Effects) -> None:
-    """A claim was just inserted (not a replay): index its text and log `claim` or `appearance`."""
-    row = session.scalars(select(ClaimRow).where(ClaimRow.claim_id == claim.claim_id)
-                          .execution_options(populate_existing=True)).one()
-    if fts_enabled(session.get_bind()):
-        session.execute(text("INSERT INTO claims_fts(rowid, text) VALUES (:seq, :text)"),
-                        {"seq": row.seq, "text": row.text})
-    ledger = session.execute(select(ClusterRow.first_claim_id, ClusterRow.independent_outlets)
-                             .where(ClusterRow.cluster_id == claim.cluster_id)).one_or_none()
-    earlier_claim = session.scalar(select(ClaimRow.seq).where(ClaimRow.cluster_id == claim.cluster_id,
-                                                              ClaimRow.claim_id != claim.claim_id).limit(1))
-    known = earlier_claim is not None or (ledger is not None and ledger.first_claim_id != claim.claim_id)
-    if ledger is not None and ledger.independent_outlets is not None:
-        independent = ledger.independent_outlets
-    else:
-        independent = 0 if claim.copy_of else 1
-    facets = {
+def claim_facets(claim: ClaimDetected, claim_type: str | None, seen_at: datetime, independent: int) -> dict:
+    """What the live filters look at in a `claim` / `appearance` event."""
+    return {
         "cluster_id": claim.cluster_id,
         "outlets": [claim.outlet],
         "entities": sorted({e.canonical.lower() for e in claim.entities}),
-        "claim_types": [row.claim_type] if row.claim_type else [],
+        "claim_types": [claim_type] if claim_type else [],
         "score": claim.claim_score,
         "independent_outlets": independent,
         "text": claim.text,
-        "seen_at": _iso(row.seen_at),
+        "seen_at": _iso(seen_at),
         "at": _iso(claim.received_at),
     }
-    payload = ClaimPublic.model_validate(row).model_dump(mode="json")
-    _write_event(session, "appearance" if known else "claim", claim.cluster_id, claim.claim_id, facets, payload,
-                 effects)
 
 
 # --------------------------------------------------------------------------------------------------
 # Clusters
 
 
-@dataclass(frozen=True)
-class LedgerState:
-    appearance_count: int
-    independent_outlets: int | None
-    outlets: list
-    updated_at: datetime
+@dataclass
+class ClusterClaims:
+    """What a cluster's facets show of its claims: the best score, claim types and entities."""
+
+    score: float | None = None
+    types: set[str] = field(default_factory=set)
+    entities: set[str] = field(default_factory=set)  # canonical names, lower case
+
+    def add(self, score: float | None, types=(), entities=()) -> None:
+        if score is not None and (self.score is None or score > self.score):
+            self.score = score
+        self.types.update(types)
+        self.entities.update(entities)
+
+    def absorb(self, other: ClusterClaims) -> None:
+        self.add(other.score, other.types, other.entities)
 
 
-def ledger_before(session: Session, cluster_id: str) -> LedgerState | None:
-    row = session.execute(select(ClusterRow.appearance_count, ClusterRow.independent_outlets, ClusterRow.outlets,
-                                 ClusterRow.updated_at).where(ClusterRow.cluster_id == cluster_id)).one_or_none()
-    return None if row is None else LedgerState(*row)
+def cluster_facets(cluster_id: str, claims: ClusterClaims | None, text_: str, outlets: list[str], independent: int,
+                   seen_at: datetime | None, at: datetime) -> dict:
+    claims = claims or ClusterClaims()
+    return {"cluster_id": cluster_id, "outlets": list(outlets), "entities": sorted(claims.entities),
+            "claim_types": sorted(claims.types), "score": claims.score, "independent_outlets": independent,
+            "text": text_, "seen_at": _iso(seen_at), "at": _iso(at)}
 
 
-def _cluster_facets(session: Session, cluster_id: str, text_: str, outlets: list[str], independent: int,
-                    seen_at: datetime | None, at: datetime) -> dict:
-    score = session.scalar(select(func.max(ClaimRow.claim_score)).where(ClaimRow.cluster_id == cluster_id))
-    types = session.scalars(select(ClaimRow.claim_type).where(ClaimRow.cluster_id == cluster_id,
-                                                              ClaimRow.claim_type.is_not(None)).distinct()).all()
-    entities = session.scalars(select(ClaimEntityRow.canonical_lower)
-                               .join(ClaimRow, ClaimRow.claim_id == ClaimEntityRow.claim_id)
-                               .where(ClaimRow.cluster_id == cluster_id).distinct()).all()
-    return {"cluster_id": cluster_id, "outlets": list(outlets), "entities": sorted(entities),
-            "claim_types": sorted(types), "score": score, "independent_outlets": independent, "text": text_,
-            "seen_at": _iso(seen_at), "at": _iso(at)}
+def ledger_changed(before: tuple | None, event: ClusterUpdated) -> bool:
+    """`before`: (appearance_count, independent_outlets, outlets, updated_at) of the stored ledger, if any."""
+    return before is None or (before[0], before[1], list(before[2]), before[3]) != (
+        event.appearance_count, event.independent_outlets, list(event.outlets), event.updated_at)
 
 
-def record_cluster(session: Session, event: ClusterUpdated, before: LedgerState | None, rules: LiveRules,
-                   effects: Effects) -> None:
-    """The ledger was just upserted: log `cluster` if it changed, and check the velocity rule."""
-    unchanged = before is not None and (
-        before.appearance_count, before.independent_outlets, list(before.outlets), before.updated_at,
-    ) == (event.appearance_count, event.independent_outlets, list(event.outlets), event.updated_at)
-    if unchanged:
-        return
-    latest = max(event.appearances, key=lambda a: a.seen_at) if event.appearances else None
-    facets = _cluster_facets(session, event.cluster_id, event.text, event.outlets, event.independent_outlets,
-                             latest.seen_at if latest else event.first_seen_at, event.updated_at)
-    payload = {
+def latest_appearance(event: ClusterUpdated):
+    return max(event.appearances, key=lambda a: a.seen_at) if event.appearances else None
+
+
+def cluster_payload(event: ClusterUpdated) -> dict:
+    latest = latest_appearance(event)
+    return {
         "cluster_id": event.cluster_id, "text": event.text, "first_outlet": event.first_outlet,
         "first_seen_at": _iso(event.first_seen_at), "first_claim_id": event.first_claim_id,
         "outlets": event.outlets, "outlet_count": len(event.outlets),
@@ -175,8 +138,6 @@ def record_cluster(session: Session, event: ClusterUpdated, before: LedgerState 
         "update_of": event.update_of, "updated_at": _iso(event.updated_at),
         "latest_appearance": latest.model_dump(mode="json") if latest else None,
     }
-    _write_event(session, "cluster", event.cluster_id, None, facets, payload, effects)
-    _check_velocity(session, event, facets, rules, effects)
 
 
 def velocity_window(event: ClusterUpdated, outlets: int, window: timedelta) -> list[tuple[str, datetime]] | None:
@@ -203,51 +164,22 @@ def alert_id(cluster_id: str, outlets: int, window_minutes: float) -> str:
     return f"a_{digest[:16]}"
 
 
-def _check_velocity(session: Session, event: ClusterUpdated, facets: dict, rules: LiveRules,
-                    effects: Effects) -> None:
+def velocity_alert(event: ClusterUpdated, rules: LiveRules) -> AlertFired | None:
+    """The alert this ledger fires under `rules`, if it reaches the threshold (whether fired before or not)."""
     found = velocity_window(event, rules.velocity_outlets, timedelta(minutes=rules.velocity_window_minutes))
     if found is None:
-        return
-    aid = alert_id(event.cluster_id, rules.velocity_outlets, rules.velocity_window_minutes)
-    if session.scalar(select(AlertRow.alert_id).where(AlertRow.alert_id == aid)) is not None:
-        return  # fired before (here, by another replica, or before a restart)
-    alert = AlertFired(
-        alert_id=aid, cluster_id=event.cluster_id, text=event.text, outlets=[outlet for outlet, _ in found],
+        return None
+    return AlertFired(
+        alert_id=alert_id(event.cluster_id, rules.velocity_outlets, rules.velocity_window_minutes),
+        cluster_id=event.cluster_id, text=event.text, outlets=[outlet for outlet, _ in found],
         independent_outlets=event.independent_outlets, threshold_outlets=rules.velocity_outlets,
         window_minutes=rules.velocity_window_minutes, window_start=found[0][1], reached_at=found[-1][1],
         fired_at=_now(),
     )
-    _store_alert(session, alert, facets, effects)
-    enqueue(session, "alerts", ClusterKey(cluster_id=event.cluster_id), alert, effects)
-    effects.alerts_fired += 1
 
 
-def _store_alert(session: Session, alert: AlertFired, facets: dict, effects: Effects) -> bool:
-    payload = alert.model_dump(mode="json", exclude={"schema_version"})
-    stmt = _insert_ignore(session, AlertRow.__table__).values(
-        alert_id=alert.alert_id, cluster_id=alert.cluster_id, fired_at=alert.fired_at, payload=payload,
-    ).on_conflict_do_nothing(index_elements=["alert_id"])
-    if session.execute(stmt).rowcount != 1:
-        return False
-    _write_event(session, "alert", alert.cluster_id, None, dict(facets, at=_iso(alert.fired_at)), payload, effects)
-    return True
-
-
-def record_alert(session: Session, alert: AlertFired, effects: Effects) -> None:
-    """An alert read from the alerts topic: stored (and logged) unless this replica has it already."""
-    if session.scalar(select(AlertRow.alert_id).where(AlertRow.alert_id == alert.alert_id)) is not None:
-        return
-    ledger = session.execute(select(ClusterRow.outlets, ClusterRow.independent_outlets, ClusterRow.appearances)
-                             .where(ClusterRow.cluster_id == alert.cluster_id)).one_or_none()
-    if ledger is not None:
-        seen = [datetime.fromisoformat(a["seen_at"]) for a in ledger.appearances if a.get("seen_at")]
-        facets = _cluster_facets(session, alert.cluster_id, alert.text, ledger.outlets,
-                                 ledger.independent_outlets or alert.independent_outlets,
-                                 max(seen) if seen else alert.reached_at, alert.fired_at)
-    else:
-        facets = _cluster_facets(session, alert.cluster_id, alert.text, alert.outlets, alert.independent_outlets,
-                                 alert.reached_at, alert.fired_at)
-    _store_alert(session, alert, facets, effects)
+def alert_payload(alert: AlertFired) -> dict:
+    return alert.model_dump(mode="json", exclude={"schema_version"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -256,11 +188,3 @@ def record_alert(session: Session, alert: AlertFired, effects: Effects) -> None:
 
 def feedback_values(feedback: FeedbackRecorded) -> dict:
     return feedback.model_dump(exclude={"schema_version"})
-
-
-def record_feedback(session: Session, feedback: FeedbackRecorded, effects: Effects) -> None:
-    """Feedback read from the feedback topic (given here or at another replica): stored once."""
-    stmt = _insert_ignore(session, FeedbackRow.__table__).values(**feedback_values(feedback)) \
-        .on_conflict_do_nothing(index_elements=["feedback_id"])
-    if session.execute(stmt).rowcount == 1:
-        effects.feedback_rows += 1

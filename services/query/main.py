@@ -80,7 +80,8 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
         app.state.projector = Projector(engine, kafka.bootstrap_servers, common.namespace, settings.poll_batch,
                                         rules=LiveRules(settings.velocity_outlets, settings.velocity_window_minutes),
-                                        on_commit=[on_commit])
+                                        on_commit=[on_commit], fetch_min_bytes=settings.fetch_min_bytes,
+                                        fetch_max_wait_ms=settings.fetch_max_wait_ms)
         app.state.projector_task = asyncio.create_task(_keep_projecting(app), name="projector")
         app.state.live_tasks = [
             asyncio.create_task(hub.run(), name="feed-hub"),
@@ -220,11 +221,12 @@ async def _export_feedback(app: FastAPI) -> None:
     """Recompute the feedback precision gauges when feedback arrived (API or topic)."""
     settings: QuerySettings = app.state.settings
     changed: asyncio.Event = app.state.feedback_changed
+    known = await asyncio.to_thread(feedback.known_versions)
     while True:
         await changed.wait()
         changed.clear()
         try:
-            await asyncio.to_thread(feedback.refresh, app.state.engine, settings.feedback_max_versions)
+            await asyncio.to_thread(feedback.refresh, app.state.engine, settings.feedback_max_versions, known)
         except Exception as exc:  # noqa: BLE001 - gauges are best effort; the API answers from the database
             log.error("feedback gauges not updated", error=repr(exc))
         await asyncio.sleep(1.0)  # at most one recomputation per second

@@ -91,36 +91,63 @@ def claim_values(row: Any) -> dict:
     from services.query.db import ArticleRevisionRow, ArticleRow, ClusterRow
 
     values = {c.key: getattr(row, c.key) for c in sa_inspect(row).mapper.column_attrs}
+    session = object_session(row)
+    if session is None:
+        return public_claim_values(values)
+    with session.no_autoflush:
+        cluster = session.get(ClusterRow, row.cluster_id)
+        article = session.get(ArticleRow, (row.article_id, row.version))
+        versions = list(session.scalars(
+            select(ArticleRow.version).where(ArticleRow.article_id == row.article_id).order_by(ArticleRow.version)))
+        revisions = [(rev.version, rev.previous_version, rev.revised_at, rev.changes) for rev in session.scalars(
+            select(ArticleRevisionRow).where(ArticleRevisionRow.article_id == row.article_id,
+                                             ArticleRevisionRow.version > row.version)
+            .order_by(ArticleRevisionRow.version))]
+    return public_claim_values(
+        values, cluster=None if cluster is None else {c: getattr(cluster, c) for c in CLUSTER_CONTEXT_COLUMNS},
+        language=article.language if article is not None else None, versions=versions, revisions=revisions)
+
+
+# The ClusterRow columns a claim's cluster context is made of.
+CLUSTER_CONTEXT_COLUMNS = ("first_outlet", "first_seen_at", "first_claim_id", "outlets", "independent_outlets",
+                           "appearance_count")
+
+
+def public_claim_values(values: dict, *, cluster: dict | None = None, language: str | None = None,
+                        versions: list[int] | None = None,
+                        revisions: list[tuple[int, int, datetime, dict]] | None = None) -> dict:
+    """The public claim from a claims row's columns and, when known, what the projection holds around it.
+
+    Pure: the REST API passes what the database holds now, the projection what it holds as the claim
+    is inserted (the live event's snapshot). `cluster`: the ledger's CLUSTER_CONTEXT_COLUMNS;
+    `versions`: the article's known versions; `revisions`: (version, previous_version, revised_at,
+    changes) of the article's later versions, in version order. Without `versions` (no session)
+    only the columns and the enrichment are filled.
+    """
+    values = dict(values)
     enrichment = values.get("enrichment") or {}
     values["attribution"] = {"source": enrichment.get("source"), "via": enrichment.get("via")}
     values["hedged"] = enrichment.get("hedged") if enrichment else None
     values["quantities"] = enrichment.get("quantities") or []
     values["dates"] = enrichment.get("dates") or []
-    session = object_session(row)
-    if session is None:
+    if versions is None:
         return values
-    with session.no_autoflush:
-        cluster = session.get(ClusterRow, row.cluster_id)
-        if cluster is not None:
-            values["cluster"] = {
-                "first_outlet": cluster.first_outlet, "first_seen_at": cluster.first_seen_at,
-                "first_claim_id": cluster.first_claim_id, "outlets": list(cluster.outlets or []),
-                "independent_outlets": cluster.independent_outlets or 0,
-                "appearance_count": cluster.appearance_count, "is_first": cluster.first_claim_id == row.claim_id}
-        article = session.get(ArticleRow, (row.article_id, row.version))
-        values["language"] = article.language if article is not None else None
-        values["article_versions"] = list(session.scalars(
-            select(ArticleRow.version).where(ArticleRow.article_id == row.article_id).order_by(ArticleRow.version)))
-        revisions = []
-        for rev in session.scalars(select(ArticleRevisionRow).where(ArticleRevisionRow.article_id == row.article_id,
-                                                                    ArticleRevisionRow.version > row.version)
-                                   .order_by(ArticleRevisionRow.version)):
-            effect, old_text, new_text = _revision_effect(row.claim_id, rev.version, rev.changes or {})
-            revisions.append({"version": rev.version, "previous_version": rev.previous_version,
-                              "revised_at": rev.revised_at, "effect": effect, "old_text": old_text,
-                              "new_text": new_text})
-        values["revisions"] = revisions
-        values["superseded"] = any(r["effect"] in ("edited", "withdrawn") for r in revisions)
+    if cluster is not None:
+        values["cluster"] = {
+            "first_outlet": cluster["first_outlet"], "first_seen_at": cluster["first_seen_at"],
+            "first_claim_id": cluster["first_claim_id"], "outlets": list(cluster["outlets"] or []),
+            "independent_outlets": cluster["independent_outlets"] or 0,
+            "appearance_count": cluster["appearance_count"],
+            "is_first": cluster["first_claim_id"] == values["claim_id"]}
+    values["language"] = language
+    values["article_versions"] = list(versions)
+    out = []
+    for version, previous_version, revised_at, changes in revisions or ():
+        effect, old_text, new_text = _revision_effect(values["claim_id"], version, changes or {})
+        out.append({"version": version, "previous_version": previous_version, "revised_at": revised_at,
+                    "effect": effect, "old_text": old_text, "new_text": new_text})
+    values["revisions"] = out
+    values["superseded"] = any(r["effect"] in ("edited", "withdrawn") for r in out)
     return values
 
 

@@ -1,22 +1,39 @@
-"""Writes consumed events into the database: idempotent upserts plus offsets, one transaction per batch."""
+"""Writes consumed batches into the database: one transaction per batch, one statement per table.
+
+`apply` reads what the batch's events name in a few `IN (...)` queries (`load`), replays the
+events in memory in order (`services/query/replay.py`), then writes each table with one
+executemany statement (`write`): rows, the live feed's events, the full-text index, fired alerts,
+the outbox and the consumed offsets, all in the same transaction. The result is the same as
+applying the events one by one (tests/unit/test_projection_batch.py). Statements are SQLAlchemy
+Core, upserts through the dialect's `INSERT ... ON CONFLICT` (SQLite and PostgreSQL alike), built
+once per dialect.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from schemas import (AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClusterMerged, ClusterUpdated,
-                     FeedbackRecorded, SentenceAnnotated)
+from schemas import (AlertFired, ClaimDetected, ClusterMerged, ClusterUpdated, FeedbackRecorded,
+                     SentenceAnnotated)
 from schemas.ids import claim_id
 from services.query import feedlog
-from services.query.db import (ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRedirectRow, ClusterRow,
-                               ConsumedOffset, SentenceRow)
+from services.query.db import (AlertRow, ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRedirectRow,
+                               ClusterRow, ConsumedOffset, FeedbackRow, FeedEventRow, OutboxRow, SentenceRow,
+                               fts_enabled)
+from services.query.replay import Known, Ledger, Replay, Writes, claim_row
+
+# Ids per `IN (...)` query: well below SQLite's oldest bound-parameter limit (999).
+CHUNK = 500
+TABLES = (ArticleRow, ArticleRevisionRow, SentenceRow, ClaimRow, ClusterRow)
+COLUMNS = {model.__tablename__: frozenset(model.__table__.columns.keys()) for model in TABLES}
 
 
 @dataclass(frozen=True)
@@ -25,23 +42,6 @@ class Consumed:
     partition: int
     offset: int
     event: BaseModel
-
-
-def _insert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _columns(table, values: dict) -> dict:
-    # Events may carry more than the projection keeps (new optional fields): keep the table's columns.
-    return {k: v for k, v in values.items() if k in table.columns}
-
-
-def _upsert(session: Session, table, values: dict, keys: list[str]) -> None:
-    values = _columns(table, values)
-    stmt = _insert(session, table).values(**values)
-    session.execute(stmt.on_conflict_do_update(index_elements=keys,
-                                               set_={k: v for k, v in values.items() if k not in keys}))
 
 
 def load_offsets(engine: Engine) -> dict[tuple[str, int], int]:
@@ -53,78 +53,217 @@ def apply(engine: Engine, batch: list[Consumed], rules: feedlog.LiveRules | None
           effects: feedlog.Effects | None = None) -> list[ClaimDetected]:
     """Apply a batch; returns the claims that are new to the database (not replays).
 
-    The live feed's events, fired alerts and the outbox are written in the same transaction
-    (`feedlog`); `effects` counts them for the caller.
+    The live feed's events, fired alerts and the outbox are written in the same transaction;
+    `effects` counts them for the caller.
     """
     rules = rules or feedlog.LiveRules()
     effects = effects if effects is not None else feedlog.Effects()
-    new_claims: list[ClaimDetected] = []
     offsets: dict[tuple[str, int], int] = {}
-    with Session(engine) as session, session.begin():
+    with engine.begin() as conn:
+        replay = Replay(load(conn, [item.event for item in batch], rules), rules, effects, COLUMNS)
         for item in batch:
-            event = item.event
-            if isinstance(event, ArticleReceived):
-                _upsert(session, ArticleRow.__table__, event.model_dump(
-                    include={"article_id", "version", "outlet", "url", "title", "credit", "body", "language",
-                             "published_at", "received_at"}), ["article_id", "version"])
-            elif isinstance(event, SentenceAnnotated):
-                values = event.model_dump(include={"sentence_id", "article_id", "version", "index", "text", "start",
-                                                   "end", "claim_score", "is_claim", "model_version", "cluster_id"})
-                values["entities"] = [e.model_dump() for e in event.entities]
-                if values.get("cluster_id") is None:
-                    # The claim (another topic) may have arrived first and carries the cluster.
-                    values.pop("cluster_id", None)
-                    if event.is_claim:
-                        known = session.scalar(select(ClaimRow.cluster_id)
-                                               .where(ClaimRow.claim_id == claim_id(event.article_id, event.text)))
-                        if known:
-                            values["cluster_id"] = known
-                _upsert(session, SentenceRow.__table__, values, ["sentence_id"])
-            elif isinstance(event, ClaimDetected):
-                if _insert_claim(session, event):
-                    new_claims.append(event)
-                    feedlog.record_claim(session, event, effects)
-                # Clusters are decided after annotation: the sentence learns its cluster here.
-                session.execute(update(SentenceRow).where(SentenceRow.sentence_id == event.sentence_id)
-                                .values(cluster_id=surviving_cluster(session, event.cluster_id)))
-            elif isinstance(event, ClusterMerged):
-                _merge_cluster(session, event)
-            elif isinstance(event, ClusterUpdated):
-                if session.get(ClusterRedirectRow, event.cluster_id) is not None:
-                    continue  # an older ledger of a cluster merged since (a replay): the survivor has it
-                values = event.model_dump(mode="json", exclude={"schema_version"})
-                for field in ("first_seen_at", "updated_at"):
-                    values[field] = getattr(event, field)
-                before = feedlog.ledger_before(session, event.cluster_id)
-                _upsert(session, ClusterRow.__table__, values, ["cluster_id"])
-                feedlog.record_cluster(session, event, before, rules, effects)
-            elif isinstance(event, AlertFired):
-                feedlog.record_alert(session, event, effects)
-            elif isinstance(event, FeedbackRecorded):
-                feedlog.record_feedback(session, event, effects)
-            elif isinstance(event, ArticleRevised):
-                _upsert(session, ArticleRevisionRow.__table__, {
-                    "article_id": event.article_id, "version": event.version,
-                    "previous_version": event.previous_version, "revised_at": event.revised_at,
-                    "changes": event.model_dump(mode="json", include={"unchanged", "edited", "withdrawn", "added"}),
-                }, ["article_id", "version"])
+            replay.apply(item.event)
             offsets[(item.topic, item.partition)] = item.offset
-        for (topic, partition), offset in offsets.items():
-            _upsert(session, ConsumedOffset.__table__, {"topic": topic, "partition": partition, "offset": offset},
-                    ["topic", "partition"])
-    return new_claims
+        writes = replay.finish()
+        write(conn, writes, offsets)
+    return writes.new_claims
 
 
-def _merge_cluster(session: Session, event: ClusterMerged) -> None:
+# --------------------------------------------------------------------------------------------------
+# Reading what the batch names
+
+
+_IDS = bindparam("ids", expanding=True)
+_Q_CLAIMS = select(ClaimRow.claim_id, ClaimRow.cluster_id).where(ClaimRow.claim_id.in_(_IDS))
+_Q_SENTENCES = select(SentenceRow.sentence_id, SentenceRow.cluster_id).where(SentenceRow.sentence_id.in_(_IDS))
+_Q_REDIRECTS = select(ClusterRedirectRow.merged_id, ClusterRedirectRow.cluster_id) \
+    .where(ClusterRedirectRow.merged_id.in_(_IDS))
+_Q_LEDGERS = select(ClusterRow.cluster_id, ClusterRow.first_outlet, ClusterRow.first_seen_at, ClusterRow.first_claim_id,
+                    ClusterRow.outlets, ClusterRow.independent_outlets, ClusterRow.appearance_count,
+                    ClusterRow.updated_at).where(ClusterRow.cluster_id.in_(_IDS))
+_Q_APPEARANCES = select(ClusterRow.cluster_id, ClusterRow.appearances).where(ClusterRow.cluster_id.in_(_IDS))
+# Claims per cluster and claim type: the counts, and for facets the best score and the types.
+_Q_COUNTS = select(ClaimRow.cluster_id, ClaimRow.claim_type, func.count(), func.max(ClaimRow.claim_score)) \
+    .where(ClaimRow.cluster_id.in_(_IDS)).group_by(ClaimRow.cluster_id, ClaimRow.claim_type)
+_Q_ENTITIES = select(ClaimRow.cluster_id, ClaimEntityRow.canonical_lower).distinct() \
+    .join(ClaimRow, ClaimRow.claim_id == ClaimEntityRow.claim_id).where(ClaimRow.cluster_id.in_(_IDS))
+_Q_ARTICLES = select(ArticleRow.article_id, ArticleRow.version, ArticleRow.language) \
+    .where(ArticleRow.article_id.in_(_IDS))
+_Q_REVISIONS = select(ArticleRevisionRow.article_id, ArticleRevisionRow.version, ArticleRevisionRow.previous_version,
+                      ArticleRevisionRow.revised_at, ArticleRevisionRow.changes) \
+    .where(ArticleRevisionRow.article_id.in_(_IDS))
+_Q_ALERTS = select(AlertRow.alert_id).where(AlertRow.alert_id.in_(_IDS))
+_Q_FEEDBACK = select(FeedbackRow.feedback_id).where(FeedbackRow.feedback_id.in_(_IDS))
+
+
+def _rows(conn: Connection, query, ids: Iterable) -> Iterable:
+    ids = sorted(set(ids))
+    for i in range(0, len(ids), CHUNK):
+        yield from conn.execute(query, {"ids": ids[i:i + CHUNK]})
+
+
+def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) -> Known:
+    """What the database holds now for every id the events name."""
+    claims, sentences, clusters, alert_clusters, articles, alerts, feedback = (set() for _ in range(7))
+    faceted = set()  # clusters whose facets the batch may show (their ledger changes, an alert, a merge)
+    for event in events:
+        if isinstance(event, SentenceAnnotated):
+            sentences.add(event.sentence_id)
+            if event.cluster_id is None and event.is_claim:
+                claims.add(claim_id(event.article_id, event.text))
+        elif isinstance(event, ClaimDetected):
+            claims.add(event.claim_id)
+            sentences.add(event.sentence_id)
+            clusters.add(event.cluster_id)
+            articles.add(event.article_id)
+        elif isinstance(event, ClusterMerged):
+            clusters.update((event.cluster_id, event.merged_id))
+            faceted.update((event.cluster_id, event.merged_id))
+        elif isinstance(event, ClusterUpdated):
+            clusters.add(event.cluster_id)
+            faceted.add(event.cluster_id)
+            alerts.add(feedlog.alert_id(event.cluster_id, rules.velocity_outlets, rules.velocity_window_minutes))
+        elif isinstance(event, AlertFired):
+            alerts.add(event.alert_id)
+            clusters.add(event.cluster_id)
+            faceted.add(event.cluster_id)
+            alert_clusters.add(event.cluster_id)
+        elif isinstance(event, FeedbackRecorded):
+            feedback.add(event.feedback_id)
+    known = Known()
+    known.claims.update(_rows(conn, _Q_CLAIMS, claims))
+    known.sentences.update(_rows(conn, _Q_SENTENCES, sentences))
+    known.redirects.update(_rows(conn, _Q_REDIRECTS, clusters))
+    clusters |= set(known.redirects.values())  # where the claims of a merged cluster go
+    for row in _rows(conn, _Q_LEDGERS, clusters):
+        known.ledgers[row[0]] = Ledger(*row[1:])
+    for cluster, appearances in _rows(conn, _Q_APPEARANCES, alert_clusters):
+        known.ledgers[cluster].appearances = appearances
+    for cluster, claim_type, count, score in _rows(conn, _Q_COUNTS, clusters):
+        known.claim_counts[cluster] = known.claim_counts.get(cluster, 0) + count
+        if cluster in faceted:
+            known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).add(
+                score, [claim_type] if claim_type else ())
+    # The claims of the other clusters add to facets nobody reads in this batch: not loaded.
+    for cluster, entity in _rows(conn, _Q_ENTITIES, faceted):
+        known.cluster_claims.setdefault(cluster, feedlog.ClusterClaims()).entities.add(entity)
+    for article, version, language in _rows(conn, _Q_ARTICLES, articles):
+        known.articles.setdefault(article, {})[version] = language
+    for article, version, previous, revised_at, changes in _rows(conn, _Q_REVISIONS, articles):
+        known.revisions.setdefault(article, {})[version] = (version, previous, revised_at, changes)
+    known.alerts.update(row[0] for row in _rows(conn, _Q_ALERTS, alerts))
+    known.feedback.update(row[0] for row in _rows(conn, _Q_FEEDBACK, feedback))
+    return known
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing: one statement per table
+
+
+_STATEMENTS: dict[tuple, object] = {}
+
+
+def _insert(dialect: str, table):
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _statement(conn: Connection, name: str, build):
+    """A statement built once per dialect: building costs more than executing it for a few rows."""
+    key = (conn.dialect.name, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(conn.dialect.name)
+    return stmt
+
+
+def _upsert(conn: Connection, model, rows: list[dict], keys: tuple[str, ...]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE, one executemany per set of columns (one set in practice)."""
+    by_columns: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(row), []).append(row)
+    for columns, same in by_columns.items():
+        def build(dialect: str, columns=columns):
+            stmt = _insert(dialect, model.__table__)
+            return stmt.on_conflict_do_update(index_elements=list(keys),
+                                              set_={c: stmt.excluded[c] for c in columns if c not in keys})
+
+        conn.execute(_statement(conn, (model.__tablename__, columns), build), same)
+
+
+def _insert_new(conn: Connection, model, rows: list[dict], keys: tuple[str, ...]) -> None:
+    """One executemany INSERT ... ON CONFLICT DO NOTHING."""
+    if rows:
+        conn.execute(_statement(conn, (model.__tablename__, "new"), lambda dialect: _insert(dialect, model.__table__)
+                                .on_conflict_do_nothing(index_elements=list(keys))), rows)
+
+
+_SENTENCE_MOVE = update(SentenceRow.__table__).where(SentenceRow.__table__.c.sentence_id == bindparam("sid")) \
+    .values(cluster_id=bindparam("cid"))
+_FTS_INSERT = text("INSERT INTO claims_fts(rowid, text) VALUES (:seq, :text)")
+_FEED_INSERT = FeedEventRow.__table__.insert()
+_OUTBOX_INSERT = OutboxRow.__table__.insert()
+
+
+def write(conn: Connection, writes: Writes, offsets: dict[tuple[str, int], int]) -> None:
+    for event in writes.merges:  # rare: one at a time, in order, before the rows that already follow them
+        merge_cluster(conn, event)
+    _upsert(conn, ArticleRow, list(writes.articles.values()), ("article_id", "version"))
+    _upsert(conn, SentenceRow, list(writes.sentences.values()), ("sentence_id",))
+    if writes.moved:
+        conn.execute(_SENTENCE_MOVE, [{"sid": sid, "cid": cluster} for sid, cluster in writes.moved.items()])
+    seqs = _insert_claims(conn, list(writes.claims.values()))
+    _upsert(conn, ClusterRow, list(writes.ledgers.values()), ("cluster_id",))
+    _upsert(conn, ArticleRevisionRow, list(writes.revisions.values()), ("article_id", "version"))
+    _insert_new(conn, AlertRow, writes.alerts, ("alert_id",))
+    if writes.outbox:
+        conn.execute(_OUTBOX_INSERT, writes.outbox)
+    _insert_new(conn, FeedbackRow, writes.feedback, ("feedback_id",))
+    feed = []
+    now = datetime.now(timezone.utc)
+    for event in writes.feed:
+        if event.claim_id is not None and event.type in ("claim", "appearance"):
+            if event.claim_id not in seqs:
+                continue  # inserted meanwhile by another writer of the database: its event is logged there
+            event.payload["seq"] = seqs[event.claim_id]
+        feed.append({"type": event.type, "cluster_id": event.cluster_id, "claim_id": event.claim_id,
+                     "facets": event.facets, "payload": event.payload, "created_at": now})
+    if feed:
+        conn.execute(_FEED_INSERT, feed)
+    _upsert(conn, ConsumedOffset, [{"topic": t, "partition": p, "offset": o} for (t, p), o in offsets.items()],
+            ("topic", "partition"))
+
+
+def _insert_claims(conn: Connection, rows: list[dict]) -> dict[str, int]:
+    """Insert the new claims, their entities and their full-text entries; claim id -> seq of those inserted."""
+    if not rows:
+        return {}
+    table = ClaimRow.__table__
+    stmt = _statement(conn, ("claims", "new"), lambda dialect: _insert(dialect, table)
+                      .on_conflict_do_nothing(index_elements=["claim_id"]).returning(table.c.claim_id, table.c.seq))
+    seqs = dict(conn.execute(stmt, rows).all())
+    entities, fts = [], []
+    for row in rows:
+        if row["claim_id"] not in seqs:
+            continue
+        fts.append({"seq": seqs[row["claim_id"]], "text": row["text"]})
+        for canonical in sorted({e["canonical"] for e in row["entities"]}):
+            entities.append({"claim_id": row["claim_id"], "canonical": canonical, "canonical_lower": canonical.lower()})
+    _insert_new(conn, ClaimEntityRow, entities, ("claim_id", "canonical"))
+    if fts and fts_enabled(conn.engine):
+        conn.execute(_FTS_INSERT, fts)
+    return seqs
+
+
+def merge_cluster(conn: Connection, event: ClusterMerged) -> None:
     """Claims, sentences and feed views of the merged cluster move to the survivor; its old id redirects."""
-    _upsert(session, ClusterRedirectRow.__table__, {"merged_id": event.merged_id, "cluster_id": event.cluster_id},
-            ["merged_id"])
+    _upsert(conn, ClusterRedirectRow, [{"merged_id": event.merged_id, "cluster_id": event.cluster_id}],
+            ("merged_id",))
     # Earlier merges into the cluster that is now merged in turn point at the new survivor.
-    session.execute(update(ClusterRedirectRow).where(ClusterRedirectRow.cluster_id == event.merged_id)
-                    .values(cluster_id=event.cluster_id))
+    conn.execute(update(ClusterRedirectRow).where(ClusterRedirectRow.cluster_id == event.merged_id)
+                 .values(cluster_id=event.cluster_id))
     for table in (ClaimRow, SentenceRow):
-        session.execute(update(table).where(table.cluster_id == event.merged_id).values(cluster_id=event.cluster_id))
-    session.execute(delete(ClusterRow).where(ClusterRow.cluster_id == event.merged_id))
+        conn.execute(update(table).where(table.cluster_id == event.merged_id).values(cluster_id=event.cluster_id))
+    conn.execute(delete(ClusterRow).where(ClusterRow.cluster_id == event.merged_id))
 
 
 def surviving_cluster(session: Session, cluster_id: str) -> str:
@@ -134,21 +273,7 @@ def surviving_cluster(session: Session, cluster_id: str) -> str:
 
 
 def _insert_claim(session: Session, claim: ClaimDetected) -> bool:
-    values = claim.model_dump(exclude={"schema_version", "sentence_id", "merged_clusters"})
-    values["cluster_id"] = surviving_cluster(session, claim.cluster_id)
-    values["entities"] = [e.model_dump() for e in claim.entities]
-    values["seen_at"] = claim.published_at or claim.received_at
-    values["claim_type"] = claim.enrichment.claim_type if claim.enrichment else None
-    values = _columns(ClaimRow.__table__, values)
-    stmt = _insert(session, ClaimRow.__table__).values(**values).on_conflict_do_nothing(index_elements=["claim_id"])
-    if session.execute(stmt).rowcount != 1:
-        return False  # replayed: keep its original feed position
-    for canonical in sorted({e.canonical for e in claim.entities}):
-        session.execute(_insert(session, ClaimEntityRow.__table__)
-                        .values(claim_id=claim.claim_id, canonical=canonical, canonical_lower=canonical.lower())
-                        .on_conflict_do_nothing())
-    return True
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Insert one claim outside a batch (tests); False when it was there already."""
+    conn = session.connection()
+    row = claim_row(claim, surviving_cluster(session, claim.cluster_id), COLUMNS["claims"])
+    return bool(_insert_claims(conn, [row]))

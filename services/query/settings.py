@@ -21,6 +21,11 @@ class QuerySettings(BaseSettings):
                                                         "checks its lease and re-reads the watchlists")
     follower_poll_s: float = Field(0.5, gt=0, description="Replicas on one PostgreSQL database: how often the live "
                                                           "feed looks for events another replica wrote")
+    fetch_min_bytes: int = Field(256 * 1024, ge=1, description="The broker answers a fetch once this much is "
+                                                               "waiting or after fetch_max_wait_ms: live traffic "
+                                                               "comes in fewer, larger batches")
+    fetch_max_wait_ms: int = Field(300, ge=0, le=5000, description="Longest a fetch waits for fetch_min_bytes "
+                                                                   "(what it may add to freshness)")
     max_request_bytes: int = 64 * 1024
     watchdog_stall_s: float = Field(60.0, ge=0, description="A partition with messages waiting and no projected "
                                                             "progress for this long restarts the projection "

@@ -331,8 +331,11 @@ def driven(stack, prometheus):
     feedback = _post_feedback_if_offered(stack, claims[0]["claim_id"])
     wait_for(lambda: httpx.get(f"{stack.query}/leaderboards").json()["clusters"], timeout=60,
              message="the trending clusters computed")
-    wait_for(lambda: _metric_lines(stack.query, "claimstream_query_messages_rejected_total"), timeout=60,
-             message="the poison rejected by the query projection")
+    # The series exists at 0 from start-up: wait for the poison's count on the claims topic.
+    wait_for(lambda: any(not line.endswith(" 0.0")
+                         for line in _metric_lines(stack.query, "claimstream_query_messages_rejected_total")
+                         if 'topic="claims"' in line and 'reason="not_json"' in line),
+             timeout=60, message="the poison rejected by the query projection")
     wait_for(lambda: any(not line.endswith(" 0.0")
                          for line in _metric_lines(stack.processors, "claimstream_processor_deadletters_total")
                          if 'stage="match"' in line and 'reason="not_json"' in line),
@@ -341,7 +344,8 @@ def driven(stack, prometheus):
     wait_for(lambda: (lines := _metric_lines(stack.processors, "claimstream_processor_consumer_lag_messages"))
              and all(line.endswith(" 0.0") for line in lines), timeout=90, message="processor lag back to 0")
     # And Prometheus has scraped the latest state.
-    prometheus.require_data('claimstream_query_messages_rejected_total{topic="claims"}', timeout=60)
+    prometheus.require_data('claimstream_query_messages_rejected_total{topic="claims",reason="not_json"} > 0',
+                            timeout=60)
     prometheus.require_data("claimstream_query_trending_cluster_appearances", timeout=60)
     return {"run": run, "outlets": outlets, "claims": claims, "feedback": feedback}
 

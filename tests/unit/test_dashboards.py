@@ -301,3 +301,16 @@ def test_leaderboards_count_named_entities_once_per_claim_in_the_window(tmp_path
                                {"entity": "Chile", "claims": 1}]
     assert boards.clusters == [{"cluster_id": "c_1", "text": "The ledger's text", "appearances": 3, "outlets": 3}]
     engine.dispose()
+
+
+def test_the_reason_labels_counted_are_the_ones_created_at_start_up() -> None:
+    # Series are created at 0 for the known reasons only (tests/integration/test_metrics_first_scrape.py).
+    from schemas.codec import DECODE_REASONS
+    from services.ingest.service import REJECT_REASONS
+
+    ingest = "\n".join(p.read_text() for p in (ROOT / "services" / "ingest").rglob("*.py"))
+    used = set(re.findall(r'REJECTED\.labels\(\s*"([a-z_]+)"', ingest))
+    assert used and used <= set(REJECT_REASONS), f"add {sorted(used - set(REJECT_REASONS))} to REJECT_REASONS"
+    codec = (ROOT / "schemas" / "codec.py").read_text()
+    raised = set(re.findall(r'DecodeError\(\s*"([a-z_]+)"', codec))
+    assert raised and raised <= set(DECODE_REASONS), f"add {sorted(raised - set(DECODE_REASONS))} to DECODE_REASONS"
