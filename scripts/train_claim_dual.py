@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from train_claim_transformer import (  # noqa: E402
     HIDDEN, MASK_NEG, TOKENIZER_FILE, average_precision, best_threshold, ece, export_int8, find_base_model,
-    length_batches, load_tokenizer, log, pad_batch, prf, quant_note, quantize_int8, read_checkthat_dir, save_tokenizer,
+    length_batches, load_tokenizer, log, pad_batch, prf, quant_note, read_checkthat_dir, save_tokenizer,
 )
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -399,7 +399,7 @@ def train(args, base: Path, tok_sha: str) -> dict:
                 held_figs[name][str(src)] = _figures(y[s], p[s], thresholds[name])
     log(f"calibration {cal}; thresholds {thresholds}")
 
-    export_int8(model, args.out / ONNX_NAME, args.work_dir, "dual", "logits", tok, keep_ffn_out=False, fuse=args.fuse)
+    export_int8(model, args.out / ONNX_NAME, args.work_dir, "dual", "logits", tok, keep_ffn_out=False)
     today = datetime.now(timezone.utc).date().isoformat()
     meta = {
         "model_version": f"dual-minilm-l6-int8-{today}",
@@ -426,18 +426,13 @@ def train(args, base: Path, tok_sha: str) -> dict:
             "cw_weight": args.cw_weight, "minutes": round(minutes, 1), "minutes_budget": args.minutes,
             "stopped_on_time_budget": stopped, "threads": args.threads, "history": history,
         },
-        "quantisation": _quant_note(args.fuse),
+        "quantisation": quant_note(False),
         "figures": {"heldout": held_figs},
     }
     (args.out / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     meta["figures"].update(evaluate_runtime(args, args.out / META_NAME))
     (args.out / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
-
-
-def _quant_note(fuse: bool) -> str:
-    return quant_note(False) + ("; residual+LayerNorm and bias+GELU fused first (onnxruntime transformer optimizer)"
-                                if fuse else "")
 
 
 def _figures(y, p, threshold) -> dict:
@@ -524,11 +519,6 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--eval-only", action="store_true", help="evaluate the model files in --out and update the metadata")
-    ap.add_argument("--no-fuse", dest="fuse", action="store_false",
-                    help="quantise the plain export (default: fuse LayerNorm and GELU first; ~28%% less CPU)")
-    ap.add_argument("--requantize", action="store_true",
-                    help="quantise --work-dir/dual-fp32.onnx of the last run again into --out, then evaluate "
-                         "(the calibration was fitted on the float logits, so it stays)")
     args = ap.parse_args()
 
     import torch
@@ -536,12 +526,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    if args.eval_only or args.requantize:
+    if args.eval_only:
         meta_path = args.out / META_NAME
         meta = json.loads(meta_path.read_text())
-        if args.requantize:
-            quantize_int8(args.work_dir / "dual-fp32.onnx", args.out / ONNX_NAME, args.work_dir, "dual", fuse=args.fuse)
-            meta["quantisation"] = _quant_note(args.fuse)
         meta.setdefault("figures", {}).update(evaluate_runtime(args, meta_path))
         meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return 0

