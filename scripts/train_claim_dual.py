@@ -459,9 +459,9 @@ def eval_sets(data: Path, devset: Path | None) -> dict:
         sets["checkthat2021_1b_dev"] = (t, y, "checkworthy", "out-of-domain (other debates, later speaker)")
     f = data / "checkthat2021_1a_tweets" / "dataset_dev_v1_english.tsv"
     if f.exists():
-        t, c, w = read_ct21_tweets(f)
+        # Check-worthiness only: the dev file's claim column is 0 on every row (not labelled).
+        t, _, w = read_ct21_tweets(f)
         sets["checkthat2021_1a_dev"] = (t, w, "checkworthy", "dev (COVID tweets; its train split is trained on)")
-        sets["checkthat2021_1a_dev_claim"] = (t, c, "claim", "dev (COVID tweets; its train split is trained on)")
     f = data / "checkthat2022_1a_tweets" / "CT22_english_1A_checkworthy_dev.tsv"
     if f.exists():
         t, y = read_tsv_tweets(f)
