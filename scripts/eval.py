@@ -2,6 +2,7 @@
 """Measure ClaimStream's NLP on the shared public data sets: one table, also written as JSON.
 
     .venv/bin/python scripts/eval.py [--data ../shared/data] [--out test-output/eval.json] [--quick]
+        [--only devpool,claims,...]   (a few sections only, e.g. to compare two claim models)
 
 Rows (metric, value, target, met, note; plus a machine-readable status):
   split.*     sentence-splitting accuracy on both English golden-rule sets, and the
