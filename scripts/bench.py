@@ -242,7 +242,7 @@ class Tracker:
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return all(self.done_at(i) is not None for i in ids)
 
@@ -334,7 +334,7 @@ class Bench:
                 tracker.changed.clear()
                 try:
                     await asyncio.wait_for(tracker.changed.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             chunk = self.supply.take(cfg.batch)

@@ -194,7 +194,7 @@ class Load:
             k += 1
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, t0 + k * interval - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _post(self, articles: list[dict]) -> None:

@@ -29,14 +29,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from train_claim_dual import (  # noqa: E402
-    DEFAULT_DATA, _figures, eval_sets, holdout_split, log, training_rows,
+    DEFAULT_DATA,
+    _figures,
+    eval_sets,
+    holdout_split,
+    log,
+    training_rows,
 )
 from train_claim_transformer import best_threshold  # noqa: E402
 
 
 def l3_encoder(threads: int):
-    import onnxruntime as ort
     import site
+
+    import onnxruntime as ort
 
     from services.nlp.embeddings import OnnxTextModel
 

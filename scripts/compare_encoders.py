@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import eval_dedup  # noqa: E402  (scripts/: its STS and MSRP readers)
+
 from services.nlp.embeddings import MODELS_DIR, SentenceEmbedder, benchmark, sample_sentences  # noqa: E402
 
 WORK = ROOT.parent

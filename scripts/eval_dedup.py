@@ -91,8 +91,8 @@ for path in (ROOT, Path(__file__).resolve().parent):  # the package, and the scr
         sys.path.insert(0, str(path))
 
 import numpy as np  # noqa: E402
-
 from news_corpus import read_corpus  # noqa: E402
+
 from services.nlp import matching, pairmodel  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 

@@ -75,8 +75,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from train_claim_transformer import (  # noqa: E402
-    HIDDEN, MASK_NEG, TOKENIZER_FILE, average_precision, best_threshold, ece, export_int8, find_base_model,
-    length_batches, load_tokenizer, log, pad_batch, prf, quant_note, read_checkthat_dir, save_tokenizer,
+    HIDDEN,
+    MASK_NEG,
+    TOKENIZER_FILE,
+    average_precision,
+    best_threshold,
+    ece,
+    export_int8,
+    find_base_model,
+    length_batches,
+    load_tokenizer,
+    log,
+    pad_batch,
+    prf,
+    quant_note,
+    read_checkthat_dir,
+    save_tokenizer,
 )
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

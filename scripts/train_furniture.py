@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.nlp import furniture as fur  # noqa: E402
-from services.nlp.clean import body_lines, layout  # noqa: E402
+from services.nlp import furniture as fur
+from services.nlp.clean import body_lines, layout
 
 DEFAULT_CORPORA = ["/work/shared/devset", "/work/train/t1", "/work/train/t2"]
 DEFAULT_SENTENCES = "/work/sentences/*.jsonl"

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from news_corpus import read_corpus  # noqa: E402  (scripts/, on the path as the script's own folder)
+
 from services.nlp import entities, matching, pairmodel  # noqa: E402
 from services.nlp.types import EntityMention  # noqa: E402
 

@@ -207,12 +207,12 @@ class ResilientProducer:
                 else:
                     try:
                         await asyncio.wait_for(_send_once(producer, records), max(0.01, give_up - time.monotonic()))
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         raise KafkaTimeoutError(f"no acknowledgement within {deadline_s:.0f} s") from None
                 return attempt
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 action = failure_action(exc)
                 self._on_failure(action)
                 if action == "raise" or (give_up is not None and time.monotonic() >= give_up):

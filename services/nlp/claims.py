@@ -150,7 +150,7 @@ class ClaimModel:
         self.metadata: dict = data.get("metrics", {})
 
     @classmethod
-    def load(cls, path: str | Path) -> "ClaimModel":
+    def load(cls, path: str | Path) -> ClaimModel:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             return cls(json.load(f))
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import time
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace

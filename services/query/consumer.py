@@ -14,9 +14,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.orm import Session
 
 from schemas import (
-    ArticleRevised,
     AlertFired,
     ArticleReceived,
+    ArticleRevised,
     ClaimDetected,
     ClusterEvent,
     DecodeError,

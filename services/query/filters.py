@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import String, Select, and_, cast, column, exists, func, or_, select, table
+from sqlalchemy import Select, String, and_, cast, column, exists, func, or_, select, table
 from sqlalchemy.engine import Engine
 
 from services.common.types import iso_datetime

@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import Counter
 
+from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.http import (
     NO_CDN_DOCS,
-    add_offline_docs,
     BodySizeLimit,
     RequestTimeout,
     add_metrics_route,
+    add_offline_docs,
     error_responses,
     install_error_handlers,
 )
-from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, ProgressWatch, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
@@ -28,8 +28,17 @@ from services.query.db import make_engine
 from services.query.feedlog import Effects, LiveRules
 from services.query.live import FeedHub
 from services.query.outbox import OutboxPublisher
-from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, revisions, \
-    trending, watchlists
+from services.query.routers import (
+    articles,
+    claims,
+    clusters,
+    feedback as feedback_routes,
+    health,
+    page,
+    revisions,
+    trending,
+    watchlists,
+)
 from services.query.settings import QuerySettings
 from services.query.webhooks import WebhookDispatcher
 

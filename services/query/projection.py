@@ -11,12 +11,28 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from schemas import (AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClusterMerged, ClusterUpdated,
-                     FeedbackRecorded, SentenceAnnotated)
+from schemas import (
+    AlertFired,
+    ArticleReceived,
+    ArticleRevised,
+    ClaimDetected,
+    ClusterMerged,
+    ClusterUpdated,
+    FeedbackRecorded,
+    SentenceAnnotated,
+)
 from schemas.ids import claim_id
 from services.query import feedlog
-from services.query.db import (ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRedirectRow, ClusterRow,
-                               ConsumedOffset, SentenceRow)
+from services.query.db import (
+    ArticleRevisionRow,
+    ArticleRow,
+    ClaimEntityRow,
+    ClaimRow,
+    ClusterRedirectRow,
+    ClusterRow,
+    ConsumedOffset,
+    SentenceRow,
+)
 
 
 @dataclass(frozen=True)

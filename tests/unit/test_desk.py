@@ -10,11 +10,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from schemas import (ArticleReceived, ArticleRevised, ClaimDetected, ClaimEnrichment, ClaimRevision,
-                     ClusterAppearance, ClusterUpdated)
+from schemas import (
+    ArticleReceived,
+    ArticleRevised,
+    ClaimDetected,
+    ClaimEnrichment,
+    ClaimRevision,
+    ClusterAppearance,
+    ClusterUpdated,
+)
 from schemas.events import DateMention, Entity, Quantity
 from services.common.http import install_error_handlers
 from services.query import projection

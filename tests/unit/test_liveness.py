@@ -107,7 +107,7 @@ class _StuckProjector:
         self.log.append("run")
         await asyncio.Event().wait()
 
-    def clone(self) -> "_StuckProjector":
+    def clone(self) -> _StuckProjector:
         self.log.append("clone")
         return _StuckProjector(self.log)
 

@@ -128,8 +128,9 @@ def entity_warnings(engine: Engine, filters: dict) -> list[str]:
                                     "know it: the watchlist is saved but matches nothing until a claim names it"
                                     + (f"; did you mean: {', '.join(close[:5])}?" if close else ""))
         if entity_id and (gazetteer is None or gazetteer.get(entity_id) is None):
-            from services.query.db import ClaimRow
             from sqlalchemy import String, cast
+
+            from services.query.db import ClaimRow
 
             seen = session.scalar(select(ClaimRow.seq).where(cast(ClaimRow.entities, String)
                                                              .contains(f'"{entity_id}"')).limit(1))
