@@ -64,11 +64,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-logging.getLogger("aiokafka").setLevel(logging.ERROR)
-import stackctl  # noqa: E402
-from stackctl import ROOT, MachineLoad, cpu_seconds, log  # noqa: E402
+import stackctl
+from samples.generator import make_article, word_count
+from stackctl import ROOT, MachineLoad, cpu_seconds, log
 
-from samples.generator import make_article, word_count  # noqa: E402
+logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
 STAGES = ("split", "annotate", "match", "cluster", "revise")
 
@@ -430,7 +430,8 @@ class Bench:
         await tracker.wait_done(ids, cfg.drain_timeout_s)
         with_claims = [i for i in ids if tracker.articles.get(i) and tracker.articles[i].expected]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(i in first_claim for i in with_claims):
+        # polls what the listener fills in, under a deadline: no event to wait on
+        while time.monotonic() < deadline and not all(i in first_claim for i in with_claims):  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.nlp.split import split_sentences  # noqa: E402
+from services.nlp.split import split_sentences  # noqa: E402 - needs the sys.path set-up above
 
 BENCH_FILE = ROOT / "samples" / "news_bench.txt"
 

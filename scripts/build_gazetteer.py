@@ -35,7 +35,7 @@ import json
 import re
 import sys
 import unicodedata
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -699,7 +699,7 @@ def build() -> dict:
     check(entries)
     return {
         "schema_version": SCHEMA_VERSION,
-        "built_at": date.today().isoformat(),
+        "built_at": datetime.now(timezone.utc).date().isoformat(),
         "offices_as_of": OFFICES_AS_OF,
         "note": "Office-holders are as known on offices_as_of (not on built_at); "
                 "review PEOPLE in scripts/build_gazetteer.py and rebuild. Entries with source geonames: "

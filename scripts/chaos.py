@@ -93,11 +93,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
-import stackctl  # noqa: E402
-from stackctl import ROOT, log  # noqa: E402
+import stackctl
+from samples.generator import make_article
+from stackctl import ROOT, log
 
-from samples.generator import make_article  # noqa: E402
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
 
 PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "annotations")
 QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")

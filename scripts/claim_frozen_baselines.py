@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_claim_dual import (  # noqa: E402
+from train_claim_dual import (  # noqa: E402 - needs the sys.path set-up above
     DEFAULT_DATA,
     _figures,
     eval_sets,
@@ -36,7 +36,7 @@ from train_claim_dual import (  # noqa: E402
     log,
     training_rows,
 )
-from train_claim_transformer import best_threshold  # noqa: E402
+from train_claim_transformer import best_threshold  # noqa: E402 - needs the sys.path set-up above
 
 
 def l3_encoder(threads: int):

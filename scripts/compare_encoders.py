@@ -36,9 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import eval_dedup  # noqa: E402  (scripts/: its STS and MSRP readers)
-
-from services.nlp.embeddings import MODELS_DIR, SentenceEmbedder, benchmark, sample_sentences  # noqa: E402
+import eval_dedup  # noqa: E402 - scripts/: its STS and MSRP readers
+from services.nlp.embeddings import (  # noqa: E402 - needs the sys.path set-up above
+    MODELS_DIR,
+    SentenceEmbedder,
+    benchmark,
+    sample_sentences,
+)
 
 WORK = ROOT.parent
 

@@ -85,16 +85,16 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, Path(__file__).resolve().parent):  # the package, and the scripts' own helpers
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import numpy as np  # noqa: E402
-from news_corpus import read_corpus  # noqa: E402
-
-from services.nlp import matching, pairmodel  # noqa: E402
-from services.nlp.types import EntityMention  # noqa: E402
+from news_corpus import read_corpus  # noqa: E402 - needs the sys.path set-up above
+from services.nlp import matching, pairmodel  # noqa: E402 - needs the sys.path set-up above
+from services.nlp.types import EntityMention  # noqa: E402 - needs the sys.path set-up above
 
 OWN_SETS = ("dedup_eval", "dedup_heldout", "dedup_fresh", "dedup_fresh2")
 DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
@@ -683,7 +683,7 @@ class Generator:
     def parts(self, i: int) -> list:
         r = random.Random(self.seed * 1_000_003 + i)
         C, C2 = (self.country(r), "GPE"), (self.country(r), "GPE")
-        city, P, O, O2 = (self.city(r), "GPE"), (self.person(r), "PERSON"), (self.org(r), "ORG"), (self.org(r), "ORG")
+        city, P, Org, Org2 = (self.city(r), "GPE"), (self.person(r), "PERSON"), (self.org(r), "ORG"), (self.org(r), "ORG")
         n, pct = r.randint(2, 9800), f"{r.randint(1, 40)}.{r.randint(0, 9)}"
         year, month, day = r.randint(2015, 2025), r.choice(_MONTHS), r.choice(_DAYS)
         up = r.random() < 0.5
@@ -693,9 +693,9 @@ class Generator:
         if t == 1:
             return [f"{n % 300 + 2} people were killed when {r.choice(_EVENTS)} hit ", city, ", ", C, f", on {day}."]
         if t == 2:
-            return [O, f" reported a {pct}% {'rise' if up else 'fall'} in {r.choice(_METRICS)} for {month}."]
+            return [Org, f" reported a {pct}% {'rise' if up else 'fall'} in {r.choice(_METRICS)} for {month}."]
         if t == 3:
-            return ["Police in ", city, f" arrested {n % 400 + 2} people after protests against ", O, "."]
+            return ["Police in ", city, f" arrested {n % 400 + 2} people after protests against ", Org, "."]
         if t == 4:
             return ["The central bank of ", C, f" {'raised' if up else 'cut'} its main interest rate to {pct}%."]
         if t == 5:
@@ -703,13 +703,13 @@ class Generator:
         if t == 6:
             return ["Exports from ", C, " to ", C2, f" {'rose' if up else 'fell'} {pct}% in {year}."]
         if t == 7:
-            return [O, f" will cut {n:,} jobs at its plant in ", city, "."]
+            return [Org, f" will cut {n:,} jobs at its plant in ", city, "."]
         if t == 8:
             return [C, f" has deployed {n:,} troops near its border with ", C2, "."]
         if t == 9:
             return ["Voters in ", city, " elected ", P, f" as mayor with {pct}% of the vote."]
         if t == 10:
-            return [O, " agreed to buy ", O2, f" for ${n % 90 + 1}bn."]
+            return [Org, " agreed to buy ", Org2, f" for ${n % 90 + 1}bn."]
         if t == 11:
             return [f"A magnitude {r.randint(40, 79) / 10:.1f} earthquake struck near ", city, ", ", C, f", on {day}."]
         return [f"Average rents in the capital rose {pct}% in {year}, the highest rise in {n % 30 + 2} years."]
@@ -805,11 +805,6 @@ class BulkFeatures:
             if f != g or not (f.minhash == g.minhash).all() or not (f.vector == g.vector).all():
                 return False
         return True
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def rss_bytes() -> int:

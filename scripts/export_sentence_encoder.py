@@ -78,7 +78,7 @@ CHECK = [
 
 
 def log(msg: str) -> None:
-    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+    print(f"[{datetime.now().astimezone().strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def sha256(path: Path) -> str:

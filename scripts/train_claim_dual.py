@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_claim_transformer import (  # noqa: E402
+from train_claim_transformer import (  # noqa: E402 - needs the sys.path set-up above
     HIDDEN,
     MASK_NEG,
     TOKENIZER_FILE,

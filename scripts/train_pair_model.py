@@ -31,10 +31,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from news_corpus import read_corpus  # noqa: E402  (scripts/, on the path as the script's own folder)
-
-from services.nlp import entities, matching, pairmodel  # noqa: E402
-from services.nlp.types import EntityMention  # noqa: E402
+from news_corpus import read_corpus  # noqa: E402 - scripts/, on the path as the script's own folder
+from services.nlp import entities, matching, pairmodel  # noqa: E402 - needs the sys.path set-up above
+from services.nlp.types import EntityMention  # noqa: E402 - needs the sys.path set-up above
 
 HARD_WEIGHT = 4.0
 PAIR_WEIGHT = 2.0

@@ -108,7 +108,7 @@ async def wait_for_broker(bootstrap_servers: str, timeout: float = 60.0) -> None
         finally:
             try:
                 await admin.close()
-            except Exception:  # closing a client that never connected
+            except Exception:  # noqa: BLE001 - closing a client that never connected
                 pass
         await asyncio.sleep(0.5)
     raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout:.0f}s: {last}")

@@ -81,7 +81,7 @@ def test_a_blocking_call_shows_as_loop_lag() -> None:
     async def scenario() -> None:
         task = asyncio.create_task(LoopLagProbe(histogram, gauge, interval_s=0.05).run())
         await asyncio.sleep(0.12)
-        time.sleep(0.4)  # holds the loop, as CPU-bound work in a handler would
+        time.sleep(0.4)  # noqa: ASYNC251 - holds the loop on purpose, as CPU-bound work in a handler would
         await asyncio.sleep(0.12)
         task.cancel()
 
