@@ -125,9 +125,9 @@ def evaluate(meta_path: Path, sets: dict, speed_texts: list[str], speed_seconds:
     def cos(a: list[str], b: list[str]) -> np.ndarray:
         todo = sorted({t for t in a + b if t not in cache})
         if todo:
-            for t, v in zip(todo, emb.embed(todo)):
+            for t, v in zip(todo, emb.embed(todo), strict=True):
                 cache[t] = v
-        return np.array([float(cache[x] @ cache[z]) for x, z in zip(a, b)])
+        return np.array([float(cache[x] @ cache[z]) for x, z in zip(a, b, strict=True)])
 
     if "sts" in sets:
         gold, a, b = sets["sts"]

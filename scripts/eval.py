@@ -183,11 +183,11 @@ def print_table(rows: list[dict], out=sys.stdout) -> None:
     cells = [(r["metric"], _fmt_value(r), r["target"] or "—", _fmt_met(r), r["note"]) for r in rows]
     head = ("metric", "value", "target", "met", "note")
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(4)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  " + head[4]
+    line = "  ".join(h.ljust(w) for h, w in zip(head[:4], widths, strict=True)) + "  " + head[4]
     print(line, file=out)
     print("-" * min(len(line) + 60, 160), file=out)
     for c in cells:
-        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w) for i, (x, w) in enumerate(zip(c[:4], widths)))
+        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w) for i, (x, w) in enumerate(zip(c[:4], widths, strict=True)))
               + "  " + c[4], file=out)
 
 
@@ -215,9 +215,9 @@ def optional_module(name: str):
 
 def prf(labels: list[int], preds: list[bool]) -> tuple[float, float, float, int, int, int]:
     """Positive-class precision, recall, F1 (0 where undefined) and tp, fp, fn."""
-    tp = sum(1 for y, p in zip(labels, preds) if p and y == 1)
-    fp = sum(1 for y, p in zip(labels, preds) if p and y != 1)
-    fn = sum(1 for y, p in zip(labels, preds) if not p and y == 1)
+    tp = sum(1 for y, p in zip(labels, preds, strict=True) if p and y == 1)
+    fp = sum(1 for y, p in zip(labels, preds, strict=True) if p and y != 1)
+    fn = sum(1 for y, p in zip(labels, preds, strict=True) if not p and y == 1)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -228,7 +228,7 @@ def expected_calibration_error(labels: list[int], probs: list[float], bins: int 
     """ECE of the positive-class probability: sum over 10 equal-width bins of
     (bin share) * |mean predicted probability - observed positive rate|."""
     buckets: list[list[tuple[float, int]]] = [[] for _ in range(bins)]
-    for y, p in zip(labels, probs):
+    for y, p in zip(labels, probs, strict=True):
         p = min(max(float(p), 0.0), 1.0)
         buckets[min(int(p * bins), bins - 1)].append((p, 1 if y == 1 else 0))
     n = len(labels)

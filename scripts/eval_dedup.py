@@ -162,7 +162,7 @@ def entities_for(texts: list[str]) -> dict[str, list[EntityMention]]:
 
     unique = list(dict.fromkeys(texts))
     out = {}
-    for text, found in zip(unique, extract_entities(unique)):
+    for text, found in zip(unique, extract_entities(unique), strict=True):
         linked = link_entities(text, found) if found else []
         out[text] = [EntityMention(e.text, e.label, e.canonical, e.start, e.end) for e in linked]
     return out
@@ -172,7 +172,7 @@ def vectors_for(embed, texts: list[str]) -> dict[str, np.ndarray | None]:
     unique = list(dict.fromkeys(texts))
     if embed is None:
         return dict.fromkeys(unique)
-    return dict(zip(unique, embed_all(embed, unique)))
+    return dict(zip(unique, embed_all(embed, unique), strict=True))
 
 
 def pair_cosine(a: matching.ClaimFeatures, b: matching.ClaimFeatures) -> float:
@@ -601,14 +601,14 @@ def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
             for f1, f2 in feats:
                 m1, m2 = two_claim(f1, f2, policy)
                 pred.append(m1.cluster_id == m2.cluster_id)
-            tp = sum(g and p for g, p in zip(gold, pred))
-            fp = sum(p and not g for g, p in zip(gold, pred))
-            fn = sum(g and not p for g, p in zip(gold, pred))
+            tp = sum(g and p for g, p in zip(gold, pred, strict=True))
+            fp = sum(p and not g for g, p in zip(gold, pred, strict=True))
+            fn = sum(g and not p for g, p in zip(gold, pred, strict=True))
             out["rows"].append({"encoder": name, "policy": label,
-                                "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(rows), **prf(tp, fp, fn),
-                                "probability_mean": {"paraphrase": float(np.mean([p for p, g in zip(probs, gold) if g]
+                                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(rows), **prf(tp, fp, fn),
+                                "probability_mean": {"paraphrase": float(np.mean([p for p, g in zip(probs, gold, strict=True) if g]
                                                                                  or [np.nan])),
-                                                     "other": float(np.mean([p for p, g in zip(probs, gold) if not g]
+                                                     "other": float(np.mean([p for p, g in zip(probs, gold, strict=True) if not g]
                                                                             or [np.nan]))}})
     return out
 
@@ -785,7 +785,7 @@ class BulkFeatures:
         a, b = self.template.permutations
         phv = hv * a + b
         mins = np.minimum(np.minimum.reduceat(phv, offsets, axis=0), self.template.hashvalues)
-        return dict(zip(texts, mins))
+        return dict(zip(texts, mins, strict=True))
 
     def build(self, items):
         """items: (claim_id, text, entities, outlet, seen_at) -> ClaimFeatures, as matching.features."""
@@ -800,7 +800,7 @@ class BulkFeatures:
 
     def verify(self, items) -> bool:
         fast = self.build(items)
-        for it, f in zip(items, fast):
+        for it, f in zip(items, fast, strict=True):
             g = matching.features(*it)
             if f != g or not (f.minhash == g.minhash).all() or not (f.vector == g.vector).all():
                 return False
@@ -935,7 +935,7 @@ def traced_sizes(records: dict, k: int) -> dict:
     snap = tracemalloc.get_traced_memory()[0]
     stored = [json.loads(b) for b in blobs]
     mid = tracemalloc.get_traced_memory()[0]
-    decoded = [matching.from_record(c, r) for c, r in zip(ids, stored)]
+    decoded = [matching.from_record(c, r) for c, r in zip(ids, stored, strict=True)]
     end = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del stored, decoded

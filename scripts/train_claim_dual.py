@@ -162,11 +162,11 @@ def read_tsv_tweets(path: Path) -> tuple[list[str], np.ndarray]:
 def training_rows(args) -> tuple[Rows, dict]:
     rows, counts = Rows(), {}
     texts, verdict = read_claimbuster3(args.data / "claimbuster" / "crowdsourced.csv")
-    for t, v in zip(texts, verdict):
+    for t, v in zip(texts, verdict, strict=True):
         rows.add(t, int(v >= 0), int(v == 1), "claimbuster")
     counts["claimbuster_crowdsourced"] = len(texts)
     ct_texts, ct_y = read_checkthat_dir(args.data / "checkthat2021_1b_debates" / "train")
-    for t, y in zip(ct_texts, ct_y):
+    for t, y in zip(ct_texts, ct_y, strict=True):
         rows.add(t, 1 if y else UNK, int(y), "checkthat21")
     counts["checkthat2021_1b_train"] = len(ct_texts)
     if args.sentences and args.sentences.exists():
@@ -189,7 +189,7 @@ def holdout_split(claim, cw, source, fraction, seed):
     """Stratified by (source, claim, cw): every source and label mix is represented."""
     rng = np.random.default_rng(seed)
     held = []
-    keys = np.array([f"{s}|{c}|{w}" for s, c, w in zip(source, claim, cw)])
+    keys = np.array([f"{s}|{c}|{w}" for s, c, w in zip(source, claim, cw, strict=True)])
     for key in np.unique(keys):
         idx = np.flatnonzero(keys == key)
         rng.shuffle(idx)

@@ -107,7 +107,7 @@ class TransformerClaimModel:
 
     def score2(self, texts: list[str]) -> list[tuple[float, float]]:
         claim, cw = self.probabilities2(texts)
-        return [(float(a), float(b)) for a, b in zip(claim, cw)]
+        return [(float(a), float(b)) for a, b in zip(claim, cw, strict=True)]
 
 
 def _platt(cal: dict, meta_path) -> tuple[float, float]:

@@ -886,4 +886,4 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
 
 def link_texts(texts: list[str], batch_size: int = 64) -> list[list[LinkedEntity]]:
     """extract_entities + link_entities for a batch of sentences."""
-    return [link_entities(t, ms) for t, ms in zip(texts, extract_entities(texts, batch_size=batch_size))]
+    return [link_entities(t, ms) for t, ms in zip(texts, extract_entities(texts, batch_size=batch_size), strict=True)]

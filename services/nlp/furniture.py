@@ -219,7 +219,7 @@ _NEIGHBOUR_KEYS = ("log_words", "terminal", "w<=8", "label_open", "cap_share")
 def _hashed(text: str) -> list[str]:
     toks = [_DIGIT.sub("0", t.casefold()) for t in _WORD.findall(text)]
     feats = [f"w:{t}" for t in toks]
-    feats += [f"b:{a} {b}" for a, b in zip(toks, toks[1:])]
+    feats += [f"b:{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
     if toks:
         feats.append(f"first:{toks[0]}")
         feats.append(f"last:{toks[-1]}")
@@ -250,7 +250,7 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
     # snippet): such lines are scored as isolated lines, like the labelled lines without a page.
     context = context and any(story)
     out = []
-    for i, (line, shape) in enumerate(zip(lines, shapes)):
+    for i, (line, shape) in enumerate(zip(lines, shapes, strict=True)):
         if context:
             f = {"bias": 1.0, **shape}
         else:
@@ -353,7 +353,7 @@ def decide(lines: list[Line], scores: list[float], threshold: float) -> list[boo
     """Furniture or not for each line: the model's score, never for a long prose paragraph, and
     teaser markers extended over their block of headlines."""
     flags = [s >= threshold and not (len(x.text.split()) >= LONG_PARAGRAPH_WORDS and is_terminal(x.text))
-             for x, s in zip(lines, scores)]
+             for x, s in zip(lines, scores, strict=True)]
     return teaser_block_ends(lines, flags)
 
 

@@ -73,7 +73,7 @@ def _linked_by_article(english: list[SentenceExtracted], mentions: dict,
         group.sort(key=lambda s: s.index)
         linked = [(s.text, entities.link_entities(s.text, mentions.get(s.sentence_id, []))) for s in group]
         names = memory.get(key) if memory is not None else None
-        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet)):
+        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet), strict=True):
             out[s.sentence_id] = ents
     return out
 
@@ -94,8 +94,8 @@ def annotate_sentences(sentences: list[SentenceExtracted], threshold: float,
         checkworthy_threshold = claims.DEFAULT_CHECKWORTHY_THRESHOLD
     english = [s for s in sentences if s.language == "en"]
     texts = [s.text for s in english]
-    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts))) if texts else {}
-    mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts))) if texts else {}
+    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts), strict=True)) if texts else {}
+    mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts), strict=True)) if texts else {}
     resolved = _linked_by_article(english, mentions, memory) if texts else {}
     version = claims.model_version()
     out = []
@@ -169,7 +169,7 @@ def scored_claims(annotated: list[SentenceAnnotated], embed=None) -> list[ClaimS
     if embed is None:
         from services.nlp.embeddings import embed
     vectors = embed([a.text for a in found])
-    return [scored_from(a, v) for a, v in zip(found, vectors)]
+    return [scored_from(a, v) for a, v in zip(found, vectors, strict=True)]
 
 
 def _detected(claim: ClaimScored, m: matching.Match, detected_at: datetime) -> ClaimDetected:

@@ -144,7 +144,7 @@ def _list_cuts(masked: str) -> tuple[set[int], set[int]]:
     def ordinal(label: str) -> int:
         return int(label) if label.isdigit() else ord(label) - ord("a") + 1
 
-    for (s1, d1, l1), (s2, d2, l2) in zip(markers, markers[1:]):
+    for (s1, d1, l1), (s2, d2, l2) in zip(markers, markers[1:], strict=False):
         if l1.isdigit() == l2.isdigit() and ordinal(l2) == ordinal(l1) + 1:
             cuts.update((s1, s2))
             dots.update((d1 + len(l1), d2 + len(l2)))
@@ -178,7 +178,7 @@ def split_sentences(text: str) -> list[Span]:
 
     spans: list[Span] = []
     bounds = sorted(c for c in cuts if 0 < c < len(text))
-    for a, b in zip([0, *bounds], [*bounds, len(text)]):
+    for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True):
         seg = text[a:b]
         lead = len(seg) - len(seg.lstrip())
         body = seg.strip()

@@ -240,7 +240,7 @@ def test_annotate_agrees_with_the_stream(stack, posted, tmp_path):
         view = _settled_view(stack, article["id"])
         streamed += [dict(s, article_id=article["id"]) for s in view["sentences"]]
     assert len(offline) == len(streamed) > 20
-    for a, b in zip(offline, streamed):
+    for a, b in zip(offline, streamed, strict=True):
         assert (a["article_id"], a["sentence"], a["start"], a["end"], a["is_claim"]) == \
                (b["article_id"], b["text"], b["start"], b["end"], b["is_claim"])
         assert a["claim_score"] == pytest.approx(b["claim_score"], abs=1e-6)

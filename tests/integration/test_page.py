@@ -156,7 +156,7 @@ def posted(stack):
         f"{shared}\n\nGreece asked the European Union for four more water-dropping aircraft on Wednesday.",
         f"{shared}\n\nInsurers estimated the damage at 310 million euros, the Bank of Greece said on Monday.",
     ]
-    for n, (outlet, body) in enumerate(zip(outlets, bodies)):
+    for n, (outlet, body) in enumerate(zip(outlets, bodies, strict=True)):
         article = {"id": f"page-{run}-{n}", "outlet": outlet, "title": f"Fire report {n}",
                    "url": f"https://page-{n}.example/{run}", "published_at": (base + timedelta(hours=n)).isoformat(),
                    "body": body}
