@@ -241,7 +241,7 @@ Vietnam | Viet Nam | Vietnamese | Hanoi
 Yemen | | Yemeni | Sanaa/Sana'a
 Zambia | | Zambian | Lusaka
 Zimbabwe | | Zimbabwean | Harare
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # States outside UN membership (observers or partly recognised) that news names as states.
 OTHER_STATES = """
@@ -282,11 +282,12 @@ Darfur | | | Sudan |
 Western Sahara | | | Morocco |
 Kurdistan | Iraqi Kurdistan | | Iraq |
 Siberia | | Siberian | Russia |
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Country-specific context words that settle a shared alias ("Georgia").
 COUNTRY_CUES = {
-    "Georgia": "tbilisi;caucasus;georgian;abkhazia;south ossetia;georgian dream;kobakhidze;black sea;russia;moscow;eu candidate",
+    "Georgia": "tbilisi;caucasus;georgian;abkhazia;south ossetia;georgian dream;kobakhidze;black sea;russia;moscow;"
+               "eu candidate",
     "Republic of the Congo": "brazzaville;sassou",
     "Democratic Republic of the Congo": "kinshasa;goma;kivu;tshisekedi;m23",
 }
@@ -382,7 +383,7 @@ japan | Japanese government | | Japan
 india | Indian government | Government of India | India
 scotland | Scottish Government | Scottish government;Scottish Executive | United Kingdom
 northern-ireland | Northern Ireland Executive | Stormont Executive | United Kingdom
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Seats of power: name | aliases | what they stand for as agents (an id).
 SEATS = """
@@ -484,7 +485,7 @@ hezbollah | Hezbollah | Hizbollah;Hizballah
 taliban | Taliban | the Taliban
 houthis | Houthis | Houthi;Ansar Allah;Houthi rebels
 wagner-group | Wagner Group | Wagner PMC
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # News agencies and outlets: slug | name | aliases.
 OUTLETS = """
@@ -600,7 +601,7 @@ Barack Obama | Obama | former President of the United States | United States
 Angela Merkel | Merkel | former Chancellor of Germany | Germany
 Rishi Sunak | Sunak | former Prime Minister of the United Kingdom | United Kingdom
 Boris Johnson | | former Prime Minister of the United Kingdom | United Kingdom
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Aliases that two entries share on purpose; anything else shared is a mistake.
 AMBIGUOUS = {"georgia", "congolese"}

@@ -312,7 +312,8 @@ class StallMonitor:
                 return {}
             con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
             try:
-                return {(t, p): o + 1 for t, p, o in con.execute("SELECT topic, partition, offset FROM consumed_offsets")}
+                rows = con.execute("SELECT topic, partition, offset FROM consumed_offsets")
+                return {(t, p): o + 1 for t, p, o in rows}
             except sqlite3.OperationalError:
                 return {}
             finally:
@@ -852,7 +853,8 @@ def main(argv: list[str] | None = None) -> int:
             broker.down()
             if (broker.home / "kafka.log").exists():
                 (ROOT / "test-output" / "chaos-logs").mkdir(parents=True, exist_ok=True)
-                (ROOT / "test-output" / "chaos-logs" / "kafka.log").write_bytes((broker.home / "kafka.log").read_bytes())
+                (ROOT / "test-output" / "chaos-logs" / "kafka.log").write_bytes(
+                    (broker.home / "kafka.log").read_bytes())
             broker.remove()
         shutil.rmtree(workdir, ignore_errors=True)  # the logs were copied to test-output/chaos-logs
 

@@ -117,7 +117,8 @@ def main() -> int:
                           rng.choice(ct_neg, min(args.ct_negatives, len(ct_neg)), replace=False)])
     # Held-out: all news and positives, a sample of debate negatives (CPU), same for every encoder.
     held_neg = held_idx[debate_neg[held_idx]]
-    held = np.concatenate([held_idx[~debate_neg[held_idx]], rng.choice(held_neg, min(1500, len(held_neg)), replace=False)])
+    held = np.concatenate([held_idx[~debate_neg[held_idx]],
+                           rng.choice(held_neg, min(1500, len(held_neg)), replace=False)])
     sets = eval_sets(args.data, args.devset)
     result = {"training_rows": int(len(use)), "heldout_rows": int(len(held)), "encoders": {}}
     for name in args.encoders:

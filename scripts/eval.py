@@ -187,7 +187,8 @@ def print_table(rows: list[dict], out=sys.stdout) -> None:
     print(line, file=out)
     print("-" * min(len(line) + 60, 160), file=out)
     for c in cells:
-        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w) for i, (x, w) in enumerate(zip(c[:4], widths, strict=True)))
+        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w)
+                        for i, (x, w) in enumerate(zip(c[:4], widths, strict=True)))
               + "  " + c[4], file=out)
 
 
@@ -562,8 +563,8 @@ def _pin_one_cpu() -> str:
 def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
     """Words per CPU-second of split_article + annotate_sentences (claim score, entities and,
     once the pipeline does it, enrichment) + the cluster signature of each claim
-    (pipeline.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the per-core measure:
-    on a shared machine wall time also counts the time other processes held the core."""
+    (pipeline.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the
+    per-core measure: on a shared machine wall time also counts the time other processes held the core."""
     metric = "pipeline.words_per_s_per_core"
     try:
         from schemas import ArticleReceived
@@ -690,7 +691,8 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
             rep.add("dedup.msrp_train.f1", row["f1"], f"accuracy {row['accuracy']:.3f}; a paraphrase proxy, no target")
     for row in (d.get("sts") or {}).get("rows") or []:
         if row["encoder"] == encoder and row["split"] == "dev":
-            rep.add("dedup.sts_news_dev.spearman", row["spearman"], f"{row['pairs']} pairs; Pearson {row['pearson']:.3f}")
+            rep.add("dedup.sts_news_dev.spearman", row["spearman"],
+                    f"{row['pairs']} pairs; Pearson {row['pearson']:.3f}")
     for row in (d.get("cost") or {}).get("rows") or []:
         size = _size_label(int(row["claims"]))
         if "error" in row:

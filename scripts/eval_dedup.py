@@ -403,7 +403,8 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
         iso_kind[p["kind"]].append(m_a.cluster_id != m_b.cluster_id)
         if not apart and detail:
             neg_fail.append({"pair": p["pair"], "kind": p["kind"], "a": a, "b": b, "text_a": text[a],
-                             "text_b": text[b], **explain(feats[a], feats[b], policy, True, were_neighbours(run, a, b))})
+                             "text_b": text[b],
+                             **explain(feats[a], feats[b], policy, True, were_neighbours(run, a, b))})
         if p.get("expect_update"):
             ok = apart and run.update_of(b) == pred[a]
             updates.append(ok)
@@ -475,7 +476,8 @@ def order_runs(claims, feats, gold) -> dict:
         rows = {}
         for name, order in shuffled_orders(claims).items():
             run = stream(claims, feats, policy, order)
-            rows[name] = {"bcubed_f1": bcubed(gold, run.cluster)["f1"], "pairwise_f1": pairwise(gold, run.cluster)["f1"],
+            rows[name] = {"bcubed_f1": bcubed(gold, run.cluster)["f1"],
+                          "pairwise_f1": pairwise(gold, run.cluster)["f1"],
                           "partition": partition_digest(run.cluster)}
         b3 = [r["bcubed_f1"] for r in rows.values()]
         out[label] = {"orders": rows, "bcubed_spread": max(b3) - min(b3),
@@ -605,11 +607,13 @@ def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
             fp = sum(p and not g for g, p in zip(gold, pred, strict=True))
             fn = sum(g and not p for g, p in zip(gold, pred, strict=True))
             out["rows"].append({"encoder": name, "policy": label,
-                                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(rows), **prf(tp, fp, fn),
-                                "probability_mean": {"paraphrase": float(np.mean([p for p, g in zip(probs, gold, strict=True) if g]
-                                                                                 or [np.nan])),
-                                                     "other": float(np.mean([p for p, g in zip(probs, gold, strict=True) if not g]
-                                                                            or [np.nan]))}})
+                                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(rows),
+                                **prf(tp, fp, fn),
+                                "probability_mean": {
+                                    "paraphrase": float(np.mean([p for p, g in zip(probs, gold, strict=True) if g]
+                                                                or [np.nan])),
+                                    "other": float(np.mean([p for p, g in zip(probs, gold, strict=True) if not g]
+                                                           or [np.nan]))}})
     return out
 
 
@@ -683,7 +687,8 @@ class Generator:
     def parts(self, i: int) -> list:
         r = random.Random(self.seed * 1_000_003 + i)
         C, C2 = (self.country(r), "GPE"), (self.country(r), "GPE")
-        city, P, Org, Org2 = (self.city(r), "GPE"), (self.person(r), "PERSON"), (self.org(r), "ORG"), (self.org(r), "ORG")
+        city, P = (self.city(r), "GPE"), (self.person(r), "PERSON")
+        Org, Org2 = (self.org(r), "ORG"), (self.org(r), "ORG")
         n, pct = r.randint(2, 9800), f"{r.randint(1, 40)}.{r.randint(0, 9)}"
         year, month, day = r.randint(2015, 2025), r.choice(_MONTHS), r.choice(_DAYS)
         up = r.random() < 0.5
@@ -1001,7 +1006,8 @@ def _print_failures(name: str, run: dict) -> None:
         tag = f" [{p['pair']} {p['kind']}]" if p else ""
         print(f"  MERGE {row['a']} ~ {row['b']}{tag}: {row['why']}")
     for row in fails["updates_missed"][:MAX_LINES]:
-        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} ({row['why']}, cos {row['cosine']:.2f})")
+        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
+              f"({row['why']}, cos {row['cosine']:.2f})")
 
 
 def print_table(report: dict) -> None:

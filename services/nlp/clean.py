@@ -146,7 +146,8 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
                        captions=captions, credits=credits)
 
 
-_BLOCK_TAG = re.compile(r"<\s*/?\s*(?:p|div|br|h[1-6]|li|ul|ol|tr|table|section|article|blockquote|header|footer)\b[^>]*>", re.I)
+_BLOCK_TAG = re.compile(
+    r"<\s*/?\s*(?:p|div|br|h[1-6]|li|ul|ol|tr|table|section|article|blockquote|header|footer)\b[^>]*>", re.I)
 _DROP = re.compile(r"<(script|style|noscript|template|svg|nav|footer|header|aside)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 

@@ -300,4 +300,5 @@ def resolve_article(sentences: list[tuple[str, list[LinkedEntity]]],
     cleaned = [[replace(e, label="ORG") if e.entity_id is None and e.text in parties and e.label != "ORG" else e
                 for e in ents] for ents in cleaned]
     learned = [_learn(names, text, _outlet(outlet, text, ents)) for text, ents in zip(texts, cleaned, strict=True)]
-    return [_rewrite(names, text, _missed_acronyms(names, text, ents)) for text, ents in zip(texts, learned, strict=True)]
+    return [_rewrite(names, text, _missed_acronyms(names, text, ents))
+            for text, ents in zip(texts, learned, strict=True)]

@@ -90,12 +90,14 @@ _DATELINE = re.compile(r"^[A-Z][A-Z .']{1,30}(?:\s*\([^)]{1,40}\))?\s*[-\u2013\u
 # Attribution says who asserts the claim; outlets attribute the same claim differently,
 # so it is masked out of the signature ("..., the fire service said." / "According to X, ...").
 _ATTRIBUTION_TAIL = re.compile(
-    r",\s*(?:according to [^,.;\"]{2,80}|[^,.;\"]{2,60}?\s(?:said|says|told [^,.;\"]{2,60}|reported|announced|confirmed)"
+    r",\s*(?:according to [^,.;\"]{2,80}"
+    r"|[^,.;\"]{2,60}?\s(?:said|says|told [^,.;\"]{2,60}|reported|announced|confirmed)"
     r"(?:\s+(?:on\s+\w+|last\s+\w+|yesterday|today|this\s+\w+))?)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 _ATTRIBUTION_HEAD = re.compile(
-    r"^(?:[Aa]ccording to [^,]{2,80},\s*|[A-Z][^,;\"]{1,50}?\s(?:said|says|told\s[^,;\"]{2,40}?)(?:\s+on\s+\w+)?(?:\s+that)?\s+)"
+    r"^(?:[Aa]ccording to [^,]{2,80},\s*"
+    r"|[A-Z][^,;\"]{1,50}?\s(?:said|says|told\s[^,;\"]{2,40}?)(?:\s+on\s+\w+)?(?:\s+that)?\s+)"
 )
 
 

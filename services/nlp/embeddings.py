@@ -178,7 +178,8 @@ def get_embedder() -> SentenceEmbedder:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape (len(texts), dim) (384 for both shipped encoders); cosine is a dot product."""
+    """L2-normalised float32 embeddings, shape (len(texts), dim) (384 for both shipped encoders);
+    cosine is a dot product."""
     return get_embedder().embed(list(texts))
 
 

@@ -91,7 +91,8 @@ def _aliases(table: dict[str, list[str]]) -> dict[str, str]:
 # are kept ("U.S." and "US" are both listed).
 _ALIASES = _aliases(
     {
-        "United States": ["US", "U.S.", "U.S", "USA", "U.S.A.", "U.S.A", "United States of America", "America", "the States"],
+        "United States": ["US", "U.S.", "U.S", "USA", "U.S.A.", "U.S.A", "United States of America", "America",
+                          "the States"],
         "United Kingdom": ["UK", "U.K.", "U.K", "Britain", "Great Britain", "the United Kingdom"],
         "European Union": ["EU", "E.U.", "the EU"],
         "United Nations": ["UN", "U.N.", "the UN"],

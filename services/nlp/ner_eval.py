@@ -111,7 +111,8 @@ def conll_ner_f1(path: Path, limit: int | None = None, linked: bool = False, bat
     t0, c0 = time.perf_counter(), time.process_time()
     mentions = extract_entities(texts, batch_size=batch_size)
     t1, c1 = time.perf_counter(), time.process_time()
-    linked_found = [[(e.start, e.end, e.label) for e in link_entities(t, ms)] for t, ms in zip(texts, mentions, strict=True)]
+    linked_found = [[(e.start, e.end, e.label) for e in link_entities(t, ms)]
+                    for t, ms in zip(texts, mentions, strict=True)]
     t2, c2 = time.perf_counter(), time.process_time()
     plain_found = [[(m.start, m.end, m.label) for m in ms] for ms in mentions]
 

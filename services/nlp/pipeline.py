@@ -95,7 +95,8 @@ def annotate_sentences(sentences: list[SentenceExtracted], threshold: float,
     english = [s for s in sentences if s.language == "en"]
     texts = [s.text for s in english]
     scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts), strict=True)) if texts else {}
-    mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts), strict=True)) if texts else {}
+    mentions = (dict(zip((s.sentence_id for s in english), entities.extract_entities(texts), strict=True))
+                if texts else {})
     resolved = _linked_by_article(english, mentions, memory) if texts else {}
     version = claims.model_version()
     out = []

@@ -309,7 +309,8 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
             card = f"document.querySelector('#feed > li[data-cluster-id=\"{cluster_id}\"]')"
             # One card per story: the three outlets of the shared claim are folded into it, copies marked.
             await page.wait(f"{card} && {card}.querySelectorAll('.appearance').length === 3", "the folded story")
-            assert await page.js(f"document.querySelectorAll('#feed > li[data-cluster-id=\"{cluster_id}\"]').length") == 1
+            folded = f"document.querySelectorAll('#feed > li[data-cluster-id=\"{cluster_id}\"]').length"
+            assert await page.js(folded) == 1
             members = httpx.get(f"{stack.query}/claims", params={"cluster": cluster_id}, timeout=10).json()["items"]  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
             copies = sum(1 for c in members if c["copy_of"])
             assert await page.js(f"{card}.querySelectorAll('.appearance .badge.copy').length") == copies

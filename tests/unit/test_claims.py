@@ -175,7 +175,8 @@ def test_news_sentences(minilm):
     threshold = claims.DEFAULT_THRESHOLD
     scores = score_claims(NEWS_CLAIMS + NEWS_OTHER)
     expected = [True] * len(NEWS_CLAIMS) + [False] * len(NEWS_OTHER)
-    failures = [(s, t, e) for s, t, e in zip(scores, NEWS_CLAIMS + NEWS_OTHER, expected, strict=True) if (s >= threshold) != e]
+    failures = [(s, t, e) for s, t, e in zip(scores, NEWS_CLAIMS + NEWS_OTHER, expected, strict=True)
+                if (s >= threshold) != e]
     for score, text, want in failures:
         print(f"\n  {'missed claim' if want else 'false claim '} {score:.3f}  {text}", end="")
     rate = 1 - len(failures) / len(expected)

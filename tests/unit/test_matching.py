@@ -457,6 +457,7 @@ def test_a_spelled_figure_takes_its_scale():
 
 
 def test_an_owner_at_the_start_is_not_the_agent():
-    a = _with("Kenya's Daniel Kiprop won the London Marathon in 2:03:41.", ("Kenya", "GPE"), ("Daniel Kiprop", "PERSON"))
+    a = _with("Kenya's Daniel Kiprop won the London Marathon in 2:03:41.",
+              ("Kenya", "GPE"), ("Daniel Kiprop", "PERSON"))
     b = _with("The Philippines' disaster agency put the toll from the typhoon at 14.", ("Philippines", "GPE"))
     assert a.agent is None and b.agent is None
