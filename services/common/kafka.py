@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -192,7 +192,7 @@ class ResilientProducer:
                 self._producer = None
                 await self._replace(failed)
 
-    async def send_all(self, records: list[Record], deadline_s: float | None = None) -> int:
+    async def send_all(self, records: Sequence[Record], deadline_s: float | None = None) -> int:
         """Send every record and wait for all acks; returns the attempts it took."""
         if not records:
             return 0
@@ -230,7 +230,7 @@ class ResilientProducer:
                         log.warning("could not start a new producer", error=repr(start_exc)[:300])
 
 
-async def _send_once(producer: AIOKafkaProducer | None, records: list[Record]) -> None:
+async def _send_once(producer: AIOKafkaProducer | None, records: Sequence[Record]) -> None:
     if producer is None:
         raise ProducerClosed("no producer (the last start failed)")
     futures = [await producer.send(topic, key=key, value=value) for topic, key, value in records]

@@ -162,11 +162,11 @@ class ClaimModel:
                 counts[idx] = counts.get(idx, 0) + 1
         if not counts:
             return self.intercept
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        w = (1.0 + np.log(tf)) * self.idf[idx]  # sublinear tf, as in sklearn
+        w = (1.0 + np.log(tf)) * self.idf[cols]  # sublinear tf, as in sklearn
         w /= np.linalg.norm(w)  # l2 norm over the whole row
-        return float(w @ self.coef[idx]) + self.intercept
+        return float(w @ self.coef[cols]) + self.intercept
 
     def score(self, texts: list[str]) -> list[float]:
         # Stable logistic: avoids overflow warnings for very negative margins.

@@ -241,13 +241,15 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         value = float(m.group().replace(",", ""))
         scale = None
     else:
-        value = _words_value(m.group())
+        spelled = _words_value(m.group())
         low = m.group().lower()
-        if value is None or value == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
+        if spelled is None or spelled == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
             return None  # "one of the", "no one": a pronoun more often than a count
+        value = spelled
         scale = next((w for w in re.split(r"[\s-]+", low) if w in ("thousand", "million", "billion", "trillion",
                                                                   "dozen")), None)
     a = _AFTER.match(text, end)
+    assert a is not None  # every part of _AFTER is optional
     cur = _BEFORE_CUR.search(text, 0, start)
     glued = (a.group("glued") or "").strip().lower()
     metres = False
@@ -294,7 +296,9 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
             words = m.group().lower().split()
             value = _VAGUE[words[-1]] * (10 if words[0] == "tens" else 100 if len(words) > 1 else 1)
             unit, scale = None, m.group()
-            noun, noun_end = _counted_noun(text, end + len(re.match(r"\s+of", text[end:]).group()))
+            of = re.match(r"\s+of", text[end:])
+            assert of is not None  # the "vague" pattern ends with "of"
+            noun, noun_end = _counted_noun(text, end + len(of.group()))
             if noun:  # "billions of dollars": the counted noun may be a currency
                 unit, end = _CUR_WORDS.get(noun.lower().rstrip("s"), noun), noun_end
         elif kind == "frac":  # "nearly half of the new jobs"
@@ -456,8 +460,8 @@ def _resolve_date(m: re.Match, text: str, pub: date | None) -> tuple[str | None,
         mod, unit = m["rmod"].lower(), m["runit"].lower()
         step = -1 if mod in ("last", "previous") else 1 if mod in ("next", "coming") else 0
         if mod == "past":  # rolling: "the past year" = from a year before publication
-            back = {"week": timedelta(days=7), "month": None, "year": None, "weekend": timedelta(days=7)}[unit]
-            d = pub - back if back else _add_months(pub, -1 if unit == "month" else -12)
+            span = {"week": timedelta(days=7), "month": None, "year": None, "weekend": timedelta(days=7)}[unit]
+            d = pub - span if span else _add_months(pub, -1 if unit == "month" else -12)
             return d.isoformat(), "relative"
         if unit == "week":
             return (pub - timedelta(days=pub.weekday()) + timedelta(weeks=step)).isoformat(), "relative"

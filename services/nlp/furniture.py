@@ -133,7 +133,8 @@ class OutletMemory:
                 for key in self._keys(line):
                     seen = table.get(key) if key else None
                     row.append(0 if not seen else sum(1 for a in seen if a != article))
-                out.append(tuple(row))
+                exact, shape, prefix = row  # _keys gives these three
+                out.append((exact, shape, prefix))
             return out
 
     def remember(self, outlet: str | None, article: str | None, lines: list[str]) -> None:

@@ -24,12 +24,16 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import MinHash
 
 from services.nlp import dedup, pairmodel
 from services.nlp.types import EntityMention
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"})
@@ -297,7 +301,8 @@ def _figures_and_years(tokens: frozenset[str], core: str) -> tuple[frozenset[str
     written with a thousands comma, a decimal or a scale ("1,900 cases", "2000m") is a figure."""
     numeric = {t for t in tokens if t.replace(".", "", 1).isdigit()}
     year_like = {t for t in numeric if _YEAR.match(t)}
-    as_year, as_figure = set(), set()
+    as_year: set[str] = set()
+    as_figure: set[str] = set()
     for m in dedup.number_matches(core):
         value = dedup.number_value(m)
         (as_year if dedup.is_bare_number(m) and _YEAR.match(value) else as_figure).add(value)
@@ -604,7 +609,7 @@ class ClaimIndex:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[ClaimFeatures, Match]] = OrderedDict()
         self._cache_size = cache_size
-        self._ann = None
+        self._ann: Index | None = None
         self._label_of: dict[str, int] = {}
         self._claim_of: dict[int, str] = {}
         self._next_label = 0
@@ -614,8 +619,8 @@ class ClaimIndex:
     def _build(self) -> None:
         from usearch.index import Index
 
-        self._ann = Index(ndim=VECTOR_DIM, metric="cos", dtype="i8", connectivity=16,
-                          expansion_add=64, expansion_search=max(64, self.policy.neighbours))
+        self._ann = ann = Index(ndim=VECTOR_DIM, metric="cos", dtype="i8", connectivity=16,
+                                expansion_add=64, expansion_search=max(64, self.policy.neighbours))
         claims, vectors = [], []
         for key, record in list(self.records.items()):
             if key.startswith(_MERGED) or record is None:
@@ -624,16 +629,17 @@ class ClaimIndex:
             vectors.append(np.frombuffer(base64.b64decode(record["v"]), dtype=np.int8))
         if claims:
             labels = np.arange(len(claims), dtype=np.uint64)
-            self._ann.add(labels, np.stack(vectors))
+            ann.add(labels, np.stack(vectors))
             for label, (claim_id, _) in enumerate(claims):
                 self._label_of[claim_id], self._claim_of[label] = label, claim_id
             self._ages = [(t, c) for c, t in claims]
             heapq.heapify(self._ages)
             self._next_label = len(claims)
 
-    def _index(self):
+    def _index(self) -> Index:
         if self._ann is None:
             self._build()
+        assert self._ann is not None  # _build sets it
         return self._ann
 
     def __len__(self) -> int:
@@ -717,7 +723,7 @@ class ClaimIndex:
             if label is None:
                 continue
             self._claim_of.pop(label, None)
-            self._ann.remove(label)
+            self._index().remove(label)
             self._cache.pop(claim_id, None)
             if claim_id in self.records:
                 del self.records[claim_id]

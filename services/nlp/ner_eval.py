@@ -31,7 +31,9 @@ LABEL_MAP = {
 
 def read_conll(path: Path, limit: int | None = None) -> list[tuple[list[str], list[str]]]:
     """(tokens, IOB tags) per sentence; -DOCSTART- lines are skipped."""
-    sentences, tokens, tags = [], [], []
+    sentences: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.split()

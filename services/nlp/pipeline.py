@@ -223,7 +223,8 @@ def track_ledgers(ledgers: Mapping[str, ClusterUpdated], claim: ClaimDetected, n
     delete), then its appearance is added. A replay changes nothing it has already done, so the
     result is empty once every effect is in `ledgers`.
     """
-    merges, writes = [], {}
+    merges: list[ClusterMerged] = []
+    writes: dict[str, ClusterUpdated | None] = {}
     ledger = ledgers.get(claim.cluster_id)
     for gone in claim.merged_clusters:
         old = ledgers.get(gone)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from schemas import (
@@ -32,9 +33,9 @@ from services.query.db import ConsumedOffset
 
 log = get_logger("query.consumer")
 
-MODELS = {"articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
-          "clusters": ClusterEvent, "alerts": AlertFired, "feedback": FeedbackRecorded,
-          "revisions": ArticleRevised}
+MODELS: dict[str, type[BaseModel]] = {
+    "articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
+    "clusters": ClusterEvent, "alerts": AlertFired, "feedback": FeedbackRecorded, "revisions": ArticleRevised}
 # Read to their end before anything else at start-up: a rebuilt database then knows every alert
 # fired before (and does not fire it again while replaying the clusters).
 BOOTSTRAP = ("alerts",)

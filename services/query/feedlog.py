@@ -38,6 +38,7 @@ from services.query.db import (
     FeedEventRow,
     OutboxRow,
     fts_enabled,
+    rowcount,
 )
 from services.query.models import ClaimPublic
 
@@ -140,7 +141,8 @@ class LedgerState:
 def ledger_before(session: Session, cluster_id: str) -> LedgerState | None:
     row = session.execute(select(ClusterRow.appearance_count, ClusterRow.independent_outlets, ClusterRow.outlets,
                                  ClusterRow.updated_at).where(ClusterRow.cluster_id == cluster_id)).one_or_none()
-    return None if row is None else LedgerState(*row)
+    return None if row is None else LedgerState(row.appearance_count, row.independent_outlets, row.outlets,
+                                                row.updated_at)
 
 
 def _cluster_facets(session: Session, cluster_id: str, text_: str, outlets: list[str], independent: int,
@@ -227,7 +229,7 @@ def _store_alert(session: Session, alert: AlertFired, facets: dict, effects: Eff
     stmt = _insert_ignore(session, AlertRow.__table__).values(
         alert_id=alert.alert_id, cluster_id=alert.cluster_id, fired_at=alert.fired_at, payload=payload,
     ).on_conflict_do_nothing(index_elements=["alert_id"])
-    if session.execute(stmt).rowcount != 1:
+    if rowcount(session.execute(stmt)) != 1:
         return False
     _write_event(session, "alert", alert.cluster_id, None, dict(facets, at=_iso(alert.fired_at)), payload, effects)
     return True
@@ -262,5 +264,5 @@ def record_feedback(session: Session, feedback: FeedbackRecorded, effects: Effec
     """Feedback read from the feedback topic (given here or at another replica): stored once."""
     stmt = _insert_ignore(session, FeedbackRow.__table__).values(**feedback_values(feedback)) \
         .on_conflict_do_nothing(index_elements=["feedback_id"])
-    if session.execute(stmt).rowcount == 1:
+    if rowcount(session.execute(stmt)) == 1:
         effects.feedback_rows += 1

@@ -176,7 +176,9 @@ def matcher(filters: list[FeedFilter], cluster: str | None = None, since: dateti
 
     Without `types` in any filter, only claim and appearance events pass (DEFAULT_TYPES).
     """
-    checks: list[Callable[[str, dict, dict | None], bool]] = []
+    # (kind, facets, payload) -> bool; the lambdas bind their value as a default argument, which
+    # a Callable[[str, dict, dict | None], bool] cannot express
+    checks: list[Callable[..., bool]] = []
     if not any(f.types for f in filters):
         checks.append(lambda kind, _facets, _p: kind in DEFAULT_TYPES)
     for f in filters:
@@ -232,7 +234,7 @@ def figure_groups(term: str) -> list[str] | None:
     """"2300" -> ["2", "300"]: how the FTS index holds a grouped figure ("2,300"); None for other words."""
     if not (term.isdigit() and len(term) >= 4 and not term.startswith("0")):
         return None
-    groups = []
+    groups: list[str] = []
     while term:
         groups.insert(0, term[-3:])
         term = term[:-3]

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,7 +86,8 @@ def compute(engine, settings: LeaderboardSettings, now: datetime | None = None) 
     with Session(engine) as session:
         # Entities: names only (values such as dates and amounts are entities to spaCy too), each
         # counted once per claim, over the newest MAX_SCAN claims of the window at most.
-        entity_lists = session.scalars(
+        # annotated: SQLAlchemy 2.1's stubs give mypy ScalarResult[Never] for a one-column select
+        entity_lists: Sequence[list[Any]] = session.scalars(
             select(ClaimRow.entities)
             .where(ClaimRow.received_at >= now - timedelta(seconds=settings.entity_window_s))
             .order_by(ClaimRow.seq.desc())

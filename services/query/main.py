@@ -134,7 +134,8 @@ async def _keep_projecting(app: FastAPI) -> None:
         try:
             await run
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # the service is stopping
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # the service is stopping
                 raise
             log.error("projection consumer stopped by the watchdog; restarting", retry_in_s=delay)
         except Exception as exc:  # noqa: BLE001 - keep the service alive, report and retry
@@ -152,7 +153,8 @@ async def _watch_projection(app: FastAPI, stall_s: float) -> None:
     A consumer that stopped fetching (a lost connection aiokafka does not notice, a hung
     write) would otherwise leave the feed silently behind; /healthz only sees the process.
     """
-    watch, projector = ProgressWatch(stall_s), None
+    watch: ProgressWatch[tuple[str, int]] = ProgressWatch(stall_s)
+    projector = None
     while True:
         await asyncio.sleep(min(5.0, stall_s / 4))
         if app.state.projector is not projector:  # a fresh consumer: its clock starts now

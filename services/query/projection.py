@@ -32,6 +32,7 @@ from services.query.db import (
     ClusterRow,
     ConsumedOffset,
     SentenceRow,
+    rowcount,
 )
 
 
@@ -157,7 +158,7 @@ def _insert_claim(session: Session, claim: ClaimDetected) -> bool:
     values["claim_type"] = claim.enrichment.claim_type if claim.enrichment else None
     values = _columns(ClaimRow.__table__, values)
     stmt = _insert(session, ClaimRow.__table__).values(**values).on_conflict_do_nothing(index_elements=["claim_id"])
-    if session.execute(stmt).rowcount != 1:
+    if rowcount(session.execute(stmt)) != 1:
         return False  # replayed: keep its original feed position
     for canonical in sorted({e.canonical for e in claim.entities}):
         session.execute(_insert(session, ClaimEntityRow.__table__)
