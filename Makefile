@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHON_FOR_KAFKA := $(abspath $(PY))
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos eval eval-1m help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs
+.PHONY: bench chaos eval eval-1m help install run down kafka-up kafka-down topics services-up services-down status load-samples lint test test-unit schemas logs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -70,13 +70,17 @@ chaos: install kafka-up ## fault scenarios with reconciliation; prints a `chaos:
 schemas: install ## regenerate schemas/json from the pydantic models
 	$(PY) -m schemas.generate
 
+lint: install ## ruff and mypy with the settings in pyproject.toml (a few seconds; make test runs it first)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
 test-unit: install ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit -q
 
 # Test tools built or installed once per machine (docker compose plugin for validating docker-compose.yml).
 export CLAIMSTREAM_TOOLS ?= $(HOME)/.cache/claimstream-tools
 
-test: install ## every test: unit, API, integration and end to end against a real broker
+test: install lint ## lint, then every test: unit, API, integration and end to end against a real broker
 	bash scripts/install_compose.sh
 	bash scripts/install_test_tools.sh
 	$(PY) -m pytest -q -rs

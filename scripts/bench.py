@@ -60,6 +60,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -346,7 +347,7 @@ class Bench:
         t_end = time.monotonic()
         after, cpu1 = await scrape(self.client, metrics_urls), self.cpu()
         busy = load.busy_fraction()
-        done = sorted((tracker.done_at(a["id"]), word_count(a)) for a in posted if tracker.done_at(a["id"]))
+        done = sorted((t, word_count(a)) for a in posted if (t := tracker.done_at(a["id"])) is not None)
         if not ok:
             log(f"{label}: {len(posted) - len(done)} of {len(posted)} articles not complete after the drain")
         times = [t for t, _ in done]
@@ -360,7 +361,7 @@ class Bench:
             span = (times[-1] - t0) if times else float("nan")
             rate, wrate = len(done) / span, sum(w for _, w in done) / span
         overall_s = (times[-1] - t0) if times else float("nan")
-        result = {
+        result: dict[str, Any] = {
             "workers": len(self.stack.workers), "posted": len(posted), "complete": len(done),
             "posting_s": round(t_post_end - t0, 2), "phase_s": round(t_end - t0, 2),
             "articles_per_s": round(rate, 3), "words_per_s": round(wrate, 1),

@@ -672,13 +672,13 @@ def build() -> dict:
                 ))
             entries.append(entry(cid, name, "country", split(aliases), demonyms(dems),
                                  status=status, capitals=city_ids, cues=cues))
-    for name, aliases, dems, country, cues in rows(REGIONS, 5):
+    for name, aliases, dems, country, region_cues in rows(REGIONS, 5):
         short = name.split(" (")[0]
         alias_list = split(aliases) or []
         if short != name and short not in alias_list:
             alias_list.append(short)
         entries.append(entry(f"region:{slug(name)}", name, "region", alias_list, demonyms(dems),
-                             country=country_id[country], cues=split(cues)))
+                             country=country_id[country], cues=split(region_cues)))
     for name, aliases, country, stands_for in rows(CITIES, 4):
         entries.append(entry(f"city:{slug(name)}", name, "city", split(aliases), country=country_id[country],
                              metonym_of=stands_for or None))
@@ -774,7 +774,7 @@ def add_public_sources(entries: list[dict]) -> None:
                              geonames_id=c["geonameid"]))
         ids.add(cid)
         taken.update({key, *(_key(a) for a in aliases)})
-    us = by_iso2.get("US")
+    us = by_iso2["US"]
     for code, state in sorted(gc.get_us_states().items()):
         key, rid = _key(state["name"]), f"region:{slug(state['name'])}"
         if key in taken or rid in ids:

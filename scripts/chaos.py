@@ -89,6 +89,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -254,7 +255,7 @@ class StallMonitor:
         self.worst: dict[str, tuple] = {}
         self.samples = 0
         self.errors = 0
-        self.lags = {"processors": {}, "query": {}}
+        self.lags: dict[str, dict[tuple, int]] = {"processors": {}, "query": {}}
         self.topics_p = [stack.topic(t) for t in PROCESSOR_INPUTS]
         self.topics_q = [stack.topic(t) for t in QUERY_INPUTS]
         self._task: asyncio.Task | None = None
@@ -304,7 +305,7 @@ class StallMonitor:
             self.max_stall[component] = stall
             self.worst[component] = (key[0].rsplit(".", 2)[-2], key[1], round(stall, 2), end, position)
 
-    async def _query_positions(self) -> tuple[dict, dict] | None:
+    async def _query_positions(self) -> tuple[dict, dict]:
         db = self.stack.workdir / "query.db"
 
         def read() -> dict:
@@ -525,7 +526,7 @@ async def stream_decisions(stack: stackctl.Stack) -> tuple[dict, Counter]:
     versions: Counter = Counter()
     for r in await stackctl.read_topics(stack.bootstrap, [stack.topic("annotations")]):
         try:
-            d = json.loads(r.value)
+            d = json.loads(r.value or b"")
             out[d["article_id"]][claim_id(d["article_id"], d["text"])] = (d["is_claim"], d["claim_score"],
                                                                            d["model_version"])
             versions[d["model_version"]] += 1
@@ -549,7 +550,7 @@ def compare(feed: list[dict], acked: dict, expect: Expectations, stream: dict) -
     lost = lost_articles = unexpected = lost_retry = offline_mismatch = unannotated = 0
     differently: list[dict] = []
     n_differently = 0
-    examples = []
+    examples: list[dict] = []
     for aid, info in acked.items():
         offline = expect.by_article[aid]
         want = offline["claims"]
@@ -596,7 +597,7 @@ async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
     letters = defaultdict(list)
     for r in records:
         try:
-            d = MessageDeadLettered.model_validate_json(r.value)
+            d = MessageDeadLettered.model_validate_json(r.value or b"")
         except Exception:  # noqa: BLE001 - a broken letter is itself a finding
             continue
         letters[(d.source_topic, d.partition, d.offset)].append((d.reason, d.stage))
@@ -618,10 +619,10 @@ async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
 
 async def topic_redeliveries(stack: stackctl.Stack) -> int:
     records = await stackctl.read_topics(stack.bootstrap, [stack.topic("claims")])
-    ids = Counter()
+    ids: Counter[str] = Counter()
     for r in records:
         try:
-            ids[json.loads(r.value)["claim_id"]] += 1
+            ids[json.loads(r.value or b"")["claim_id"]] += 1
         except (ValueError, KeyError, TypeError):
             continue
     return sum(c - 1 for c in ids.values() if c > 1)
@@ -635,6 +636,7 @@ class Chaos:
     def __init__(self, stack: stackctl.Stack, broker: stackctl.OwnBroker | None, cfg: Config, supply: Supply):
         self.stack, self.broker, self.cfg, self.supply = stack, broker, cfg, supply
         self.acked: dict[str, dict] = {}
+        self.final: dict[str, Any] = {}
         self.poison: list[Poison] = []
         self.expect = Expectations()
         self.monitor = StallMonitor(stack)
@@ -646,7 +648,7 @@ class Chaos:
             text = (await self.client.get(f"{self.stack.query_url}/metrics")).text
         except httpx.HTTPError:
             return {}
-        out = {}
+        out: dict[str, float] = {}
         for (name, labels), value in stackctl.parse_metrics(text).items():
             if name == "claimstream_query_messages_rejected_total" and value:
                 out[dict(labels)["topic"]] = out.get(dict(labels)["topic"], 0) + value
@@ -669,7 +671,7 @@ class Chaos:
         loaded_s = time.monotonic() - t0
         log(f"  load stopped after {loaded_s:.0f} s: {stats.published} published, "
             f"{stats.duplicate_on_retry} acknowledged on retry, errors {dict(stats.http_errors)}")
-        result = {"name": name, "fault": detail, "load_s": round(loaded_s, 1),
+        result: dict[str, Any] = {"name": name, "fault": detail, "load_s": round(loaded_s, 1),
                   "load": {**stats.__dict__, "http_errors": dict(stats.http_errors)}}
         result["reconcile"] = await self.reconcile()
         result["stall"] = self.monitor.report()
@@ -721,6 +723,7 @@ class Chaos:
 
     async def fault_broker_restart(self) -> dict:
         self.monitor.pause("all")
+        assert self.broker is not None  # main() refuses broker_restart without --own-broker
         t = time.monotonic()
         down_s = await asyncio.to_thread(self.broker.down)
         log(f"  broker stopped in {down_s:.1f} s; keeping it down for {self.cfg.broker_down_s:.0f} s")
@@ -757,6 +760,7 @@ class Chaos:
 
     async def fault_query_restart(self) -> dict:
         self.monitor.pause("query")
+        assert self.stack.query is not None  # started with the stack
         t = time.monotonic()
         await asyncio.to_thread(self.stack.query.stop)
         stopped = time.monotonic() - t

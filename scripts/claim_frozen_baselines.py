@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def main() -> int:
     held = np.concatenate([held_idx[~debate_neg[held_idx]],
                            rng.choice(held_neg, min(1500, len(held_neg)), replace=False)])
     sets = eval_sets(args.data, args.devset)
-    result = {"training_rows": int(len(use)), "heldout_rows": int(len(held)), "encoders": {}}
+    result: dict[str, Any] = {"training_rows": int(len(use)), "heldout_rows": int(len(held)), "encoders": {}}
     for name in args.encoders:
         t0 = time.time()
         embed = l6_encoder(args.threads) if name == "minilm-l6" else l3_encoder(args.threads)

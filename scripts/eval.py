@@ -132,17 +132,19 @@ class Report:
 
     def add(self, metric: str, value: float | None, note: str = "", status: str = "ok", fmt: str = "rate") -> None:
         target = TARGETS.get(metric)
+        missed_by = None
         if value is None or target is None:
             met = "—"
         else:
             op, bound = target
             met = "yes" if (value >= bound if op == ">=" else value <= bound) else "no"
+            missed_by = round(abs(float(value) - bound), 4) if met == "no" else None
         self.rows.append({
             "metric": metric,
             "value": None if value is None else round(float(value), 4),
             "target": None if target is None else f"{target[0]} {target[1]:g}",
             "met": met,
-            "missed_by": round(abs(float(value) - target[1]), 4) if met == "no" else None,
+            "missed_by": missed_by,
             "note": note,
             "status": status,
             "format": fmt,
@@ -544,7 +546,7 @@ def _idlest_cpu(allowed: list[int], sample_s: float = 0.2) -> int:
         time.sleep(sample_s)
         b = snap()
         idle = {c: (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in allowed if c in a and c in b}
-        return max(idle, key=idle.get) if idle else allowed[-1]
+        return max(idle, key=lambda c: idle[c]) if idle else allowed[-1]
     except (OSError, ValueError, IndexError):
         return allowed[-1]
 

@@ -82,8 +82,10 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -324,6 +326,7 @@ def two_claim(fa, fb, policy) -> tuple[matching.Match, matching.Match]:
     index.match(first)
     index.match(second)
     m1, m2 = index.decided(first.claim_id), index.decided(second.claim_id)
+    assert m1 is not None and m2 is not None  # both were just matched
     return (m1, m2) if first is fa else (m2, m1)
 
 
@@ -391,7 +394,7 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
     text = {c["id"]: c["text"] for c in claims}
     gold = {c["id"]: c["cluster"] for c in claims}
     pred = run.cluster
-    out = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred),
+    out: dict[str, Any] = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred),
            "neighbour_recall": neighbour_recall(claims, run)}
     by_kind, iso_kind = defaultdict(list), defaultdict(list)
     updates, iso_updates, neg_fail, upd_fail = [], [], [], []
@@ -432,7 +435,8 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
     out["clusters_predicted"] = len(set(pred.values()))
     out["meets_targets"] = (out["pairwise"]["precision"] >= TARGET_PRECISION and out["pairwise"]["f1"] >= TARGET_F1)
     if detail:
-        missed, merged = [], []
+        missed: list[dict] = []
+        merged: list[dict] = []
         ids = [c["id"] for c in claims]
         for i, a in enumerate(ids):
             for b in ids[i + 1:]:
@@ -490,7 +494,7 @@ def eval_set(name: str, path: Path, claims: list[dict], pairs: list[dict], encod
     log(f"{name}: {len(claims)} claims, {len(pairs)} hard-negative pairs; entities")
     ents = entities_for(texts)
     gold = {c["id"]: c["cluster"] for c in claims}
-    out = {"status": "ok", "label": IN_DOMAIN,
+    out: dict[str, Any] = {"status": "ok", "label": IN_DOMAIN,
            "path": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
            "claims": len(claims), "clusters": len(set(gold.values())),
            "clustered_claims": sum(1 for c in claims if c["cluster"] != c["id"]),
@@ -591,7 +595,8 @@ def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
     rows = read_msrp(path, limit)
     log(f"msrp: {len(rows)} pairs; entities")
     ents = entities_for([s for _, a, b in rows for s in (a, b)])
-    out = {"status": "ok", "path": str(path), "pairs": len(rows), "paraphrases": sum(q for q, _, _ in rows), "rows": []}
+    out: dict[str, Any] = {"status": "ok", "path": str(path), "pairs": len(rows),
+                           "paraphrases": sum(q for q, _, _ in rows), "rows": []}
     model = pairmodel.get_pair_model()
     for name, embed in encoders.items():
         vecs = vectors_for(embed, [s for _, a, b in rows for s in (a, b)])
@@ -623,7 +628,7 @@ def eval_sts(data: Path, encoders: dict, limit: int | None) -> dict:
     files = [(s, p) for s, p in files if p.is_file()]
     if not files:
         return {"status": "skipped", "reason": f"no sts-*-news.tsv in {folder}"}
-    out = {"status": "ok", "rows": []}
+    out: dict[str, Any] = {"status": "ok", "rows": []}
     for split, path in files:
         rows = read_sts(path, limit)
         log(f"sts {split}: {len(rows)} pairs; entities")
@@ -650,7 +655,8 @@ _DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 
 
 def _fake_names(rng: random.Random, n: int, words: int, suffixes=("",)) -> list[str]:
-    seen, out = set(), []
+    seen: set[str] = set()
+    out: list[str] = []
     while len(out) < n:
         name = " ".join("".join(rng.choice(_SYL) for _ in range(rng.randint(2, 3))).capitalize()
                         for _ in range(words)) + rng.choice(suffixes)
@@ -748,7 +754,7 @@ class Generator:
         parts, done = [], False
         for p in self.parts(i):
             if isinstance(p, str) and not done and re.search(r"\d", p):
-                p = re.sub(r"\d[\d,]*", lambda m: f"{int(m.group().replace(',', '')) + 7:,}", p, count=1)
+                p = re.sub(r"\d[\d,]*", _plus_seven, p, count=1)
                 done = True
             parts.append(p)
         return self.assemble(parts)
@@ -782,7 +788,8 @@ class BulkFeatures:
         from datasketch.hashfunc import sha1_hash32
         from datasketch.minhash import _fmix
 
-        hvs, offsets = [], []
+        hvs: list[int] = []
+        offsets: list[int] = []
         for text in texts:
             offsets.append(len(hvs))
             hvs.extend(sha1_hash32(s.encode()) for s in matching._shingles(text))
@@ -812,6 +819,10 @@ class BulkFeatures:
         return True
 
 
+def _plus_seven(m: re.Match[str]) -> str:
+    return f"{int(m.group().replace(',', '')) + 7:,}"
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -839,7 +850,8 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     fill_path = "matching.features (bulk MinHash, memoised token hashes; verified equal)"
     if not bulk.verify(items(0, min(n, 300))):
         bulk.batch_ok, fill_path = False, "matching.features (plain: the bulk path did not verify)"
-        bulk.build = lambda its: [matching.features(*it) for it in its]
+        # the bulk path did not verify: this instance falls back to the plain one
+        bulk.build = lambda its: [matching.features(*it) for it in its]  # type: ignore[method-assign]
     index = matching.ClaimIndex({}, policy, cache_size=cache_size)
     ann = index._index()  # the (empty) usearch index exists before the baseline
     gc.collect()
@@ -893,7 +905,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     def pct(values):
         return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values) if values else None}
 
-    out = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
+    out: dict[str, Any] = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
            "fill_s": round(store_s, 2), "fill_cpu_s": round(store_cpu, 2), "features_s": round(feat_s, 2),
            "fill_claims_per_s": n / max(store_s, 1e-9),
            "indexed": len(index), "cached_after_fill": len(index._cache), "cache_size": cache_size,
@@ -929,7 +941,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     return out
 
 
-def traced_sizes(records: dict, k: int) -> dict:
+def traced_sizes(records: Mapping, k: int) -> dict:
     """tracemalloc sizes of k stored records (fresh from JSON, as a changelog restore makes them) and of
     the decoded (ClaimFeatures, Match) the cache keeps for each."""
     import tracemalloc

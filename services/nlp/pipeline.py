@@ -7,8 +7,8 @@ functions, so the stream and the offline mode cannot drift apart.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from schemas import (
     ArticleReceived,
@@ -215,7 +215,13 @@ def fold_ledgers(survivor: ClusterUpdated | None, merged: ClusterUpdated, now: d
     ))
 
 
-def track_ledgers(ledgers: Mapping[str, ClusterUpdated], claim: ClaimDetected, now: datetime,
+class LedgerLookup(Protocol):
+    """What track_ledgers reads: a dict in tests and the CLI, the ledger table in the stream."""
+
+    def get(self, cluster_id: str, /) -> ClusterUpdated | None: ...
+
+
+def track_ledgers(ledgers: LedgerLookup, claim: ClaimDetected, now: datetime,
                   max_appearances: int = 500) -> tuple[list[ClusterMerged], dict[str, ClusterUpdated | None]]:
     """What a decided claim does to the propagation ledgers: (merge events, ledgers to write).
 
