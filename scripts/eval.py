@@ -345,7 +345,7 @@ def eval_split(rep: Report, data: Path, quick: bool) -> None:
                 f"chars/s ours {res['ours']['chars_per_s']:,.0f} vs pysbd {res['pysbd']['chars_per_s']:,.0f}; "
                 f"sentences/s {res['ours']['sentences_per_s']:,.0f} vs {res['pysbd']['sentences_per_s']:,.0f} "
                 f"(samples/news_bench.txt, per article, best of interleaved rounds)", fmt="ratio")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -400,7 +400,7 @@ def eval_claims(rep: Report, data: Path, quick: bool) -> None:
                 rows = rows[:200]
             note = "groundtruth.csv" + (" (quick: first 200)" if quick else "")
             _claim_rows(rep, GT, [t for t, _ in rows], [y for _, y in rows], note, ece=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
             rep.error(gt_metrics, exc)
 
     folder = data / "checkthat2021_1b_debates" / "dev"
@@ -421,7 +421,7 @@ def eval_claims(rep: Report, data: Path, quick: bool) -> None:
             texts, labels = texts[:300], labels[:300]
         note = f"{len(files[:1] if quick else files)} dev debates" + (" (quick: first 300 lines)" if quick else "")
         _claim_rows(rep, CT, texts, labels, note, ece=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error(ct_metrics, exc)
 
 
@@ -463,7 +463,7 @@ def eval_ner(rep: Report, data: Path, quick: bool) -> None:
             rep.errors += 1
         else:
             rep.add(metric, value, f"eng.testa{' (quick: 300 sentences)' if quick else ''}; {_brief(result)}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -503,7 +503,7 @@ def eval_linking(rep: Report, data: Path, quick: bool) -> None:
             rep.errors += 1
         else:
             rep.add(metric, value, f"{name}; {_brief(result)}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -632,7 +632,7 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
                                          "matching_cpu_s": round(matching_cpu[0], 3),
                                          "words_per_wall_s": round(words / wall, 1), "pinned": pinned,
                                          "steps": steps, "enrichment": enrich_note}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -657,7 +657,7 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
         if proc.returncode != 0:
             raise RuntimeError(f"eval_dedup.py exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
         d = json.loads(out.read_text(encoding="utf-8"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error(metrics, exc)
         return
     encoder = d["headline_encoder"]

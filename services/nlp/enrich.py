@@ -561,8 +561,8 @@ def _dateparser_date(span: str, pub: date) -> tuple[str | None, str] | None:
         from dateparser.date import DateDataParser
     except ImportError:
         return None
-    # dateparser compares RELATIVE_BASE with naive datetimes: the publication day, no zone
     parser = DateDataParser(languages=["en"], settings={
+        # the noqa: dateparser compares RELATIVE_BASE with naive datetimes (the publication day)
         "PREFER_DATES_FROM": "past", "RELATIVE_BASE": datetime(pub.year, pub.month, pub.day)})  # noqa: DTZ001
     data = parser.get_date_data(span)
     if data is None or data.date_obj is None:
