@@ -16,7 +16,7 @@ endif
 MINUTES ?= 30
 
 .DEFAULT_GOAL := help
-.PHONY: bench chaos soak eval eval-1m eval-devpool help install run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs postgres-up postgres-down
+.PHONY: bench chaos soak eval eval-1m eval-devpool help install lint run down kafka-up kafka-down topics services-up services-down status load-samples test test-unit schemas logs postgres-up postgres-down
 
 # DB=postgres: the services keep their databases in a local PostgreSQL server (scripts/postgres.sh,
 # data in .run/postgres, port PG_PORT or 5433) instead of SQLite files in .run/.
@@ -103,13 +103,17 @@ soak: install kafka-up ## steady half-capacity load for MINUTES (30) on the loca
 schemas: install ## regenerate schemas/json from the pydantic models
 	$(PY) -m schemas.generate
 
+lint: install ## ruff and mypy with the settings in pyproject.toml (a few seconds; make test runs it first)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
 test-unit: install ## unit tests only (no broker)
 	$(PY) -m pytest tests/unit -q
 
 # Test tools built or installed once per machine (docker compose plugin for validating docker-compose.yml).
 export CLAIMSTREAM_TOOLS ?= $(HOME)/.cache/claimstream-tools
 
-test: install ## every test: unit, API, integration and end to end against a real broker
+test: install lint ## lint, then every test: unit, API, integration and end to end against a real broker
 	bash scripts/install_compose.sh
 	bash scripts/install_test_tools.sh
 	bash scripts/postgres.sh install

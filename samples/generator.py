@@ -23,6 +23,7 @@ import random
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 OUTLETS = [
     ("Harbor Daily", "harbor-daily.example"), ("The Northern Ledger", "northern-ledger.example"),
@@ -55,8 +56,8 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 
 @dataclass
 class Story:
-    topic: str
-    facts: dict
+    topic: dict[str, Any]
+    facts: dict[str, Any]
 
 
 def _person(rng: random.Random) -> str:
@@ -71,7 +72,7 @@ def _money(rng: random.Random, lo: float, hi: float) -> str:
 def _story(rng: random.Random, n: int) -> Story:
     """The facts of one story; every outlet that covers it reports the same figures."""
     topic = TOPICS[n % len(TOPICS)]
-    f = {
+    f: dict[str, Any] = {
         "town": rng.choice(TOWNS), "town2": rng.choice(TOWNS), "region": rng.choice(REGIONS),
         "person": _person(rng), "person2": _person(rng), "role": rng.choice(ROLES), "role2": rng.choice(ROLES),
         "agency": rng.choice(AGENCIES), "company": rng.choice(COMPANIES), "day": rng.choice(DAYS),
@@ -88,7 +89,7 @@ def _story(rng: random.Random, n: int) -> Story:
 
 # Per topic: titles, claims (check-worthy, with figures) and topic colour (not claims).
 # Fields in braces come from the story's facts.
-TOPICS = [
+TOPICS: list[dict[str, Any]] = [
     {
         "name": "wildfire",
         "titles": ["Wildfire forces evacuations near {town}", "Fire spreads through forest outside {town}",

@@ -8,11 +8,11 @@ consumer can tell which shape it holds; a breaking change gets a new topic
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1  # Final: its type is Literal[1], as the field says
 
 
 class _Event(BaseModel):
@@ -354,7 +354,7 @@ class FeedbackRecorded(_Event):
     recorded_at: datetime
 
 
-TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {
+TOPIC_MODELS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "articles": (ArticleKey, ArticleReceived),
     "sentences": (SentenceKey, SentenceExtracted),
     "annotations": (SentenceKey, SentenceAnnotated),

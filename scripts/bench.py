@@ -60,15 +60,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-logging.getLogger("aiokafka").setLevel(logging.ERROR)
-import stackctl  # noqa: E402
-from stackctl import ROOT, MachineLoad, cpu_seconds, log  # noqa: E402
+import stackctl
+from samples.generator import make_article, word_count
+from stackctl import ROOT, MachineLoad, cpu_seconds, log
 
-from samples.generator import make_article, word_count  # noqa: E402
+logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
 STAGES = ("split", "annotate", "match", "cluster", "revise")
 
@@ -242,7 +243,7 @@ class Tracker:
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return all(self.done_at(i) is not None for i in ids)
 
@@ -334,7 +335,7 @@ class Bench:
                 tracker.changed.clear()
                 try:
                     await asyncio.wait_for(tracker.changed.wait(), timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             chunk = self.supply.take(cfg.batch)
@@ -346,7 +347,7 @@ class Bench:
         t_end = time.monotonic()
         after, cpu1 = await scrape(self.client, metrics_urls), self.cpu()
         busy = load.busy_fraction()
-        done = sorted((tracker.done_at(a["id"]), word_count(a)) for a in posted if tracker.done_at(a["id"]))
+        done = sorted((t, word_count(a)) for a in posted if (t := tracker.done_at(a["id"])) is not None)
         if not ok:
             log(f"{label}: {len(posted) - len(done)} of {len(posted)} articles not complete after the drain")
         times = [t for t, _ in done]
@@ -360,7 +361,7 @@ class Bench:
             span = (times[-1] - t0) if times else float("nan")
             rate, wrate = len(done) / span, sum(w for _, w in done) / span
         overall_s = (times[-1] - t0) if times else float("nan")
-        result = {
+        result: dict[str, Any] = {
             "workers": len(self.stack.workers), "posted": len(posted), "complete": len(done),
             "posting_s": round(t_post_end - t0, 2), "phase_s": round(t_end - t0, 2),
             "articles_per_s": round(rate, 3), "words_per_s": round(wrate, 1),
@@ -430,7 +431,8 @@ class Bench:
         await tracker.wait_done(ids, cfg.drain_timeout_s)
         with_claims = [i for i in ids if tracker.articles.get(i) and tracker.articles[i].expected]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(i in first_claim for i in with_claims):
+        # polls what the listener fills in, under a deadline: no event to wait on
+        while time.monotonic() < deadline and not all(i in first_claim for i in with_claims):  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)

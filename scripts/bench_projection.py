@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import TOPICS, ClusterEvent, decode, topic_name  # noqa: E402
-from services.query import projection  # noqa: E402
-from services.query.consumer import MODELS  # noqa: E402
-from services.query.db import make_engine  # noqa: E402
-from services.query.feedlog import Effects, LiveRules  # noqa: E402
+from schemas import TOPICS, ClusterEvent, decode, topic_name
+from services.query import projection
+from services.query.consumer import MODELS
+from services.query.db import make_engine
+from services.query.feedlog import Effects, LiveRules
 
 
 async def read_all(bootstrap: str, namespace: str) -> list[tuple[str, int, int, bytes]]:

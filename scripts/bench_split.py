@@ -22,12 +22,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.nlp.split import split_sentences  # noqa: E402
+from services.nlp.split import split_sentences  # noqa: E402 - needs the sys.path set-up above
 
 BENCH_FILE = ROOT / "samples" / "news_bench.txt"
 
@@ -104,7 +105,7 @@ def bench(texts: list[str], repeat: int = 50, rounds: int = 5) -> dict:
         if segment is not None:
             t, p_n = _pass(segment, texts, p_passes)
             p_best = min(p_best, t)
-    out = {"texts": len(texts), "chars": chars, "method": "best of interleaved rounds",
+    out: dict[str, Any] = {"texts": len(texts), "chars": chars, "method": "best of interleaved rounds",
            "ours": _row("claimstream split_sentences", ours_best, ours_n, chars, repeat, rounds)}
     if segment is None:
         out.update(pysbd=None, ratio=None, note="pysbd not installed: no comparison")

@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "deploy" / "grafana" / "dashboards"
@@ -38,7 +39,7 @@ def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = 
 
 def timeseries(title: str, description: str, targets: list[dict], unit: str, *, w: int = 12, h: int = 8,
                min_value: float | None = 0, max_value: float | None = None, stack: bool = False) -> dict:
-    defaults = {"unit": unit, "custom": {
+    defaults: dict[str, Any] = {"unit": unit, "custom": {
         "drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never", "spanNulls": False,
         "stacking": {"mode": "normal" if stack else "none", "group": "A"}}}
     if min_value is not None:

@@ -35,7 +35,7 @@ import json
 import re
 import sys
 import unicodedata
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ Vietnam | Viet Nam | Vietnamese | Hanoi
 Yemen | | Yemeni | Sanaa/Sana'a
 Zambia | | Zambian | Lusaka
 Zimbabwe | | Zimbabwean | Harare
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # States outside UN membership (observers or partly recognised) that news names as states.
 OTHER_STATES = """
@@ -282,11 +282,12 @@ Darfur | | | Sudan |
 Western Sahara | | | Morocco |
 Kurdistan | Iraqi Kurdistan | | Iraq |
 Siberia | | Siberian | Russia |
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Country-specific context words that settle a shared alias ("Georgia").
 COUNTRY_CUES = {
-    "Georgia": "tbilisi;caucasus;georgian;abkhazia;south ossetia;georgian dream;kobakhidze;black sea;russia;moscow;eu candidate",
+    "Georgia": "tbilisi;caucasus;georgian;abkhazia;south ossetia;georgian dream;kobakhidze;black sea;russia;moscow;"
+               "eu candidate",
     "Republic of the Congo": "brazzaville;sassou",
     "Democratic Republic of the Congo": "kinshasa;goma;kivu;tshisekedi;m23",
 }
@@ -382,7 +383,7 @@ japan | Japanese government | | Japan
 india | Indian government | Government of India | India
 scotland | Scottish Government | Scottish government;Scottish Executive | United Kingdom
 northern-ireland | Northern Ireland Executive | Stormont Executive | United Kingdom
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Seats of power: name | aliases | what they stand for as agents (an id).
 SEATS = """
@@ -484,7 +485,7 @@ hezbollah | Hezbollah | Hizbollah;Hizballah
 taliban | Taliban | the Taliban
 houthis | Houthis | Houthi;Ansar Allah;Houthi rebels
 wagner-group | Wagner Group | Wagner PMC
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # News agencies and outlets: slug | name | aliases.
 OUTLETS = """
@@ -600,7 +601,7 @@ Barack Obama | Obama | former President of the United States | United States
 Angela Merkel | Merkel | former Chancellor of Germany | Germany
 Rishi Sunak | Sunak | former Prime Minister of the United Kingdom | United Kingdom
 Boris Johnson | | former Prime Minister of the United Kingdom | United Kingdom
-"""
+"""  # noqa: E501 - a table, one row per line
 
 # Aliases that two entries share on purpose; anything else shared is a mistake.
 AMBIGUOUS = {"georgia", "congolese"}
@@ -671,13 +672,13 @@ def build() -> dict:
                 ))
             entries.append(entry(cid, name, "country", split(aliases), demonyms(dems),
                                  status=status, capitals=city_ids, cues=cues))
-    for name, aliases, dems, country, cues in rows(REGIONS, 5):
+    for name, aliases, dems, country, region_cues in rows(REGIONS, 5):
         short = name.split(" (")[0]
         alias_list = split(aliases) or []
         if short != name and short not in alias_list:
             alias_list.append(short)
         entries.append(entry(f"region:{slug(name)}", name, "region", alias_list, demonyms(dems),
-                             country=country_id[country], cues=split(cues)))
+                             country=country_id[country], cues=split(region_cues)))
     for name, aliases, country, stands_for in rows(CITIES, 4):
         entries.append(entry(f"city:{slug(name)}", name, "city", split(aliases), country=country_id[country],
                              metonym_of=stands_for or None))
@@ -699,7 +700,7 @@ def build() -> dict:
     check(entries)
     return {
         "schema_version": SCHEMA_VERSION,
-        "built_at": date.today().isoformat(),
+        "built_at": datetime.now(timezone.utc).date().isoformat(),
         "offices_as_of": OFFICES_AS_OF,
         "note": "Office-holders are as known on offices_as_of (not on built_at); "
                 "review PEOPLE in scripts/build_gazetteer.py and rebuild. Entries with source geonames: "
@@ -773,7 +774,7 @@ def add_public_sources(entries: list[dict]) -> None:
                              geonames_id=c["geonameid"]))
         ids.add(cid)
         taken.update({key, *(_key(a) for a in aliases)})
-    us = by_iso2.get("US")
+    us = by_iso2["US"]
     for code, state in sorted(gc.get_us_states().items()):
         key, rid = _key(state["name"]), f"region:{slug(state['name'])}"
         if key in taken or rid in ids:

@@ -104,15 +104,16 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
-import stackctl  # noqa: E402
-from stackctl import ROOT, log  # noqa: E402
+import stackctl
+from samples.generator import make_article
+from stackctl import ROOT, log
 
-from samples.generator import make_article  # noqa: E402
+logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
 
 PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "annotations")
 QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")
@@ -228,7 +229,7 @@ class Load:
             k += 1
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, t0 + k * interval - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _post(self, articles: list[dict]) -> None:
@@ -289,7 +290,7 @@ class StallMonitor:
         self.worst: dict[str, tuple] = {}
         self.samples = 0
         self.errors = 0
-        self.lags = {"processors": {}, "query": {}}
+        self.lags: dict[str, dict[tuple, int]] = {"processors": {}, "query": {}}
         self.topics_p = [stack.topic(t) for t in PROCESSOR_INPUTS]
         self.topics_q = [stack.topic(t) for t in QUERY_INPUTS]
         self._task: asyncio.Task | None = None
@@ -339,7 +340,7 @@ class StallMonitor:
             self.max_stall[component] = stall
             self.worst[component] = (key[0].rsplit(".", 2)[-2], key[1], round(stall, 2), end, position)
 
-    async def _query_positions(self) -> tuple[dict, dict] | None:
+    async def _query_positions(self) -> tuple[dict, dict]:
         db = self.stack.workdir / "query.db"
 
         def read() -> dict:
@@ -347,7 +348,8 @@ class StallMonitor:
                 return {}
             con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
             try:
-                return {(t, p): o + 1 for t, p, o in con.execute("SELECT topic, partition, offset FROM consumed_offsets")}
+                rows = con.execute("SELECT topic, partition, offset FROM consumed_offsets")
+                return {(t, p): o + 1 for t, p, o in rows}
             except sqlite3.OperationalError:
                 return {}
             finally:
@@ -559,7 +561,7 @@ async def stream_decisions(stack: stackctl.Stack) -> tuple[dict, Counter]:
     versions: Counter = Counter()
     for r in await stackctl.read_topics(stack.bootstrap, [stack.topic("annotations")]):
         try:
-            d = json.loads(r.value)
+            d = json.loads(r.value or b"")
             out[d["article_id"]][claim_id(d["article_id"], d["text"])] = (d["is_claim"], d["claim_score"],
                                                                            d["model_version"])
             versions[d["model_version"]] += 1
@@ -583,7 +585,7 @@ def compare(feed: list[dict], acked: dict, expect: Expectations, stream: dict) -
     lost = lost_articles = unexpected = lost_retry = offline_mismatch = unannotated = 0
     differently: list[dict] = []
     n_differently = 0
-    examples = []
+    examples: list[dict] = []
     for aid, info in acked.items():
         offline = expect.by_article[aid]
         want = offline["claims"]
@@ -630,7 +632,7 @@ async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
     letters = defaultdict(list)
     for r in records:
         try:
-            d = MessageDeadLettered.model_validate_json(r.value)
+            d = MessageDeadLettered.model_validate_json(r.value or b"")
         except Exception:  # noqa: BLE001 - a broken letter is itself a finding
             continue
         letters[(d.source_topic, d.partition, d.offset)].append((d.reason, d.stage))
@@ -652,10 +654,10 @@ async def dead_letters(stack: stackctl.Stack, poison: list[Poison]) -> dict:
 
 async def topic_redeliveries(stack: stackctl.Stack) -> int:
     records = await stackctl.read_topics(stack.bootstrap, [stack.topic("claims")])
-    ids = Counter()
+    ids: Counter[str] = Counter()
     for r in records:
         try:
-            ids[json.loads(r.value)["claim_id"]] += 1
+            ids[json.loads(r.value or b"")["claim_id"]] += 1
         except (ValueError, KeyError, TypeError):
             continue
     return sum(c - 1 for c in ids.values() if c > 1)
@@ -669,6 +671,7 @@ class Chaos:
     def __init__(self, stack: stackctl.Stack, broker: stackctl.OwnBroker | None, cfg: Config, supply: Supply):
         self.stack, self.broker, self.cfg, self.supply = stack, broker, cfg, supply
         self.acked: dict[str, dict] = {}
+        self.final: dict[str, Any] = {}
         self.poison: list[Poison] = []
         self.expect = Expectations()
         self.monitor = StallMonitor(stack)
@@ -680,7 +683,7 @@ class Chaos:
             text = (await self.client.get(f"{self.stack.query_url}/metrics")).text
         except httpx.HTTPError:
             return {}
-        out = {}
+        out: dict[str, float] = {}
         for (name, labels), value in stackctl.parse_metrics(text).items():
             if name == "claimstream_query_messages_rejected_total" and value:
                 out[dict(labels)["topic"]] = out.get(dict(labels)["topic"], 0) + value
@@ -703,7 +706,7 @@ class Chaos:
         loaded_s = time.monotonic() - t0
         log(f"  load stopped after {loaded_s:.0f} s: {stats.published} published, "
             f"{stats.duplicate_on_retry} acknowledged on retry, errors {dict(stats.http_errors)}")
-        result = {"name": name, "fault": detail, "load_s": round(loaded_s, 1),
+        result: dict[str, Any] = {"name": name, "fault": detail, "load_s": round(loaded_s, 1),
                   "load": {**stats.__dict__, "http_errors": dict(stats.http_errors)}}
         result["reconcile"] = await self.reconcile()
         result["stall"] = self.monitor.report()
@@ -755,6 +758,7 @@ class Chaos:
 
     async def fault_broker_restart(self) -> dict:
         self.monitor.pause("all")
+        assert self.broker is not None  # main() refuses broker_restart without --own-broker
         t = time.monotonic()
         down_s = await asyncio.to_thread(self.broker.down)
         log(f"  broker stopped in {down_s:.1f} s; keeping it down for {self.cfg.broker_down_s:.0f} s")
@@ -764,33 +768,37 @@ class Chaos:
         log(f"  broker up again in {up_s:.1f} s")
         return {"down_s": round(down_s, 2), "up_s": round(up_s, 2), "outage_s": round(time.monotonic() - t, 2)}
 
+    def _own_broker(self) -> stackctl.OwnBroker:
+        assert self.broker is not None, "broker faults run on the script's own broker or cluster"
+        return self.broker
+
     def _other_node(self, avoid: set[int]) -> int:
         """A running node outside `avoid` (lowest id first)."""
-        return min(set(self.broker.pids()) - avoid)
+        return min(set(self._own_broker().pids()) - avoid)
 
     async def _kill_node(self, node: int, role: str) -> dict:
         t = time.monotonic()
-        pid = await asyncio.to_thread(self.broker.signal, node, signal.SIGKILL)
+        pid = await asyncio.to_thread(self._own_broker().signal, node, signal.SIGKILL)
         log(f"  killed {role} node {node} (pid {pid}) with SIGKILL; restarting it in {self.cfg.node_down_s:.0f} s")
         await asyncio.sleep(self.cfg.node_down_s)
-        up_s = await asyncio.to_thread(self.broker.up)
+        up_s = await asyncio.to_thread(self._own_broker().up)
         log(f"  node {node} answering again after {up_s:.1f} s")
         return {"node": node, "pid": pid, "up_s": round(up_s, 2), "outage_s": round(time.monotonic() - t, 2)}
 
     async def fault_broker_kill9(self) -> dict:
-        leader = await asyncio.to_thread(self.broker.leader)
+        leader = await asyncio.to_thread(self._own_broker().leader)
         return await self._kill_node(await asyncio.to_thread(self._other_node, {leader}), "broker")
 
     async def fault_controller_kill(self) -> dict:
-        leader = await asyncio.to_thread(self.broker.leader)
+        leader = await asyncio.to_thread(self._own_broker().leader)
         out = await self._kill_node(leader, "controller (quorum leader)")
-        out["new_leader"] = await asyncio.to_thread(self.broker.leader)
+        out["new_leader"] = await asyncio.to_thread(self._own_broker().leader)
         return out
 
     async def fault_broker_freeze(self) -> dict:
-        leader = await asyncio.to_thread(self.broker.leader)
+        leader = await asyncio.to_thread(self._own_broker().leader)
         node = await asyncio.to_thread(self._other_node, {leader})
-        pid = await asyncio.to_thread(self.broker.signal, node, signal.SIGSTOP)
+        pid = await asyncio.to_thread(self._own_broker().signal, node, signal.SIGSTOP)
         log(f"  froze node {node} (pid {pid}) with SIGSTOP for {self.cfg.freeze_s:.0f} s")
         try:
             await asyncio.sleep(self.cfg.freeze_s)
@@ -826,6 +834,7 @@ class Chaos:
 
     async def fault_query_restart(self) -> dict:
         self.monitor.pause("query")
+        assert self.stack.query is not None  # started with the stack
         t = time.monotonic()
         await asyncio.to_thread(self.stack.query.stop)
         stopped = time.monotonic() - t

@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,15 +29,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_claim_dual import (  # noqa: E402
-    DEFAULT_DATA, _figures, eval_sets, holdout_split, log, training_rows,
+from train_claim_dual import (  # noqa: E402 - needs the sys.path set-up above
+    DEFAULT_DATA,
+    _figures,
+    eval_sets,
+    holdout_split,
+    log,
+    training_rows,
 )
-from train_claim_transformer import best_threshold  # noqa: E402
+from train_claim_transformer import best_threshold  # noqa: E402 - needs the sys.path set-up above
 
 
 def l3_encoder(threads: int):
-    import onnxruntime as ort
     import site
+
+    import onnxruntime as ort
 
     from services.nlp.embeddings import OnnxTextModel
 
@@ -111,9 +118,10 @@ def main() -> int:
                           rng.choice(ct_neg, min(args.ct_negatives, len(ct_neg)), replace=False)])
     # Held-out: all news and positives, a sample of debate negatives (CPU), same for every encoder.
     held_neg = held_idx[debate_neg[held_idx]]
-    held = np.concatenate([held_idx[~debate_neg[held_idx]], rng.choice(held_neg, min(1500, len(held_neg)), replace=False)])
+    held = np.concatenate([held_idx[~debate_neg[held_idx]],
+                           rng.choice(held_neg, min(1500, len(held_neg)), replace=False)])
     sets = eval_sets(args.data, args.devset)
-    result = {"training_rows": int(len(use)), "heldout_rows": int(len(held)), "encoders": {}}
+    result: dict[str, Any] = {"training_rows": int(len(use)), "heldout_rows": int(len(held)), "encoders": {}}
     for name in args.encoders:
         t0 = time.time()
         embed = l6_encoder(args.threads) if name == "minilm-l6" else l3_encoder(args.threads)

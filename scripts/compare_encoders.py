@@ -36,8 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import eval_dedup  # noqa: E402  (scripts/: its STS and MSRP readers)
-from services.nlp.embeddings import MODELS_DIR, SentenceEmbedder, benchmark, sample_sentences  # noqa: E402
+import eval_dedup  # noqa: E402 - scripts/: its STS and MSRP readers
+from services.nlp.embeddings import (  # noqa: E402 - needs the sys.path set-up above
+    MODELS_DIR,
+    SentenceEmbedder,
+    benchmark,
+    sample_sentences,
+)
 
 WORK = ROOT.parent
 
@@ -120,9 +125,9 @@ def evaluate(meta_path: Path, sets: dict, speed_texts: list[str], speed_seconds:
     def cos(a: list[str], b: list[str]) -> np.ndarray:
         todo = sorted({t for t in a + b if t not in cache})
         if todo:
-            for t, v in zip(todo, emb.embed(todo)):
+            for t, v in zip(todo, emb.embed(todo), strict=True):
                 cache[t] = v
-        return np.array([float(cache[x] @ cache[z]) for x, z in zip(a, b)])
+        return np.array([float(cache[x] @ cache[z]) for x, z in zip(a, b, strict=True)])
 
     if "sts" in sets:
         gold, a, b = sets["sts"]

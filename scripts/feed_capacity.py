@@ -37,13 +37,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-
-from schemas import ClaimDetected, ClusterKey, encode, topic_name  # noqa: E402
-from services.common.kafka import make_producer  # noqa: E402
+from schemas import ClaimDetected, ClusterKey, encode, topic_name  # noqa: E402 - needs the sys.path set-up above
+from services.common.kafka import make_producer  # noqa: E402 - needs the sys.path set-up above
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLAIM_ID = re.compile(rb'"claim_id":"(cap-[0-9a-f]+-\d+)"')

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import eval as claim_eval  # noqa: E402  (sets the single-thread environment before numpy loads)
+import eval as claim_eval
 
 
 def main() -> int:

@@ -43,9 +43,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stackctl  # noqa: E402
-from chaos import Load, Supply, default_rate  # noqa: E402
-from stackctl import ROOT, log  # noqa: E402
+import stackctl
+from chaos import Load, Supply, default_rate
+from stackctl import ROOT, log
 
 WARM_UP_CAP_S = 300.0
 
@@ -81,8 +81,8 @@ def lost_articles(acked: list[str], in_topic: set[str], topic_sentences: dict[st
     """Acknowledged articles that never reached Kafka, or whose query view lacks sentences the
     pipeline produced for them (None: the query does not know the article)."""
     return [aid for aid in acked
-            if aid not in in_topic or shown_sentences.get(aid) is None
-            or shown_sentences[aid] < topic_sentences.get(aid, 0)]
+            if aid not in in_topic or (shown := shown_sentences.get(aid)) is None
+            or shown < topic_sentences.get(aid, 0)]
 
 
 def summarize(minutes: float, articles: int, lost: int, rss: dict[str, list], fds: dict[str, list],
@@ -132,11 +132,13 @@ async def sample_processes(stack: stackctl.Stack, samples: Samples, t0: float, s
         t = time.monotonic() - t0
         for service in stack.all_services():
             if not service.alive():
-                raise RuntimeError(f"{service.name} exited ({service.proc.returncode}):\n{service.log_tail()}")
+                code = service.proc.returncode if service.proc else None
+                raise RuntimeError(f"{service.name} exited ({code}):\n{service.log_tail()}")
             samples.rss[service.name].append((t, stackctl.rss_bytes(service.pid)))
             samples.fds[service.name].append((t, stackctl.open_fds(service.pid)))
         for worker in stack.workers:  # the supervisor's child: a new pid is a restarted worker
-            samples.worker_pids.update(stackctl._children(worker.pid))
+            if worker.pid is not None:
+                samples.worker_pids.update(stackctl._children(worker.pid))
         if int(t // 60) > int((t - every) // 60):
             log(f"  {t / 60:.0f} min: RSS MB " + ", ".join(f"{name} {series[-1][1] / 1e6:.0f}"
                                                        for name, series in samples.rss.items())

@@ -225,7 +225,7 @@ class Stack:
         port = free_port()
         env = {**self.env, "PROCESSORS_WEB_PORT": str(port),
                "PROCESSORS_DATA_DIR": str(self.workdir / f"processors-{self._worker_no}")}
-        if self._worker_no == 1:  # restarted in place (kill9 scenario, supervisor): static membership: restarted in place, static membership
+        if self._worker_no == 1:  # restarted in place (kill9 scenario, supervisor): static membership
             env["PROCESSORS_INSTANCE_ID"] = "processors-1"
         worker = ["-m", "services.processors", "worker", "-l", "info"]
         if self.supervise_workers:
@@ -300,7 +300,8 @@ class Stack:
         return self.query
 
     def restart_query(self, wait: bool = True) -> Service:
-        self.query.stop()
+        if self.query is not None:
+            self.query.stop()
         return self.start_query(wait)
 
     def all_services(self) -> list[Service]:
@@ -548,17 +549,18 @@ class OffsetWatch:
         from aiokafka.admin import AIOKafkaAdminClient
 
         if self._admin is None:
-            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=self.timeout_ms)
-            await self._admin.start()
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                              enable_auto_commit=False, request_timeout_ms=self.timeout_ms)
-            await self._consumer.start()
+            self._admin = admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap,
+                                                      request_timeout_ms=self.timeout_ms)
+            await admin.start()
+            self._consumer = consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                                         enable_auto_commit=False, request_timeout_ms=self.timeout_ms)
+            await consumer.start()
             self._partitions = []
             for topic in self.topics:
-                found = self._consumer.partitions_for_topic(topic)
+                found = consumer.partitions_for_topic(topic)
                 if not found:
-                    await self._consumer._client.force_metadata_update()
-                    found = self._consumer.partitions_for_topic(topic) or set()
+                    await consumer._client.force_metadata_update()
+                    found = consumer.partitions_for_topic(topic) or set()
                 self._partitions += [TopicPartition(topic, p) for p in sorted(found)]
         return self._admin, self._consumer
 

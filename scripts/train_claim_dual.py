@@ -29,7 +29,8 @@ What is trained
   | CheckThat! 2021 1B train (debates) | 1 where check-worthy, else unknown | label |
   | CheckThat! 2021 1A train (COVID tweets) | claim | check_worthiness |
   | team-written news sentences (--sentences/*.jsonl) | is_claim (furniture: 0) | is_checkworthy (furniture: 0) |
-  | annotated news corpora (--news DIR/gold.json) | claims 1, non-claims and furniture 0 | non-claims and furniture 0, claims unknown |
+  | annotated news corpora (--news DIR/gold.json) | claims 1, non-claims and furniture 0 |
+  |   | | non-claims and furniture 0, claims unknown |
 
   A stratified --holdout share of every source is kept out for calibration and thresholds.
   Each epoch takes all positives, the news and tweet rows (all of them, --news-repeat times) and
@@ -79,9 +80,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from train_claim_transformer import (  # noqa: E402
-    HIDDEN, MASK_NEG, TOKENIZER_FILE, average_precision, best_threshold, ece, export_int8, find_base_model,
-    length_batches, load_tokenizer, log, pad_batch, prf, quant_note, read_checkthat_dir, save_tokenizer,
+from train_claim_transformer import (  # noqa: E402 - needs the sys.path set-up above
+    HIDDEN,
+    MASK_NEG,
+    TOKENIZER_FILE,
+    average_precision,
+    best_threshold,
+    ece,
+    export_int8,
+    find_base_model,
+    length_batches,
+    load_tokenizer,
+    log,
+    pad_batch,
+    prf,
+    quant_note,
+    read_checkthat_dir,
+    save_tokenizer,
 )
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -162,30 +177,30 @@ def read_ct21_tweets(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 def training_rows(args) -> tuple[Rows, dict]:
     rows, counts = Rows(), {}
     texts, verdict = read_claimbuster3(args.data / "claimbuster" / "crowdsourced.csv")
-    for t, v in zip(texts, verdict):
+    for t, v in zip(texts, verdict, strict=True):
         rows.add(t, int(v >= 0), int(v == 1), "claimbuster")
     counts["claimbuster_crowdsourced"] = len(texts)
     ct_texts, ct_y = read_checkthat_dir(args.data / "checkthat2021_1b_debates" / "train")
-    for t, y in zip(ct_texts, ct_y):
+    for t, y in zip(ct_texts, ct_y, strict=True):
         rows.add(t, 1 if y else UNK, int(y), "checkthat21")
     counts["checkthat2021_1b_train"] = len(ct_texts)
     tw = args.data / "checkthat2021_1a_tweets" / "dataset_train_v1_english.tsv"
     if tw.exists():  # short, informal text with both labels: what keeps the model off debate style alone
-        t, c, w = read_ct21_tweets(tw)
-        for text, ci, wi in zip(t, c, w):
+        tweets, claim_y, worthy_y = read_ct21_tweets(tw)
+        for text, ci, wi in zip(tweets, claim_y, worthy_y, strict=True):
             rows.add(text, int(ci), int(wi) if ci else 0, "checkthat21_tweets")
-        counts["checkthat2021_1a_train"] = len(t)
+        counts["checkthat2021_1a_train"] = len(tweets)
     if args.sentences and args.sentences.exists():
-        s = read_sentences(args.sentences)
-        for t, c, w in s:
-            rows.add(t, c, w, "news_sentences")
-        counts["news_sentences"] = len(s)
+        sentences = read_sentences(args.sentences)
+        for text, c, w in sentences:
+            rows.add(text, c, w, "news_sentences")
+        counts["news_sentences"] = len(sentences)
     for folder in args.news or []:
         if (folder / "gold.json").exists():
-            s = read_news_gold(folder)
-            for t, c, w in s:
-                rows.add(t, c, w, "news_corpus")
-            counts[f"news_corpus:{folder.name}"] = len(s)
+            gold = read_news_gold(folder)
+            for text, c, w in gold:
+                rows.add(text, c, w, "news_corpus")
+            counts[f"news_corpus:{folder.name}"] = len(gold)
         else:
             log(f"note: {folder}/gold.json not there; skipped")
     return rows, counts
@@ -195,7 +210,7 @@ def holdout_split(claim, cw, source, fraction, seed):
     """Stratified by (source, claim, cw): every source and label mix is represented."""
     rng = np.random.default_rng(seed)
     held = []
-    keys = np.array([f"{s}|{c}|{w}" for s, c, w in zip(source, claim, cw)])
+    keys = np.array([f"{s}|{c}|{w}" for s, c, w in zip(source, claim, cw, strict=True)])
     for key in np.unique(keys):
         idx = np.flatnonzero(keys == key)
         rng.shuffle(idx)
@@ -502,7 +517,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--sentences", type=Path, default=ROOT / "training" / "sentences")
-    ap.add_argument("--news", type=Path, nargs="*", default=[ROOT / "training" / "news" / "t1", ROOT / "training" / "news" / "t2"])
+    ap.add_argument("--news", type=Path, nargs="*",
+                    default=[ROOT / "training" / "news" / "t1", ROOT / "training" / "news" / "t2"])
     ap.add_argument("--devset", type=Path, default=Path("/work/shared/devset"), help="measured only, never trained on")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/claimstream-dual"))
@@ -523,7 +539,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--eval-only", action="store_true", help="evaluate the model files in --out and update the metadata")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="evaluate the model files in --out and update the metadata")
     args = ap.parse_args()
 
     import torch

@@ -15,7 +15,7 @@ import csv
 import gzip
 import json
 import sys
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.nlp.claims import ClaimModel, analyze  # noqa: E402
+from services.nlp.claims import ClaimModel, analyze  # noqa: E402 - needs the sys.path set-up above
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "services" / "nlp" / "models" / "claim_model.json.gz"
@@ -73,7 +73,7 @@ def export(pipe, threshold: float, metrics: dict) -> dict:
     vec, clf = pipe.steps[0][1], pipe.steps[1][1]
     vocab = {term: int(i) for term, i in vec.vocabulary_.items()}
     return {
-        "version": f"claimbuster-tfidf-lr-{date.today().isoformat()}",
+        "version": f"claimbuster-tfidf-lr-{datetime.now(timezone.utc).date().isoformat()}",
         "preprocessing": {
             "analyzer": "services.nlp.claims.analyze",
             "ngram_max": NGRAM_MAX,

@@ -265,7 +265,7 @@ def length_batches(lengths: np.ndarray, idx: np.ndarray, batch_size: int, rng) -
     """Batches of similar length (little padding), in random order."""
     idx = np.array(idx)
     rng.shuffle(idx)
-    out = []
+    out: list[np.ndarray] = []
     chunk = batch_size * 50
     for start in range(0, len(idx), chunk):
         part = idx[start : start + chunk]

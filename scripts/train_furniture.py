@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.nlp import furniture as fur  # noqa: E402
-from services.nlp.clean import body_lines, layout  # noqa: E402
+from services.nlp import furniture as fur
+from services.nlp.clean import body_lines, layout
 
 DEFAULT_CORPORA = ["/work/shared/devset", "/work/train/t1", "/work/train/t2"]
 DEFAULT_SENTENCES = "/work/sentences/*.jsonl"
@@ -116,7 +116,7 @@ def fit(docs: list[Doc], c: float, class_weight: str | None = None):
     rows, cols, vals, y = [], [], [], []
     r = 0
     for doc in docs:
-        for f, lab in zip(doc.feats, doc.labels):
+        for f, lab in zip(doc.feats, doc.labels, strict=True):
             for k, v in f.items():
                 if k == "bias" or not v:
                     continue
@@ -139,9 +139,9 @@ def predict(spec: dict, docs: list[Doc]) -> list[list[float]]:
 
 def measure(docs: list[Doc], probs: list[list[float]], threshold: float) -> dict:
     furn = leaked = story_lines = lost_lines = story_sents = lost_sents = 0
-    for doc, ps in zip(docs, probs):
+    for doc, ps in zip(docs, probs, strict=True):
         drop = fur.decide(doc.lines, ps, threshold)
-        for lab, d, ss in zip(doc.labels, drop, doc.story_sents):
+        for lab, d, ss in zip(doc.labels, drop, doc.story_sents, strict=True):
             if lab:
                 furn += 1
                 leaked += not d
@@ -172,7 +172,7 @@ def holdout_outlets(docs: list[Doc], c: float) -> tuple[list[list[float]], list[
         for i, d in enumerate(docs):
             if (d.corpus, d.outlet) == key:
                 probs[i] = [m.score(f) for f in d.feats]
-    return [p for p in probs if p is not None], [d for d, p in zip(docs, probs) if p is not None]
+    return [p for p in probs if p is not None], [d for d, p in zip(docs, probs, strict=True) if p is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,18 +214,18 @@ def main(argv: list[str] | None = None) -> int:
         probs, kept = holdout_outlets(docs, args.c)
         for t in (0.3, 0.4, 0.5, 0.6, 0.7):
             print(f"leave-one-outlet-out @{t}: {fmt(measure(kept, probs, t))}")
-        per = defaultdict(lambda: ([], []))
-        for d, p in zip(kept, probs):
+        per: defaultdict[str, tuple[list[Doc], list[list[float]]]] = defaultdict(lambda: ([], []))
+        for d, p in zip(kept, probs, strict=True):
             per[d.outlet][0].append(d)
             per[d.outlet][1].append(p)
-        for outlet, (ds, ps) in sorted(per.items()):
-            print(f"  {outlet[:30]:30s} {fmt(measure(ds, ps, args.threshold))}")
+        for outlet, (ds, outlet_probs) in sorted(per.items()):
+            print(f"  {outlet[:30]:30s} {fmt(measure(ds, outlet_probs, args.threshold))}")
         if args.errors:
-            for d, ps in zip(kept, probs):
+            for d, ps in zip(kept, probs, strict=True):
                 drop = fur.decide(d.lines, ps, args.threshold)
-                for line, lab, p, dr in zip(d.lines, d.labels, ps, drop):
+                for line, lab, prob, dr in zip(d.lines, d.labels, ps, drop, strict=True):
                     if lab != dr:
-                        print(f"  {'LEAK' if lab else 'LOST'} {p:.2f} {d.outlet[:12]:12s} {line.text[:110]}")
+                        print(f"  {'LEAK' if lab else 'LOST'} {prob:.2f} {d.outlet[:12]:12s} {line.text[:110]}")
     if args.eval_only:
         return 0
     spec = fit(docs, args.c)

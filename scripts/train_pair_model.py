@@ -31,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from news_corpus import read_corpus  # noqa: E402  (scripts/, on the path as the script's own folder)
-from services.nlp import entities, matching, pairmodel  # noqa: E402
+from news_corpus import read_corpus  # noqa: E402 - scripts/, on the path as the script's own folder
+from services.nlp import entities, matching, pairmodel  # noqa: E402 - needs the sys.path set-up above
 
 HARD_WEIGHT = 4.0
 PAIR_WEIGHT = 2.0
@@ -61,7 +61,7 @@ class Featuriser:
         texts = [r[1] for r in self.rows]
         found = entities.extract_entities(texts)
         vectors = embed(texts)
-        for (key, text, outlet, seen_at), mentions, vec in zip(self.rows, found, vectors):
+        for (key, text, outlet, seen_at), mentions, vec in zip(self.rows, found, vectors, strict=True):
             linked = entities.link_entities(text, mentions) if mentions else []
             em = [e.mention() for e in linked]
             self.feats[key] = matching.features(key, text, em, outlet, seen_at, vector=vec)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                      else set())),
                           "dev_pairs_held_out": held_out}
     args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    for name, wgt in sorted(zip(pairmodel.FEATURES, coef), key=lambda t: -abs(t[1])):
+    for name, wgt in sorted(zip(pairmodel.FEATURES, coef, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:24s} {wgt:+.3f}")
     print(f"wrote {args.out} (threshold {args.threshold})")
     return 0

@@ -212,4 +212,4 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
 
 
 # SQLite and PostgreSQL for the query and ingest tests (tests/databases.py).
-from tests.databases import db_backend, fresh_db_url, postgres_server  # noqa: E402,F401
+pytest_plugins = ["tests.databases"]

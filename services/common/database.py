@@ -66,7 +66,9 @@ def _config(package: str) -> Config:
 
 
 def head(package: str) -> str:
-    return ScriptDirectory.from_config(_config(package)).get_current_head()
+    current = ScriptDirectory.from_config(_config(package)).get_current_head()
+    assert current is not None  # every service ships at least one revision
+    return current
 
 
 def current(engine: Engine) -> str | None:
@@ -84,8 +86,9 @@ def migrate(engine: Engine, package: str, metadata: MetaData | None = None,
 
     A database made before the migrations existed (one of `legacy_tables` and no `alembic_version`)
     is stamped at the first revision, the schema the last version without migrations kept every
-    database at, and upgraded from there. On PostgreSQL, replicas starting together wait on an advisory lock, so one migrates and
-    the others find the work done. With `metadata`, every table and column the code maps must
+    database at, and upgraded from there. On PostgreSQL, replicas starting together wait on an
+    advisory lock, so one migrates and the others find the work done. With `metadata`, every table
+    and column the code maps must
     then exist: a database the migrations cannot bring up to date is refused with the reason.
     """
     config = _config(package)
@@ -95,7 +98,9 @@ def migrate(engine: Engine, package: str, metadata: MetaData | None = None,
         config.attributes["connection"] = conn
         tables = set(inspect(conn).get_table_names())
         if "alembic_version" not in tables and tables & legacy_tables:
-            command.stamp(config, ScriptDirectory.from_config(config).get_base())
+            base = ScriptDirectory.from_config(config).get_base()
+            assert base is not None  # every service ships at least one revision
+            command.stamp(config, base)
         command.upgrade(config, revision)
         if metadata is not None and revision == "head":
             missing = missing_columns(conn, metadata)

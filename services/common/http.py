@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -87,7 +87,7 @@ def safe_json_dumps(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).translate(_UNSAFE)
 
 
-def clean_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def clean_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Pydantic/FastAPI errors reduced to loc, msg and type: no `input`, `ctx` or `url`."""
     return [{"loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
              "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
@@ -246,7 +246,7 @@ def add_metrics_route(app: FastAPI) -> None:
 # package instead, under /docs/assets/; ReDoc (CDN only) is not served. /openapi.json is unchanged.
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
                "favicon-32x32.png": "image/png"}
-NO_CDN_DOCS = {"docs_url": None, "redoc_url": None}
+NO_CDN_DOCS: dict[str, Any] = {"docs_url": None, "redoc_url": None}
 
 
 def add_offline_docs(app: FastAPI) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -108,7 +108,7 @@ async def wait_for_broker(bootstrap_servers: str, timeout: float = 60.0) -> None
         finally:
             try:
                 await admin.close()
-            except Exception:  # closing a client that never connected
+            except Exception:  # noqa: BLE001 - closing a client that never connected
                 pass
         await asyncio.sleep(0.5)
     raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout:.0f}s: {last}")
@@ -192,7 +192,7 @@ class ResilientProducer:
                 self._producer = None
                 await self._replace(failed)
 
-    async def send_all(self, records: list[Record], deadline_s: float | None = None) -> int:
+    async def send_all(self, records: Sequence[Record], deadline_s: float | None = None) -> int:
         """Send every record and wait for all acks; returns the attempts it took."""
         if not records:
             return 0
@@ -207,12 +207,12 @@ class ResilientProducer:
                 else:
                     try:
                         await asyncio.wait_for(_send_once(producer, records), max(0.01, give_up - time.monotonic()))
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         raise KafkaTimeoutError(f"no acknowledgement within {deadline_s:.0f} s") from None
                 return attempt
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 action = failure_action(exc)
                 self._on_failure(action)
                 if action == "raise" or (give_up is not None and time.monotonic() >= give_up):
@@ -230,7 +230,7 @@ class ResilientProducer:
                         log.warning("could not start a new producer", error=repr(start_exc)[:300])
 
 
-async def _send_once(producer: AIOKafkaProducer | None, records: list[Record]) -> None:
+async def _send_once(producer: AIOKafkaProducer | None, records: Sequence[Record]) -> None:
     if producer is None:
         raise ProducerClosed("no producer (the last start failed)")
     futures = [await producer.send(topic, key=key, value=value) for topic, key, value in records]

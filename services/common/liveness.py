@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from prometheus_client import Gauge, Histogram
 
@@ -19,16 +20,19 @@ from prometheus_client import Gauge, Histogram
 LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
+K = TypeVar("K", bound=Hashable)
+
+
 @dataclass
-class Stall:
-    key: Hashable
+class Stall(Generic[K]):
+    key: K
     lag: int
     position: int
     stalled_s: float
 
 
 @dataclass
-class ProgressWatch:
+class ProgressWatch(Generic[K]):
     """Finds partitions that have work waiting but whose position has not moved for `stall_after_s`.
 
     A partition with nothing waiting (lag 0) is idle, not stalled, however long its
@@ -38,12 +42,12 @@ class ProgressWatch:
 
     stall_after_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
-    _since: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    _since: dict[K, tuple[int, float]] = field(default_factory=dict)
 
-    def observe(self, positions: Mapping[Hashable, tuple[int, int]]) -> list[Stall]:
+    def observe(self, positions: Mapping[K, tuple[int, int]]) -> list[Stall[K]]:
         """`positions`: key -> (lag, position) for the partitions this process is responsible for."""
         now = self.clock()
-        stalls = []
+        stalls: list[Stall[K]] = []
         for key, (lag, position) in positions.items():
             seen = self._since.get(key)
             if lag <= 0 or seen is None or seen[0] != position:

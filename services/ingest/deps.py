@@ -10,7 +10,6 @@ from services.common.apikey import api_key_header as make_api_key_header, check_
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
 
-
 api_key_header = make_api_key_header("Required on every write when the server sets INGEST_API_KEY.")
 
 

@@ -121,7 +121,10 @@ def entry_to_article(entry, feed_title: str, page_html: str | None) -> ArticleIn
 
 def _published(entry):
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.datetime(*parsed[:6], tzinfo=dt.timezone.utc) if parsed else None
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone.utc)
 
 
 async def poll_once(service: IngestService, settings: IngestSettings, client: httpx.AsyncClient,

@@ -7,20 +7,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.common.http import (NO_CDN_DOCS, BodySizeLimit, RequestTimeout, SafeJSONResponse, add_metrics_route,
-                                  add_offline_docs,
-                                  install_error_handlers)
+from services.common.apikey import document_api_key, open_writes_refusal
+from services.common.http import (
+    NO_CDN_DOCS,
+    BodySizeLimit,
+    RequestTimeout,
+    SafeJSONResponse,
+    add_metrics_route,
+    add_offline_docs,
+    install_error_handlers,
+)
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
 from services.common.settings import CommonSettings, KafkaSettings
-from services.common.apikey import document_api_key, open_writes_refusal
 from services.ingest.feeds import poll_forever
-from services.nlp.language import detect_language
 from services.ingest.ledger import Ledger
 from services.ingest.routers import articles, health
 from services.ingest.service import IngestService
 from services.ingest.settings import IngestSettings
+from services.nlp.language import detect_language
 
 log = get_logger("ingest")
 LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("ingest")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -35,7 +34,7 @@ class ArticleIn(BaseModel):
     published_at: PublishedAt = Field(None, description="ISO 8601 with a UTC offset, e.g. 2026-03-02T10:00:00Z")
 
     @model_validator(mode="after")
-    def _one_body(self) -> "ArticleIn":
+    def _one_body(self) -> ArticleIn:
         if bool(self.body) == bool(self.html):
             raise ValueError("give exactly one of 'body' (plain text) or 'html'")
         return self

@@ -28,7 +28,7 @@ class ArticleErrors(ValueError):
         super().__init__("; ".join(f"item {n}: {field}: {msg}" for n, field, msg in errors))
 
 
-def prepare_all(articles: list[ArticleIn], memory: "OutletMemory | None" = None) -> list[ArticleDraft]:
+def prepare_all(articles: list[ArticleIn], memory: OutletMemory | None = None) -> list[ArticleDraft]:
     """Every article prepared, or ArticleErrors listing every one that could not be (nothing is lost silently)."""
     drafts, errors = [], []
     for n, article in enumerate(articles):

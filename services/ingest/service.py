@@ -99,7 +99,7 @@ class IngestService:
                 try:
                     # Retries and replaces a broken producer within the deadline (e.g. a broker restart).
                     await self.producer.send_all(records, deadline_s=self.publish_deadline_s)
-                except Exception as exc:  # noqa: BLE001 - whatever Kafka said, the client may retry
+                except Exception as exc:
                     # Nothing is recorded: a retry publishes the same versions again, with the same ids.
                     raise PublishError(f"Kafka did not acknowledge the {len(pending)} articles: {exc!r}; "
                                        "retry the request") from exc

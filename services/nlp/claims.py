@@ -107,7 +107,7 @@ class TransformerClaimModel:
 
     def score2(self, texts: list[str]) -> list[tuple[float, float]]:
         claim, cw = self.probabilities2(texts)
-        return [(float(a), float(b)) for a, b in zip(claim, cw)]
+        return [(float(a), float(b)) for a, b in zip(claim, cw, strict=True)]
 
 
 def _platt(cal: dict, meta_path) -> tuple[float, float]:
@@ -150,7 +150,7 @@ class ClaimModel:
         self.metadata: dict = data.get("metrics", {})
 
     @classmethod
-    def load(cls, path: str | Path) -> "ClaimModel":
+    def load(cls, path: str | Path) -> ClaimModel:
         with gzip.open(path, "rt", encoding="utf-8") as f:
             return cls(json.load(f))
 
@@ -162,11 +162,11 @@ class ClaimModel:
                 counts[idx] = counts.get(idx, 0) + 1
         if not counts:
             return self.intercept
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        w = (1.0 + np.log(tf)) * self.idf[idx]  # sublinear tf, as in sklearn
+        w = (1.0 + np.log(tf)) * self.idf[cols]  # sublinear tf, as in sklearn
         w /= np.linalg.norm(w)  # l2 norm over the whole row
-        return float(w @ self.coef[idx]) + self.intercept
+        return float(w @ self.coef[cols]) + self.intercept
 
     def score(self, texts: list[str]) -> list[float]:
         # Stable logistic: avoids overflow warnings for very negative margins.

@@ -121,7 +121,7 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
         # lines is nearly all top and bottom (a two-paragraph brief lost its lead at 0.73), so there a
         # line shaped like a story sentence goes only when the model is sure of it.
         drop = [d and (s >= SHORT_BODY_THRESHOLD or not _sentence_shaped(r.text))
-                for d, s, r in zip(drop, scores, recs)]
+                for d, s, r in zip(drop, scores, recs, strict=True)]
     if memory is not None:
         memory.remember(outlet, article, texts)
 
@@ -129,7 +129,7 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
     captions: list[str] = []
     credits: list[str] = []
     credit: str | None = None
-    for i, line, is_furniture in zip(idx, texts, drop):
+    for i, line, is_furniture in zip(idx, texts, drop, strict=True):
         if not is_furniture:
             continue
         lines[i] = ""
@@ -146,7 +146,8 @@ def clean_text(text: str, title: str | None = None, outlet: str | None = None,
                        captions=captions, credits=credits)
 
 
-_BLOCK_TAG = re.compile(r"<\s*/?\s*(?:p|div|br|h[1-6]|li|ul|ol|tr|table|section|article|blockquote|header|footer)\b[^>]*>", re.I)
+_BLOCK_TAG = re.compile(
+    r"<\s*/?\s*(?:p|div|br|h[1-6]|li|ul|ol|tr|table|section|article|blockquote|header|footer)\b[^>]*>", re.I)
 _DROP = re.compile(r"<(script|style|noscript|template|svg|nav|footer|header|aside)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 

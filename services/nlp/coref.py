@@ -218,13 +218,13 @@ def _rewrite(names: ArticleNames, text: str, ents: list[LinkedEntity]) -> list[L
                 out.append(replace(e, canonical=hit[0], label=hit[1]))
                 continue
         if e.label in ("PERSON", "ORG", "GPE", "NORP", "LOC") and (e.entity_id is None or e.entity_type == "person"):
-            full = names.person_for(name)
-            if full is not None:
-                rest = full[len(name):] if full.startswith(name) else ""
+            person = names.person_for(name)
+            if person is not None:
+                rest = person[len(name):] if person.startswith(name) else ""
                 # "Henrique Mota" followed by "Barreiros": widen the span to the full name.
                 if rest and text[e.end:e.end + len(rest)] == rest:
                     e = replace(e, text=text[e.start:e.end + len(rest)], end=e.end + len(rest))
-                out.append(replace(e, canonical=full, label="PERSON"))
+                out.append(replace(e, canonical=person, label="PERSON"))
                 continue
         if (e.label in ("ORG", "GPE", "PERSON") and e.entity_id is None and name not in names.people
                 and not _PLACE_BEFORE.search(text[:e.start])):
@@ -299,5 +299,6 @@ def resolve_article(sentences: list[tuple[str, list[LinkedEntity]]],
     cleaned = [[e for e in ents if not _not_a_name(e, text, common)] for text, ents in sentences]
     cleaned = [[replace(e, label="ORG") if e.entity_id is None and e.text in parties and e.label != "ORG" else e
                 for e in ents] for ents in cleaned]
-    learned = [_learn(names, text, _outlet(outlet, text, ents)) for text, ents in zip(texts, cleaned)]
-    return [_rewrite(names, text, _missed_acronyms(names, text, ents)) for text, ents in zip(texts, learned)]
+    learned = [_learn(names, text, _outlet(outlet, text, ents)) for text, ents in zip(texts, cleaned, strict=True)]
+    return [_rewrite(names, text, _missed_acronyms(names, text, ents))
+            for text, ents in zip(texts, learned, strict=True)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 from services.nlp.types import EntityMention
 
@@ -45,12 +46,14 @@ _DATELINE = re.compile(r"^[A-Z][A-Z .']{1,30}(?:\s*\([^)]{1,40}\))?\s*[-\u2013\u
 # Attribution says who asserts the claim; outlets attribute the same claim differently,
 # so it is masked out of the signature ("..., the fire service said." / "According to X, ...").
 _ATTRIBUTION_TAIL = re.compile(
-    r",\s*(?:according to [^,.;\"]{2,80}|[^,.;\"]{2,60}?\s(?:said|says|told [^,.;\"]{2,60}|reported|announced|confirmed)"
+    r",\s*(?:according to [^,.;\"]{2,80}"
+    r"|[^,.;\"]{2,60}?\s(?:said|says|told [^,.;\"]{2,60}|reported|announced|confirmed)"
     r"(?:\s+(?:on\s+\w+|last\s+\w+|yesterday|today|this\s+\w+))?)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 _ATTRIBUTION_HEAD = re.compile(
-    r"^(?:[Aa]ccording to [^,]{2,80},\s*|[A-Z][^,;\"]{1,50}?\s(?:said|says|told\s[^,;\"]{2,40}?)(?:\s+on\s+\w+)?(?:\s+that)?\s+)"
+    r"^(?:[Aa]ccording to [^,]{2,80},\s*"
+    r"|[A-Z][^,;\"]{1,50}?\s(?:said|says|told\s[^,;\"]{2,40}?)(?:\s+on\s+\w+)?(?:\s+that)?\s+)"
 )
 
 
@@ -64,7 +67,7 @@ def claim_core(text: str) -> str:
 
 
 def claim_signature(text: str, entities: list[EntityMention],
-                    figures: list[tuple[int, int, str]] = ()) -> str:
+                    figures: Sequence[tuple[int, int, str]] = ()) -> str:
     """The claim's words, normalised. `figures` are (start, end, token) of its quantities as the annotate
     stage normalised them (normalise.token: "€2.4bn" and "2.4 billion euros" are one token; "" drops a
     bracketed restatement); numbers are not parsed again here."""
@@ -75,7 +78,7 @@ def claim_signature(text: str, entities: list[EntityMention],
              for e in entities if e.label in _NAME_LABELS and text[e.start:e.end] == original[e.start:e.end]]
     spans = names + [f for f in figures if text[f[0]:f[1]] == original[f[0]:f[1]]]
     taken: list[tuple[int, int]] = []
-    for start, end, token in sorted(spans, key=lambda s: (s[0], -s[1])):
+    for start, end, _token in sorted(spans, key=lambda s: (s[0], -s[1])):
         if not any(a < end and start < b for a, b in taken):
             taken.append((start, end))
     tokens = {}

@@ -31,6 +31,7 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -135,7 +136,8 @@ class OnnxTextModel:
                 out = self.session.run(None, feeds)[0]
             for r, i in enumerate(chunk):
                 rows[i] = out[r]
-        return np.stack(rows) if rows else np.zeros((0,), dtype=np.float32)
+        # every index is in exactly one chunk: no row is left None
+        return np.stack(cast(list[np.ndarray], rows)) if rows else np.zeros((0,), dtype=np.float32)
 
 
 class SentenceEmbedder:
@@ -178,7 +180,8 @@ def get_embedder() -> SentenceEmbedder:
 
 
 def embed(texts: list[str]) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape (len(texts), dim) (384 for both shipped encoders); cosine is a dot product."""
+    """L2-normalised float32 embeddings, shape (len(texts), dim) (384 for both shipped encoders);
+    cosine is a dot product."""
     return get_embedder().embed(list(texts))
 
 
@@ -222,7 +225,7 @@ def sample_sentences(path: str | None = None) -> list[str]:
     from services.nlp.split import split_sentences
 
     articles = Path(__file__).resolve().parents[2] / "samples" / "articles.jsonl"
-    out = []
+    out: list[str] = []
     with open(articles, encoding="utf-8") as f:
         for line in f:
             body = json.loads(line).get("body", "")

@@ -107,11 +107,13 @@ _CORE = re.compile(
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_NUMWORD}))*)\b)",
     re.IGNORECASE,
 )
-_CUR_SYMBOL = {"Rs": "INR", "R": "ZAR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY", "₹": "INR",
+_CUR_SYMBOL = {"Rs": "INR", "R": "ZAR", "£": "GBP", "$": "USD", "US$": "USD", "U.S.$": "USD", "€": "EUR", "¥": "JPY",
+               "₹": "INR",
                "₽": "RUB", "₴": "UAH", "₩": "KRW", "NT$": "TWD", "HK$": "HKD", "A$": "AUD", "AU$": "AUD",
                "C$": "CAD", "CA$": "CAD", "S$": "SGD", "R$": "BRL"}
 _CODES = "ZAR USD GBP EUR JPY CNY RMB INR RUB UAH CHF KRW TWD AUD CAD HKD SGD BRL".split()
-_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|\bR|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:" + "|".join(_CODES)
+_BEFORE_CUR = re.compile(r"(?P<cur>\bRs\.?|\bR|U\.?S\.?\$|NT\$|HK\$|AU?\$|CA?\$|S\$|R\$|[£$€¥₹₽₴₩]|\b(?:"
+                         + "|".join(_CODES)
                          + r"))\s?\Z")
 _CUR_WORDS = {"dollar": "USD", "pound": "GBP", "sterling": "GBP", "euro": "EUR", "yen": "JPY", "yuan": "CNY",
               "renminbi": "CNY", "rupee": "INR", "rouble": "RUB", "ruble": "RUB", "hryvnia": "UAH", "won": "KRW",
@@ -161,7 +163,8 @@ _UNIT_NAMES = {
     "feet": "feet", "foot": "feet", "ft": "feet", "cm": "cm", "centimetres": "cm", "centimeters": "cm", "mm": "mm",
     "millimetres": "mm", "millimeters": "mm", "lbs": "lb", "litres": "litres", "liters": "litres", "gallons": "gallons",
 }
-_MEASURE_UNITS = frozenset({"feet", "cm", "mm", "lb", "litres", "gallons", "km/h", "km", "miles", "hectares", "acres", "tonnes", "tons", "kg", "barrels",
+_MEASURE_UNITS = frozenset({"feet", "cm", "mm", "lb", "litres", "gallons", "km/h", "km", "miles", "hectares", "acres",
+                            "tonnes", "tons", "kg", "barrels",
                             "barrels per day", "mph", "metres", "degrees"})
 _ORDINAL_OR_TIME = re.compile(r"\A(?:st|nd|rd|th|s\b|am\b|pm\b|a\.m\.|p\.m\.|[-–]\d|:\d|[A-Za-z])")
 _SCORE = re.compile(r"\d\s?[-–]\s?\d")
@@ -229,13 +232,15 @@ def _number(text: str, m: re.Match) -> tuple[float, str | None, str | None, int,
         value = float(m.group().replace(",", ""))
         scale = None
     else:
-        value = words_value(m.group())
+        spelled = words_value(m.group())
         low = m.group().lower()
-        if value is None or value == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
+        if spelled is None or spelled == 1 and not re.search(r"hundred|thousand|million|billion|trillion", low):
             return None  # "one of the", "no one": a pronoun more often than a count
+        value = spelled
         scale = next((w for w in re.split(r"[\s-]+", low) if w in ("thousand", "million", "billion", "trillion",
                                                                   "dozen")), None)
     a = _AFTER.match(text, end)
+    assert a is not None  # every part of _AFTER is optional
     cur = _BEFORE_CUR.search(text, 0, start)
     glued = (a.group("glued") or "").strip().lower()
     metres = False
@@ -302,7 +307,9 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
             words = m.group().lower().split()
             value = _VAGUE[words[-1]] * (10 if words[0] == "tens" else 100 if len(words) > 1 else 1)
             unit, scale = None, m.group()
-            noun, noun_end = _counted_noun(text, end + len(re.match(r"\s+of", text[end:]).group()))
+            of = re.match(r"\s+of", text[end:])
+            assert of is not None  # the "vague" pattern ends with "of"
+            noun, noun_end = _counted_noun(text, end + len(of.group()))
             if noun:  # "billions of dollars": the counted noun may be a currency
                 unit, end = _CUR_WORDS.get(noun.lower().rstrip("s"), noun), noun_end
         elif kind == "frac":  # "nearly half of the new jobs"
@@ -322,7 +329,7 @@ def _quantities(text: str, taken: list[tuple[int, int]]) -> list[Quantity]:
 
 def _normalised(text: str, quantities: list[Quantity]) -> list[Quantity]:
     """The quantities with their comparable figure (normalise.py): base value and unit, precision, restatement."""
-    return [replace(q, **n) for q, n in zip(quantities, normalise.normalise_quantities(text, quantities))]
+    return [replace(q, **n) for q, n in zip(quantities, normalise.normalise_quantities(text, quantities), strict=True)]
 
 
 # ------------------------------------------------------------------ dates
@@ -469,8 +476,8 @@ def _resolve_date(m: re.Match, text: str, pub: date | None) -> tuple[str | None,
         mod, unit = m["rmod"].lower(), m["runit"].lower()
         step = -1 if mod in ("last", "previous") else 1 if mod in ("next", "coming") else 0
         if mod == "past":  # rolling: "the past year" = from a year before publication
-            back = {"week": timedelta(days=7), "month": None, "year": None, "weekend": timedelta(days=7)}[unit]
-            d = pub - back if back else _add_months(pub, -1 if unit == "month" else -12)
+            span = {"week": timedelta(days=7), "month": None, "year": None, "weekend": timedelta(days=7)}[unit]
+            d = pub - span if span else _add_months(pub, -1 if unit == "month" else -12)
             return d.isoformat(), "relative"
         if unit == "week":
             return (pub - timedelta(days=pub.weekday()) + timedelta(weeks=step)).isoformat(), "relative"
@@ -530,7 +537,8 @@ _PLURALS_WITHOUT_S = frozenset("people children men women police staff personnel
 
 
 # "11 days", "three weeks": a length of time (a quantity), not a date; "11 days ago" is a date.
-_DURATION = re.compile(r"\A(?:(?:about|some|nearly|almost|more\s+than|over|up\s+to|at\s+least|the\s+last|the\s+past)\s+)?"
+_DURATION = re.compile(r"\A(?:(?:about|some|nearly|almost|more\s+than|over|up\s+to|at\s+least|the\s+last|"
+                       r"the\s+past)\s+)?"
                        r"[\w.,-]+\s+(?:days?|weeks?|months?|years?|hours?|minutes?)\Z", re.IGNORECASE)
 _DATEPARSER_WORTHY = re.compile(r"\d|" + _MONTH_RE)
 
@@ -574,7 +582,8 @@ def _dateparser_date(span: str, pub: date) -> tuple[str | None, str] | None:
     except ImportError:
         return None
     parser = DateDataParser(languages=["en"], settings={
-        "PREFER_DATES_FROM": "past", "RELATIVE_BASE": datetime(pub.year, pub.month, pub.day)})
+        # the noqa: dateparser compares RELATIVE_BASE with naive datetimes (the publication day)
+        "PREFER_DATES_FROM": "past", "RELATIVE_BASE": datetime(pub.year, pub.month, pub.day)})  # noqa: DTZ001
     data = parser.get_date_data(span)
     if data is None or data.date_obj is None:
         return None

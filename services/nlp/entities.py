@@ -493,7 +493,7 @@ def _resolve(text: str, label: str, start: int, end: int, added: bool = False) -
     if not demonym and label not in _FITS[entry.type]:
         label = _TYPE_LABEL[entry.type]
     if entry.metonym_of and _role(text, start, end, entry) == "agent":
-        target = gaz.get(entry.metonym_of)
+        target = gaz.entries[entry.metonym_of]
         # The mention takes its referent's label: "Beijing said" is GPE China, "Brussels agreed" ORG EU.
         return LinkedEntity(text[start:end], "GPE" if target.type == "country" else "ORG", target.name, start, end,
                             target.id, target.type, metonymy=True, literal_id=entry.id, added=added)
@@ -538,7 +538,7 @@ def _runs(text: str):
 
 def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, GazetteerEntry]]:
     gaz = get_gazetteer()
-    out = []
+    out: list[tuple[int, int, GazetteerEntry]] = []
     for start, end, group in _runs(text):
         words = group.split()
         while words and words[0] in _RUN_OPENERS:
@@ -560,7 +560,7 @@ def _missed(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, Gaz
             ids = [] if s in _NO_ADD else gaz.exact_alias(s)
         if len(ids) != 1:
             continue
-        entry = gaz.get(ids[0])
+        entry = gaz.entries[ids[0]]
         if (entry.type == "person" and len(s.split()) < 2) or entry.source == "geonames":
             continue
         if any(a < end and start < b for a, b, _ in out):
@@ -833,4 +833,4 @@ def link_entities(text: str, mentions: list[EntityMention], add_missing: bool = 
 
 def link_texts(texts: list[str], batch_size: int = 64) -> list[list[LinkedEntity]]:
     """extract_entities + link_entities for a batch of sentences."""
-    return [link_entities(t, ms) for t, ms in zip(texts, extract_entities(texts, batch_size=batch_size))]
+    return [link_entities(t, ms) for t, ms in zip(texts, extract_entities(texts, batch_size=batch_size), strict=True)]

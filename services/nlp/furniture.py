@@ -133,7 +133,8 @@ class OutletMemory:
                 for key in self._keys(line):
                     seen = table.get(key) if key else None
                     row.append(0 if not seen else sum(1 for a in seen if a != article))
-                out.append(tuple(row))
+                exact, shape, prefix = row  # _keys gives these three
+                out.append((exact, shape, prefix))
             return out
 
     def remember(self, outlet: str | None, article: str | None, lines: list[str]) -> None:
@@ -219,7 +220,7 @@ _NEIGHBOUR_KEYS = ("log_words", "terminal", "w<=8", "label_open", "cap_share")
 def _hashed(text: str) -> list[str]:
     toks = [_DIGIT.sub("0", t.casefold()) for t in _WORD.findall(text)]
     feats = [f"w:{t}" for t in toks]
-    feats += [f"b:{a} {b}" for a, b in zip(toks, toks[1:])]
+    feats += [f"b:{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
     if toks:
         feats.append(f"first:{toks[0]}")
         feats.append(f"last:{toks[-1]}")
@@ -250,7 +251,7 @@ def line_features(lines: list[Line], repeats: list[tuple[int, int, int]] | None 
     # snippet): such lines are scored as isolated lines, like the labelled lines without a page.
     context = context and any(story)
     out = []
-    for i, (line, shape) in enumerate(zip(lines, shapes)):
+    for i, (line, shape) in enumerate(zip(lines, shapes, strict=True)):
         if context:
             f = {"bias": 1.0, **shape}
         else:
@@ -353,7 +354,7 @@ def decide(lines: list[Line], scores: list[float], threshold: float) -> list[boo
     """Furniture or not for each line: the model's score, never for a long prose paragraph, and
     teaser markers extended over their block of headlines."""
     flags = [s >= threshold and not (len(x.text.split()) >= LONG_PARAGRAPH_WORDS and is_terminal(x.text))
-             for x, s in zip(lines, scores)]
+             for x, s in zip(lines, scores, strict=True)]
     return teaser_block_ends(lines, flags)
 
 

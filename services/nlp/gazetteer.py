@@ -119,7 +119,7 @@ class Gazetteer:
                 self._cues[e.id] = re.compile(r"\b(?:" + "|".join(re.escape(c) for c in e.cues) + r")\b", re.I)
 
     @classmethod
-    def load(cls, path: str | Path = DATA_PATH) -> "Gazetteer":
+    def load(cls, path: str | Path = DATA_PATH) -> Gazetteer:
         with open(path, encoding="utf-8") as f:
             return cls(json.load(f))
 

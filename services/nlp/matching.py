@@ -17,19 +17,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import time
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import MinHash
 
 from services.nlp import dedup, normalise, pairmodel
 from services.nlp.types import EntityMention
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"})
@@ -600,7 +604,7 @@ class ClaimIndex:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[ClaimFeatures, Match]] = OrderedDict()
         self._cache_size = cache_size
-        self._ann = None
+        self._ann: Index | None = None
         self._label_of: dict[str, int] = {}
         self._claim_of: dict[int, str] = {}
         self._next_label = 0
@@ -610,8 +614,8 @@ class ClaimIndex:
     def _build(self) -> None:
         from usearch.index import Index
 
-        self._ann = Index(ndim=VECTOR_DIM, metric="cos", dtype="i8", connectivity=16,
-                          expansion_add=64, expansion_search=max(64, self.policy.neighbours))
+        self._ann = ann = Index(ndim=VECTOR_DIM, metric="cos", dtype="i8", connectivity=16,
+                                expansion_add=64, expansion_search=max(64, self.policy.neighbours))
         claims, vectors = [], []
         for key, record in list(self.records.items()):
             if key.startswith(_MERGED) or record is None:
@@ -620,16 +624,17 @@ class ClaimIndex:
             vectors.append(np.frombuffer(base64.b64decode(record["v"]), dtype=np.int8))
         if claims:
             labels = np.arange(len(claims), dtype=np.uint64)
-            self._ann.add(labels, np.stack(vectors))
+            ann.add(labels, np.stack(vectors))
             for label, (claim_id, _) in enumerate(claims):
                 self._label_of[claim_id], self._claim_of[label] = label, claim_id
             self._ages = [(t, c) for c, t in claims]
             heapq.heapify(self._ages)
             self._next_label = len(claims)
 
-    def _index(self):
+    def _index(self) -> Index:
         if self._ann is None:
             self._build()
+        assert self._ann is not None  # _build sets it
         return self._ann
 
     def __len__(self) -> int:
@@ -713,7 +718,7 @@ class ClaimIndex:
             if label is None:
                 continue
             self._claim_of.pop(label, None)
-            self._ann.remove(label)
+            self._index().remove(label)
             self._cache.pop(claim_id, None)
             if claim_id in self.records:
                 del self.records[claim_id]

@@ -31,7 +31,9 @@ LABEL_MAP = {
 
 def read_conll(path: Path, limit: int | None = None) -> list[tuple[list[str], list[str]]]:
     """(tokens, IOB tags) per sentence; -DOCSTART- lines are skipped."""
-    sentences, tokens, tags = [], [], []
+    sentences: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
@@ -60,7 +62,7 @@ def gold_spans(tokens: list[str], tags: list[str]) -> tuple[str, set[tuple[int, 
         text.append(tok)
         pos += len(tok) + 1
     spans, cur = set(), None
-    for (s, e), tag in zip(offsets, tags):
+    for (s, e), tag in zip(offsets, tags, strict=True):
         kind = tag[2:] if tag != "O" else None
         if kind is None or tag.startswith("B-") or (cur and cur[2] != kind):
             if cur:
@@ -83,7 +85,7 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
 
 def _score(golds: list[set], found: list[list[tuple[int, int, str]]]) -> tuple[float, float, float, int]:
     tp = n_pred = n_gold = 0
-    for spans, pred in zip(golds, found):
+    for spans, pred in zip(golds, found, strict=True):
         p = {(s, e, LABEL_MAP[label]) for s, e, label in pred if label in LABEL_MAP}
         tp += len(p & spans)
         n_pred += len(p)
@@ -111,7 +113,8 @@ def conll_ner_f1(path: Path, limit: int | None = None, linked: bool = False, bat
     t0, c0 = time.perf_counter(), time.process_time()
     mentions = extract_entities(texts, batch_size=batch_size)
     t1, c1 = time.perf_counter(), time.process_time()
-    linked_found = [[(e.start, e.end, e.label) for e in link_entities(t, ms)] for t, ms in zip(texts, mentions)]
+    linked_found = [[(e.start, e.end, e.label) for e in link_entities(t, ms)]
+                    for t, ms in zip(texts, mentions, strict=True)]
     t2, c2 = time.perf_counter(), time.process_time()
     plain_found = [[(m.start, m.end, m.label) for m in ms] for ms in mentions]
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 MODEL_PATH = Path(__file__).parent / "models" / "pair_model.json"
 
 FEATURES = (
-    "cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_jaccard", "word_jaccard", "word_containment", "length_ratio",
+    "cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_jaccard", "word_jaccard", "word_containment",
+    "length_ratio",
     "figures_shared", "figures_conflict", "figures_partial", "figures_one_side",
     "years_shared", "years_conflict", "years_one_side",
     "places_shared", "places_conflict", "places_one_side",

@@ -7,20 +7,20 @@ functions, so the stream and the offline mode cannot drift apart.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from schemas import (
     ArticleReceived,
     ClaimDetected,
     ClaimEnrichment,
-    DateMention,
-    Quantity,
     ClaimScored,
     ClusterAppearance,
     ClusterMerged,
     ClusterUpdated,
+    DateMention,
     Entity,
+    Quantity,
     SentenceAnnotated,
     SentenceExtracted,
 )
@@ -73,7 +73,7 @@ def _linked_by_article(english: list[SentenceExtracted], mentions: dict,
         group.sort(key=lambda s: s.index)
         linked = [(s.text, entities.link_entities(s.text, mentions.get(s.sentence_id, []))) for s in group]
         names = memory.get(key) if memory is not None else None
-        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet)):
+        for s, ents in zip(group, coref.resolve_article(linked, names, outlet=group[0].outlet), strict=True):
             out[s.sentence_id] = ents
     return out
 
@@ -94,8 +94,9 @@ def annotate_sentences(sentences: list[SentenceExtracted], threshold: float,
         checkworthy_threshold = claims.DEFAULT_CHECKWORTHY_THRESHOLD
     english = [s for s in sentences if s.language == "en"]
     texts = [s.text for s in english]
-    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts))) if texts else {}
-    mentions = dict(zip((s.sentence_id for s in english), entities.extract_entities(texts))) if texts else {}
+    scores = dict(zip((s.sentence_id for s in english), claims.score_sentences(texts), strict=True)) if texts else {}
+    mentions = (dict(zip((s.sentence_id for s in english), entities.extract_entities(texts), strict=True))
+                if texts else {})
     resolved = _linked_by_article(english, mentions, memory) if texts else {}
     version = claims.model_version()
     out = []
@@ -144,7 +145,8 @@ def _claim_features(claim: ClaimScored) -> matching.ClaimFeatures:
     carried = e is not None and all(q.base_value is not None for q in e.quantities)
     return matching.features(claim.claim_id, claim.text, _mentions(claim), claim.outlet,
                              _seen_at(claim).timestamp(), vector=vector,
-                             quantities=e.quantities if carried else None, dates=e.dates if carried else None)
+                             quantities=e.quantities if e is not None and carried else None,
+                             dates=e.dates if e is not None and carried else None)
 
 
 def scored_from(annotated: SentenceAnnotated, vector=None) -> ClaimScored:
@@ -175,7 +177,7 @@ def scored_claims(annotated: list[SentenceAnnotated], embed=None) -> list[ClaimS
     if embed is None:
         from services.nlp.embeddings import embed
     vectors = embed([a.text for a in found])
-    return [scored_from(a, v) for a, v in zip(found, vectors)]
+    return [scored_from(a, v) for a, v in zip(found, vectors, strict=True)]
 
 
 def _detected(claim: ClaimScored, m: matching.Match, detected_at: datetime) -> ClaimDetected:
@@ -220,7 +222,13 @@ def fold_ledgers(survivor: ClusterUpdated | None, merged: ClusterUpdated, now: d
     ))
 
 
-def track_ledgers(ledgers: Mapping[str, ClusterUpdated], claim: ClaimDetected, now: datetime,
+class LedgerLookup(Protocol):
+    """What track_ledgers reads: a dict in tests and the CLI, the ledger table in the stream."""
+
+    def get(self, cluster_id: str, /) -> ClusterUpdated | None: ...
+
+
+def track_ledgers(ledgers: LedgerLookup, claim: ClaimDetected, now: datetime,
                   max_appearances: int = 500) -> tuple[list[ClusterMerged], dict[str, ClusterUpdated | None]]:
     """What a decided claim does to the propagation ledgers: (merge events, ledgers to write).
 
@@ -228,7 +236,8 @@ def track_ledgers(ledgers: Mapping[str, ClusterUpdated], claim: ClaimDetected, n
     delete), then its appearance is added. A replay changes nothing it has already done, so the
     result is empty once every effect is in `ledgers`.
     """
-    merges, writes = [], {}
+    merges: list[ClusterMerged] = []
+    writes: dict[str, ClusterUpdated | None] = {}
     ledger = ledgers.get(claim.cluster_id)
     for gone in claim.merged_clusters:
         old = ledgers.get(gone)

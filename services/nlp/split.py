@@ -39,7 +39,7 @@ _MARKER_END = re.compile(r"\.\)(?=\s)|[.)](?=\s)")
 _MARKER_LABEL = re.compile(r"(?:(?<=\s)|^)((?:[•⁃▪◦]\s*)?)(\d{1,2}|[a-z])\Z")
 # "At 5 a.m. Mr. Smith ..." the time opens the sentence, so it cannot end it.
 _TIME_OPENER = re.compile(r"(?:[.!?][\"'”’)]*\s|\n)\s*(?:\S+\s+){0,3}\d{1,2}(?:[:.]\d\d)?\s*\Z")
-_NEXT_WORD = re.compile(r"\s*(\S*)")
+_NEXT_WORD = re.compile(r"\s*(\S*)")  # matches anywhere, maybe empty
 _MULTI_DOT = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]\Z")
 
 # Prepositive titles: followed by a name, never end a sentence.
@@ -89,9 +89,15 @@ def _prev_word(masked: str, end: int) -> tuple[str, int]:
     return word, lo + len(seg) - len(word)
 
 
+def _next_word(masked: str, pos: int) -> str:
+    m = _NEXT_WORD.match(masked, pos)
+    assert m is not None  # every part of the pattern is optional
+    return m.group(1)
+
+
 def _is_boundary(masked: str, start: int, end: int, run: str) -> bool:
     """Decide whether punctuation `run` at masked[start:end] ends a sentence."""
-    nxt = _NEXT_WORD.match(masked, end).group(1)
+    nxt = _next_word(masked, end)
     if not nxt:
         return True
     if nxt[0].islower():  # "Yahoo! in", "great.' she said", "co. at noon"
@@ -144,7 +150,7 @@ def _list_cuts(masked: str) -> tuple[set[int], set[int]]:
     def ordinal(label: str) -> int:
         return int(label) if label.isdigit() else ord(label) - ord("a") + 1
 
-    for (s1, d1, l1), (s2, d2, l2) in zip(markers, markers[1:]):
+    for (s1, d1, l1), (s2, d2, l2) in zip(markers, markers[1:], strict=False):
         if l1.isdigit() == l2.isdigit() and ordinal(l2) == ordinal(l1) + 1:
             cuts.update((s1, s2))
             dots.update((d1 + len(l1), d2 + len(l2)))
@@ -167,7 +173,7 @@ def split_sentences(text: str) -> list[Span]:
         run = m.group("run")
         # "compounds. . . . The": the period ends the sentence, the ellipsis opens the next.
         if run.startswith(". .") and m.start() > 0 and not masked[m.start() - 1].isspace():
-            if _NEXT_WORD.match(masked, m.end()).group(1) and _is_boundary(masked, m.start(), m.end(), run):
+            if _next_word(masked, m.end()) and _is_boundary(masked, m.start(), m.end(), run):
                 cuts.add(m.start() + 1)
             continue
         if _is_boundary(masked, m.start(), m.end(), run):
@@ -178,7 +184,7 @@ def split_sentences(text: str) -> list[Span]:
 
     spans: list[Span] = []
     bounds = sorted(c for c in cuts if 0 < c < len(text))
-    for a, b in zip([0, *bounds], [*bounds, len(text)]):
+    for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True):
         seg = text[a:b]
         lead = len(seg) - len(seg.lstrip())
         body = seg.strip()

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 
 from services.common.logging import get_logger
 
-
 log = get_logger("processors.acks")
 
 

@@ -117,7 +117,7 @@ async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
                                                                 threshold, checkworthy)
             out += one
             scored += one_scored
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - this one sentence is dead-lettered, the rest go on
             ERRORS.labels("annotate", "processing_error").inc()
             await dead_letter("annotate", event.message.topic, event.value, "processing_error", repr(exc),
                               key=event.key, partition=event.message.partition, offset=event.message.offset)

@@ -86,7 +86,10 @@ async def counted_seek(consumer) -> None:
 
 
 def install() -> None:
-    faust_consumer.Consumer._wait_next_records = fresh_records
-    faust_consumer.Consumer.getmany = fresh_getmany
-    faust_consumer.Consumer.perform_seek = counted_seek
-    faust_consumer.Consumer._add_gap = refuse_gap
+    # Replacing faust's methods is the point of this module (see its docstring); mypy rightly
+    # objects to assigning to methods, so each line says it is meant.
+    Consumer = faust_consumer.Consumer
+    Consumer._wait_next_records = fresh_records  # type: ignore[method-assign,assignment]  # deliberate patch
+    Consumer.getmany = fresh_getmany  # type: ignore[method-assign,assignment]  # deliberate patch
+    Consumer.perform_seek = counted_seek  # type: ignore[method-assign,assignment]  # deliberate patch
+    Consumer._add_gap = refuse_gap  # type: ignore[method-assign,assignment]  # deliberate patch

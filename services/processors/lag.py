@@ -46,7 +46,7 @@ from services.processors.metrics import (
 
 log = get_logger("processors.lag")
 # Set once by the watchdog; /healthz answers 503 from then on.
-TRIPPED: list[Stall] = []
+TRIPPED: list[Stall[tuple[str, int]]] = []
 
 
 async def stop_for_restart(error: BaseException) -> None:
@@ -96,7 +96,7 @@ class ConsumerLagMonitor(mode.Service):
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         # The watchdog reads the same committed offsets, restricted to this worker's partitions.
-        self.watch = ProgressWatch(settings.watchdog_stall_s)
+        self.watch: ProgressWatch[tuple[str, int]] = ProgressWatch(settings.watchdog_stall_s)
 
     async def on_stop(self) -> None:
         await self._close_clients()

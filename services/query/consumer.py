@@ -13,14 +13,15 @@ from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from schemas import (
-    ArticleRevised,
+    TOPICS,
     AlertFired,
     ArticleReceived,
+    ArticleRevised,
     ClaimDetected,
-    TOPICS,
     ClusterEvent,
     DecodeError,
     FeedbackRecorded,
@@ -36,9 +37,9 @@ from services.query.db import ConsumedOffset
 
 log = get_logger("query.consumer")
 
-MODELS = {"articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
-          "clusters": ClusterEvent, "alerts": AlertFired, "feedback": FeedbackRecorded,
-          "revisions": ArticleRevised}
+MODELS: dict[str, type[BaseModel]] = {
+    "articles": ArticleReceived, "annotations": SentenceAnnotated, "claims": ClaimDetected,
+    "clusters": ClusterEvent, "alerts": AlertFired, "feedback": FeedbackRecorded, "revisions": ArticleRevised}
 # Read to their end before anything else at start-up: a rebuilt database then knows every alert
 # fired before (and does not fire it again while replaying the clusters).
 BOOTSTRAP = ("alerts",)
@@ -55,7 +56,7 @@ WRITE_TIME = Histogram("claimstream_query_write_duration_seconds", "Time to writ
 init_labels(CONSUMED, MODELS)
 init_labels(REJECTED, MODELS, DECODE_REASONS)
 for _thing in MODELS:
-    init_labels(LAG, (_thing,), range(TOPICS[_thing].partitions))  # set to the real lag once assigned
+    init_labels(LAG, (_thing,), [str(p) for p in range(TOPICS[_thing].partitions)])  # set to the real lag once assigned
 
 
 class Projector:

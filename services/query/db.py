@@ -8,6 +8,8 @@ deleting the database: the consumer then replays every topic from the start.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, cast
+from weakref import WeakSet
 
 from sqlalchemy import (
     JSON,
@@ -22,8 +24,8 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.database import create_engine_for, migrate
@@ -80,7 +82,7 @@ class ArticleRevisionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     previous_version: Mapped[int] = mapped_column(Integer)
     revised_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
-    changes: Mapped[dict] = mapped_column(JSON)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SentenceRow(Base):
@@ -96,7 +98,7 @@ class SentenceRow(Base):
     claim_score: Mapped[float] = mapped_column(Float)
     is_claim: Mapped[bool] = mapped_column(Boolean)
     model_version: Mapped[str] = mapped_column(String(100))
-    entities: Mapped[list] = mapped_column(JSON)
+    entities: Mapped[list[Any]] = mapped_column(JSON)
     cluster_id: Mapped[str | None] = mapped_column(String(40))
 
 
@@ -123,7 +125,7 @@ class ClaimRow(Base):
     checkworthy_score: Mapped[float] = mapped_column(Float, default=0.0)
     is_checkworthy: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(100))
-    entities: Mapped[list] = mapped_column(JSON)
+    entities: Mapped[list[Any]] = mapped_column(JSON)
     # ClaimDetected.enrichment as JSON (claim type, source, via, hedged, quantities, dates); null for
     # claims projected before the column existed. The projection fills it from the event's field of
     # the same name (`_columns` keeps every event field that has a column).
@@ -152,11 +154,11 @@ class ClusterRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
     first_claim_id: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
-    outlets: Mapped[list] = mapped_column(JSON)
+    outlets: Mapped[list[Any]] = mapped_column(JSON)
     appearance_count: Mapped[int] = mapped_column(Integer)
     independent_outlets: Mapped[int] = mapped_column(Integer, default=1)
     update_of: Mapped[str | None] = mapped_column(String(40))
-    appearances: Mapped[list] = mapped_column(JSON)
+    appearances: Mapped[list[Any]] = mapped_column(JSON)
     merged_from: Mapped[list | None] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 
@@ -193,8 +195,8 @@ class FeedEventRow(Base):
     type: Mapped[str] = mapped_column(String(16))
     cluster_id: Mapped[str] = mapped_column(String(40), index=True)
     claim_id: Mapped[str | None] = mapped_column(String(40))
-    facets: Mapped[dict] = mapped_column(JSON)
-    payload: Mapped[dict] = mapped_column(JSON)
+    facets: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
 
 
@@ -206,7 +208,7 @@ class AlertRow(Base):
     alert_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     cluster_id: Mapped[str] = mapped_column(String(40), index=True)
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True), index=True)
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class WatchlistRow(Base):
@@ -215,7 +217,7 @@ class WatchlistRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
-    filters: Mapped[dict] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
     webhook_url: Mapped[str | None] = mapped_column(Text)
     # HMAC-SHA256 key of the webhook's X-ClaimStream-Signature; made by the API, never read back by GET.
     webhook_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -275,8 +277,18 @@ def upgrade(engine: Engine) -> str | None:
     return migrate(engine, "services.query", Base.metadata, legacy_tables=LEGACY_TABLES)
 
 
-def fts_enabled(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite" and getattr(engine, "_claimstream_fts", False)
+# Engines whose SQLite has the FTS5 index (set up by ensure_fts).
+_FTS_ENGINES: WeakSet[Engine] = WeakSet()
+
+
+def fts_enabled(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite" and bind.engine in _FTS_ENGINES
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched: Session.execute is typed as returning a Result,
+    but for these statements it is a CursorResult."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def ensure_fts(engine: Engine) -> None:
@@ -295,4 +307,4 @@ def ensure_fts(engine: Engine) -> None:
                               "WHERE seq > (SELECT coalesce(max(rowid), 0) FROM claims_fts)"))
     except OperationalError:  # no FTS5 in this SQLite build
         return
-    engine._claimstream_fts = True
+    _FTS_ENGINES.add(engine)

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from sqlalchemy import String, Select, and_, cast, column, exists, func, or_, select, table
+from sqlalchemy import Select, String, and_, cast, column, exists, func, or_, select, table
 from sqlalchemy.engine import Engine
 
 from services.common.types import iso_datetime
@@ -177,7 +177,9 @@ def matcher(filters: list[FeedFilter], cluster: str | None = None, since: dateti
 
     Without `types` in any filter, only claim and appearance events pass (DEFAULT_TYPES).
     """
-    checks: list[Callable[[str, dict, dict | None], bool]] = []
+    # (kind, facets, payload) -> bool; the lambdas bind their value as a default argument, which
+    # a Callable[[str, dict, dict | None], bool] cannot express
+    checks: list[Callable[..., bool]] = []
     if not any(f.types for f in filters):
         checks.append(lambda kind, _facets, _p: kind in DEFAULT_TYPES)
     for f in filters:
@@ -233,7 +235,7 @@ def figure_groups(term: str) -> list[str] | None:
     """"2300" -> ["2", "300"]: how the FTS index holds a grouped figure ("2,300"); None for other words."""
     if not (term.isdigit() and len(term) >= 4 and not term.startswith("0")):
         return None
-    groups = []
+    groups: list[str] = []
     while term:
         groups.insert(0, term[-3:])
         term = term[:-3]

@@ -31,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any, cast
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,7 +92,8 @@ def compute(engine, settings: LeaderboardSettings, now: datetime | None = None) 
     with Session(engine) as session:
         # Entities: names only (values such as dates and amounts are entities to spaCy too), each
         # counted once per claim, over the newest MAX_SCAN claims of the window at most.
-        entity_lists = session.scalars(
+        # annotated: SQLAlchemy 2.1's stubs give mypy ScalarResult[Never] for a one-column select
+        entity_lists: Sequence[list[Any]] = session.scalars(
             select(ClaimRow.entities)
             .where(ClaimRow.received_at >= now - timedelta(seconds=settings.entity_window_s))
             .order_by(ClaimRow.seq.desc())
@@ -133,7 +136,8 @@ _NEW_CLAIMS = select(ClaimRow.seq, ClaimRow.received_at, ClaimRow.cluster_id, Cl
     .where(ClaimRow.seq > bindparam("after"), ClaimRow.seq <= bindparam("upto"),
            ClaimRow.received_at >= bindparam("since"))
 _REDIRECTS = select(ClusterRedirectRow.merged_id, ClusterRedirectRow.cluster_id)
-_TEXTS = select(ClusterRow.cluster_id, ClusterRow.text).where(ClusterRow.cluster_id.in_(bindparam("ids", expanding=True)))
+_TEXTS = select(ClusterRow.cluster_id, ClusterRow.text).where(
+    ClusterRow.cluster_id.in_(bindparam("ids", expanding=True)))
 _ANY_TEXT = select(ClaimRow.cluster_id, func.min(ClaimRow.text)) \
     .where(ClaimRow.cluster_id.in_(bindparam("ids", expanding=True)), ClaimRow.received_at >= bindparam("since")) \
     .group_by(ClaimRow.cluster_id)
@@ -164,9 +168,10 @@ class Incremental:
         with Session(engine) as session:
             # Up to the newest seq read first: a claim committed meanwhile comes at the next tick.
             upto = session.scalar(select(func.max(ClaimRow.seq))) or 0
-            rows = session.execute(_NEW_CLAIMS, {"after": self.last_seq, "upto": upto,
-                                                 "since": min(entity_since, cluster_since)}).all()
-            redirects = session.scalar(select(func.count()).select_from(ClusterRedirectRow))
+            rows = cast(list[tuple[int, datetime, str, str, list[Any] | None]],
+                        session.execute(_NEW_CLAIMS, {"after": self.last_seq, "upto": upto,
+                                                      "since": min(entity_since, cluster_since)}).all())
+            redirects = session.scalar(select(func.count()).select_from(ClusterRedirectRow)) or 0
             if redirects != self.redirect_count:  # merges are rare: read the redirects only when they change
                 self._merge(dict(session.execute(_REDIRECTS).all()))
                 self.redirect_count = redirects

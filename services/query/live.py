@@ -95,7 +95,8 @@ def read_after(engine: Engine, seq: int, limit: int = PAGE, upto: int | None = N
             .where(FeedEventRow.seq > seq)
         if upto is not None:
             stmt = stmt.where(FeedEventRow.seq <= upto)
-        return [FeedEvent(*row) for row in session.execute(stmt.order_by(FeedEventRow.seq).limit(limit))]
+        return [FeedEvent(row.seq, row.type, row.facets, row.payload)
+                for row in session.execute(stmt.order_by(FeedEventRow.seq).limit(limit))]
 
 
 def max_seq(engine: Engine) -> int:
@@ -313,7 +314,7 @@ class FeedSession:
                 except TimeoutError:
                     yield None
                 continue
-            batch = []
+            batch: list[FeedEvent] = []
             while subscriber.queue and len(batch) < most:
                 event = subscriber.queue.popleft()
                 if event.seq > self.position:  # else already sent from the log

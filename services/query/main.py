@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import Counter
 
+from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.http import (
     NO_CDN_DOCS,
-    add_offline_docs,
     BodySizeLimit,
     RequestTimeout,
     add_metrics_route,
+    add_offline_docs,
     error_responses,
     install_error_handlers,
 )
-from services.common.apikey import document_api_key, open_writes_refusal
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.liveness import LoopLagProbe, ProgressWatch, loop_lag_metrics
 from services.common.logging import configure_logging, get_logger
@@ -29,8 +29,17 @@ from services.query.feedlog import Effects, LiveRules
 from services.query.lease import WriterLease
 from services.query.live import FeedHub
 from services.query.outbox import OutboxPublisher
-from services.query.routers import articles, claims, clusters, feedback as feedback_routes, health, page, revisions, \
-    trending, watchlists
+from services.query.routers import (
+    articles,
+    claims,
+    clusters,
+    feedback as feedback_routes,
+    health,
+    page,
+    revisions,
+    trending,
+    watchlists,
+)
 from services.query.settings import QuerySettings
 from services.query.webhooks import WebhookDispatcher
 
@@ -132,7 +141,7 @@ async def _keep_projecting(app: FastAPI) -> None:
     settings: QuerySettings = app.state.settings
     while True:
         app.state.follower = not lease.held
-        while not await asyncio.to_thread(_try_lease, lease):
+        while not await asyncio.to_thread(_try_lease, lease):  # noqa: ASYNC110 - polls a database lock
             await asyncio.sleep(settings.lease_retry_s)
         app.state.follower = False
         app.state.webhooks.active = True
@@ -144,7 +153,8 @@ async def _keep_projecting(app: FastAPI) -> None:
         try:
             await run
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # the service is stopping
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # the service is stopping
                 raise
             log.error("projection consumer stopped by the watchdog or a lost lease; restarting", retry_in_s=delay)
         except Exception as exc:  # noqa: BLE001 - keep the service alive, report and retry
@@ -199,7 +209,8 @@ async def _watch_projection(app: FastAPI, stall_s: float) -> None:
     A consumer that stopped fetching (a lost connection aiokafka does not notice, a hung
     write) would otherwise leave the feed silently behind; /healthz only sees the process.
     """
-    watch, projector = ProgressWatch(stall_s), None
+    watch: ProgressWatch[tuple[str, int]] = ProgressWatch(stall_s)
+    projector = None
     while True:
         await asyncio.sleep(min(5.0, stall_s / 4))
         if app.state.projector is not projector:  # a fresh consumer: its clock starts now

@@ -29,7 +29,7 @@ BATCH = 100
 
 def _pending(engine: Engine, limit: int) -> list[tuple[int, str, str, str]]:
     with Session(engine) as session:
-        return [tuple(r) for r in session.execute(
+        return [(r.id, r.thing, r.key, r.value) for r in session.execute(
             select(OutboxRow.id, OutboxRow.thing, OutboxRow.key, OutboxRow.value).order_by(OutboxRow.id).limit(limit))]
 
 

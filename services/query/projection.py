@@ -11,23 +11,36 @@ once per dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import BindParameter
 
-from schemas import (AlertFired, ClaimDetected, ClusterMerged, ClusterUpdated, FeedbackRecorded,
-                     SentenceAnnotated)
+from schemas import AlertFired, ClaimDetected, ClusterMerged, ClusterUpdated, FeedbackRecorded, SentenceAnnotated
 from schemas.ids import claim_id
 from services.query import feedlog
-from services.query.db import (AlertRow, ArticleRevisionRow, ArticleRow, ClaimEntityRow, ClaimRow, ClusterRedirectRow,
-                               ClusterRow, ConsumedOffset, FeedbackRow, FeedEventRow, OutboxRow, SentenceRow,
-                               fts_enabled)
+from services.query.db import (
+    AlertRow,
+    ArticleRevisionRow,
+    ArticleRow,
+    ClaimEntityRow,
+    ClaimRow,
+    ClusterRedirectRow,
+    ClusterRow,
+    ConsumedOffset,
+    FeedbackRow,
+    FeedEventRow,
+    OutboxRow,
+    SentenceRow,
+    fts_enabled,
+)
 from services.query.replay import Known, Ledger, Replay, Writes, claim_row
 
 # Ids per `IN (...)` query: well below SQLite's oldest bound-parameter limit (999).
@@ -73,7 +86,7 @@ def apply(engine: Engine, batch: list[Consumed], rules: feedlog.LiveRules | None
 # Reading what the batch names
 
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _Q_CLAIMS = select(ClaimRow.claim_id, ClaimRow.cluster_id).where(ClaimRow.claim_id.in_(_IDS))
 _Q_SENTENCES = select(SentenceRow.sentence_id, SentenceRow.cluster_id).where(SentenceRow.sentence_id.in_(_IDS))
 _Q_REDIRECTS = select(ClusterRedirectRow.merged_id, ClusterRedirectRow.cluster_id) \
@@ -105,7 +118,7 @@ def _rows(conn: Connection, query, ids: Iterable) -> Iterable:
 def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) -> Known:
     """What the database holds now for every id the events name."""
     claims, sentences, clusters, alert_clusters, articles, alerts, feedback = (set() for _ in range(7))
-    faceted = set()  # clusters whose facets the batch may show (their ledger changes, an alert, a merge)
+    faceted: set[str] = set()  # clusters whose facets the batch may show (their ledger changes, an alert, a merge)
     for event in events:
         if isinstance(event, SentenceAnnotated):
             sentences.add(event.sentence_id)
@@ -160,14 +173,14 @@ def load(conn: Connection, events: list[BaseModel], rules: feedlog.LiveRules) ->
 # Writing: one statement per table
 
 
-_STATEMENTS: dict[tuple, object] = {}
+_STATEMENTS: dict[tuple[str, Hashable], Any] = {}
 
 
 def _insert(dialect: str, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _statement(conn: Connection, name: str, build):
+def _statement(conn: Connection, name: Hashable, build: Callable[[str], Any]) -> Any:
     """A statement built once per dialect: building costs more than executing it for a few rows."""
     key = (conn.dialect.name, name)
     stmt = _STATEMENTS.get(key)
@@ -197,11 +210,12 @@ def _insert_new(conn: Connection, model, rows: list[dict], keys: tuple[str, ...]
                                 .on_conflict_do_nothing(index_elements=list(keys))), rows)
 
 
-_SENTENCE_MOVE = update(SentenceRow.__table__).where(SentenceRow.__table__.c.sentence_id == bindparam("sid")) \
+_SENTENCE_TABLE = cast(Table, SentenceRow.__table__)
+_SENTENCE_MOVE = update(_SENTENCE_TABLE).where(_SENTENCE_TABLE.c.sentence_id == bindparam("sid")) \
     .values(cluster_id=bindparam("cid"))
 _FTS_INSERT = text("INSERT INTO claims_fts(rowid, text) VALUES (:seq, :text)")
-_FEED_INSERT = FeedEventRow.__table__.insert()
-_OUTBOX_INSERT = OutboxRow.__table__.insert()
+_FEED_INSERT = cast(Table, FeedEventRow.__table__).insert()
+_OUTBOX_INSERT = cast(Table, OutboxRow.__table__).insert()
 
 
 def write(conn: Connection, writes: Writes, offsets: dict[tuple[str, int], int]) -> None:
@@ -220,13 +234,13 @@ def write(conn: Connection, writes: Writes, offsets: dict[tuple[str, int], int])
     _insert_new(conn, FeedbackRow, writes.feedback, ("feedback_id",))
     feed = []
     now = datetime.now(timezone.utc)
-    for event in writes.feed:
-        if event.claim_id is not None and event.type in ("claim", "appearance"):
-            if event.claim_id not in seqs:
+    for item in writes.feed:
+        if item.claim_id is not None and item.type in ("claim", "appearance"):
+            if item.claim_id not in seqs:
                 continue  # inserted meanwhile by another writer of the database: its event is logged there
-            event.payload["seq"] = seqs[event.claim_id]
-        feed.append({"type": event.type, "cluster_id": event.cluster_id, "claim_id": event.claim_id,
-                     "facets": event.facets, "payload": event.payload, "created_at": now})
+            item.payload["seq"] = seqs[item.claim_id]
+        feed.append({"type": item.type, "cluster_id": item.cluster_id, "claim_id": item.claim_id,
+                     "facets": item.facets, "payload": item.payload, "created_at": now})
     if feed:
         conn.execute(_FEED_INSERT, feed)
     _upsert(conn, ConsumedOffset, [{"topic": t, "partition": p, "offset": o} for (t, p), o in offsets.items()],

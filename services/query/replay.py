@@ -24,8 +24,17 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel
 
-from schemas import (AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClusterKey, ClusterMerged,
-                     ClusterUpdated, FeedbackRecorded, SentenceAnnotated)
+from schemas import (
+    AlertFired,
+    ArticleReceived,
+    ArticleRevised,
+    ClaimDetected,
+    ClusterKey,
+    ClusterMerged,
+    ClusterUpdated,
+    FeedbackRecorded,
+    SentenceAnnotated,
+)
 from schemas.ids import claim_id as claim_id_of
 from services.query import feedlog
 from services.query.models import ClaimPublic, public_claim_values

@@ -22,8 +22,17 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from schemas import ClaimDetected, ClaimEnrichment, ClusterAppearance, ClusterKey, ClusterUpdated, Entity, decode, \
-    encode, topic_name
+from schemas import (
+    ClaimDetected,
+    ClaimEnrichment,
+    ClusterAppearance,
+    ClusterKey,
+    ClusterUpdated,
+    Entity,
+    decode,
+    encode,
+    topic_name,
+)
 from services.common.kafka import make_producer
 from tests.conftest import free_port, start_service, stop_service, wait_for
 
@@ -205,7 +214,7 @@ class Receiver:
         lock = threading.Lock()
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 delivery = self.headers.get("X-ClaimStream-Delivery")
                 with lock:

@@ -60,6 +60,6 @@ async def test_poison_is_dead_lettered_with_its_reason_and_the_stream_continues(
     # The stream did not stall: a good article still comes through.
     article = {"id": f"after-poison-{marker}", "outlet": "After Poison Post",
                "body": "The central bank raised its main interest rate to 4.5% on Thursday."}
-    assert httpx.post(f"{stack.ingest}/articles", json=article, timeout=30).status_code == 202
-    wait_for(lambda: httpx.get(f"{stack.query}/claims", params={"outlet": "After Poison Post"}).json()["items"],
+    assert httpx.post(f"{stack.ingest}/articles", json=article, timeout=30).status_code == 202  # noqa: ASYNC210 - the Kafka clients are stopped: nothing else runs on this loop
+    wait_for(lambda: httpx.get(f"{stack.query}/claims", params={"outlet": "After Poison Post"}).json()["items"],  # noqa: ASYNC210 - the Kafka clients are stopped: nothing else runs on this loop
              timeout=60, message="a claim after the poison")

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -241,13 +240,14 @@ def test_annotate_agrees_with_the_stream(stack, posted, tmp_path):
         view = _settled_view(stack, article["id"])
         streamed += [dict(s, article_id=article["id"]) for s in view["sentences"]]
     assert len(offline) == len(streamed) > 20
-    for a, b in zip(offline, streamed):
+    for a, b in zip(offline, streamed, strict=True):
         assert (a["article_id"], a["sentence"], a["start"], a["end"], a["is_claim"]) == \
                (b["article_id"], b["text"], b["start"], b["end"], b["is_claim"])
         assert a["claim_score"] == pytest.approx(b["claim_score"], abs=1e-6)
         assert [(e["text"], e["canonical"], e["start"]) for e in a["entities"]] == \
                [(e["text"], e["canonical"], e["start"]) for e in b["entities"]]
-    key = lambda r: f"{r['article_id']}|{r.get('sentence', r.get('text'))}"  # noqa: E731
+    def key(r):
+        return f"{r['article_id']}|{r.get('sentence', r.get('text'))}"
     assert _same_cluster_pairs([(key(a), a["cluster_id"]) for a in offline]) == \
            _same_cluster_pairs([(key(b), b["cluster_id"]) for b in streamed])
 
@@ -275,7 +275,8 @@ def test_since_and_until_honour_timezone_offsets(stack, posted, run_id):
     # The jobs story was published 2026-11-06T14:00Z = 15:00 in UTC+01:00.
     utc = _claims(stack, since="2026-11-06T14:00:00Z", until="2026-11-06T14:00:01Z")
     offset = _claims(stack, since="2026-11-06T15:00:00+01:00", until="2026-11-06T15:00:01+01:00")
-    ours = lambda items: sorted(c["claim_id"] for c in items if c["article_id"].startswith(run_id))  # noqa: E731
+    def ours(items):
+        return sorted(c["claim_id"] for c in items if c["article_id"].startswith(run_id))
     assert ours(utc) and ours(utc) == ours(offset)
     assert all(c["seen_at"].endswith(("Z", "+00:00")) for c in utc)
     assert not ours(_claims(stack, since="2026-11-06T14:00:01Z", until="2026-11-06T14:00:02Z"))

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 def _article(**overrides) -> dict:
     # A body of its own: ingest remembers the lines an outlet repeats across articles as its page furniture.
     slug = uuid.uuid4().hex[:10]
-    return {"id": f"api-{slug}", "outlet": "API Test Post",
-            "body": f"The {slug} bridge closed for repairs on Monday, the city said. It will reopen in May."} | overrides
+    body = f"The {slug} bridge closed for repairs on Monday, the city said. It will reopen in May."
+    return {"id": f"api-{slug}", "outlet": "API Test Post", "body": body} | overrides
 
 
 def test_single_article_is_accepted_with_its_id(stack):

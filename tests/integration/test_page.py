@@ -156,7 +156,7 @@ def posted(stack):
         f"{shared}\n\nGreece asked the European Union for four more water-dropping aircraft on Wednesday.",
         f"{shared}\n\nInsurers estimated the damage at 310 million euros, the Bank of Greece said on Monday.",
     ]
-    for n, (outlet, body) in enumerate(zip(outlets, bodies)):
+    for n, (outlet, body) in enumerate(zip(outlets, bodies, strict=True)):
         article = {"id": f"page-{run}-{n}", "outlet": outlet, "title": f"Fire report {n}",
                    "url": f"https://page-{n}.example/{run}", "published_at": (base + timedelta(hours=n)).isoformat(),
                    "body": body}
@@ -213,7 +213,7 @@ async def test_the_page_shows_the_feed_live_and_filters_it(stack, browser, poste
             # A claim posted now arrives over the event stream, without a reload.
             live = f"Page Live {posted['run']}"
             sentence = f"The port of Piraeus handled 5.1 million containers in 2025, its operator said on {live}."
-            response = httpx.post(f"{stack.ingest}/articles", timeout=30, json={
+            response = httpx.post(f"{stack.ingest}/articles", timeout=30, json={  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
                 "id": f"page-live-{posted['run']}", "outlet": live, "body": sentence})
             assert response.status_code == 202, response.text
             await page.wait(f"[...document.querySelectorAll('#feed li .outlet')].some(n => n.textContent === "
@@ -300,7 +300,7 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
     desk = f"Page Desk {run}"
     first_body = f"The harbour authority in {run} counted 4,100 ships in 2025, its director said."
     article = {"id": f"page-desk-{run}", "outlet": desk, "body": first_body}  # no URL: no link on its card
-    assert httpx.post(f"{stack.ingest}/articles", json=article, timeout=30).status_code == 202
+    assert httpx.post(f"{stack.ingest}/articles", json=article, timeout=30).status_code == 202  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
     async with aiohttp.ClientSession() as session:
         page = await open_page(browser, session)
         try:
@@ -309,8 +309,9 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
             card = f"document.querySelector('#feed > li[data-cluster-id=\"{cluster_id}\"]')"
             # One card per story: the three outlets of the shared claim are folded into it, copies marked.
             await page.wait(f"{card} && {card}.querySelectorAll('.appearance').length === 3", "the folded story")
-            assert await page.js(f"document.querySelectorAll('#feed > li[data-cluster-id=\"{cluster_id}\"]').length") == 1
-            members = httpx.get(f"{stack.query}/claims", params={"cluster": cluster_id}, timeout=10).json()["items"]
+            folded = f"document.querySelectorAll('#feed > li[data-cluster-id=\"{cluster_id}\"]').length"
+            assert await page.js(folded) == 1
+            members = httpx.get(f"{stack.query}/claims", params={"cluster": cluster_id}, timeout=10).json()["items"]  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
             copies = sum(1 for c in members if c["copy_of"])
             assert await page.js(f"{card}.querySelectorAll('.appearance .badge.copy').length") == copies
             assert await page.js(f"{card}.querySelectorAll('.appearance .badge.first').length") == 1
@@ -345,12 +346,12 @@ async def test_the_desk_folds_stories_takes_verdicts_by_keyboard_and_fits_a_narr
             # Reject with the button: the verdict is stored as feedback.
             await page.js(f"{desk_card}.querySelector('.verdict.reject').click()")
             await page.wait(f"{desk_card}.dataset.verdict === 'rejected'", "the rejected verdict")
-            verdicts = httpx.get(f"{stack.query}/feedback/summary", timeout=10).json()
+            verdicts = httpx.get(f"{stack.query}/feedback/summary", timeout=10).json()  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
             assert verdicts["feedback_count"] >= 2
 
             # A revised article shows up in the revisions panel with the old and new wording.
             edited = first_body.replace("4,100", "4,700")
-            assert httpx.post(f"{stack.ingest}/articles", json=article | {"body": edited},
+            assert httpx.post(f"{stack.ingest}/articles", json=article | {"body": edited},  # noqa: ASYNC210 - the stack is other processes; the browser session only waits meanwhile
                               timeout=30).status_code == 202
             await page.wait(f"[...document.querySelectorAll('#revisions li')].some(li => "
                             f"li.textContent.includes({json.dumps(desk)}) && li.querySelector('ins'))",

@@ -8,8 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import PROCESSORS_WORKER as PROCESSORS
-from tests.conftest import free_port, start_service, stop_service, wait_for
+from tests.conftest import PROCESSORS_WORKER as PROCESSORS, free_port, start_service, stop_service, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,17 @@ import httpx
 import pytest
 
 from schemas import AlertFired, topic_name
-from tests.integration.livefeed import QueryProcess, Receiver, claim, ledger, now, produce, read_sse, read_topic, \
-    wait_for
+from tests.integration.livefeed import (
+    QueryProcess,
+    Receiver,
+    claim,
+    ledger,
+    now,
+    produce,
+    read_sse,
+    read_topic,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

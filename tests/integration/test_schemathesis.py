@@ -128,7 +128,7 @@ def query_config(stack) -> list[str]:
     claim = _seed_claim(stack)
     if claim is None:
         warnings.warn("no claim reached the query service within 60 s (are the processors up?); "
-                      "schemathesis tests the query API with generated ids only")
+                      "schemathesis tests the query API with generated ids only", stacklevel=2)
         return []
     lines = []
     for name in ("claim_id", "cluster_id", "article_id", "outlet"):

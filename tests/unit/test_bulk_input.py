@@ -13,7 +13,8 @@ from services.ingest.prepare import ArticleErrors, language_warnings, prepare_al
 
 GOOD = {"id": "ok1", "outlet": "Harbor Daily",
         "body": "The city closed the Elm Street bridge on Monday after inspectors found cracks in two supports."}
-FURNITURE = {"id": "furniture", "outlet": "A", "body": "Share this article\n\nAdvertisement\n\nSubscribe to our newsletter"}
+FURNITURE = {"id": "furniture", "outlet": "A",
+             "body": "Share this article\n\nAdvertisement\n\nSubscribe to our newsletter"}
 GERMAN = {"id": "de1", "outlet": "Berliner Blatt",
           "body": "Die Stadt hat am Montag die Brücke in der Elmstraße gesperrt, nachdem Prüfer Risse in zwei "
                   "Stützen gefunden hatten. Der Verkehr wird seitdem über die Hafenstraße umgeleitet, teilte die "

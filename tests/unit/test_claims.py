@@ -175,7 +175,8 @@ def test_news_sentences(minilm):
     threshold = claims.DEFAULT_THRESHOLD
     scores = score_claims(NEWS_CLAIMS + NEWS_OTHER)
     expected = [True] * len(NEWS_CLAIMS) + [False] * len(NEWS_OTHER)
-    failures = [(s, t, e) for s, t, e in zip(scores, NEWS_CLAIMS + NEWS_OTHER, expected) if (s >= threshold) != e]
+    failures = [(s, t, e) for s, t, e in zip(scores, NEWS_CLAIMS + NEWS_OTHER, expected, strict=True)
+                if (s >= threshold) != e]
     for score, text, want in failures:
         print(f"\n  {'missed claim' if want else 'false claim '} {score:.3f}  {text}", end="")
     rate = 1 - len(failures) / len(expected)
@@ -190,7 +191,7 @@ def test_f1_on_groundtruth(minilm):
         pytest.skip(f"ClaimBuster groundtruth not found at {path}")
     texts, y = _load_script("train_claim_model").read_claimbuster(path)
     pred = [s >= claims.DEFAULT_CHECKWORTHY_THRESHOLD for s in claims.score_checkworthy(texts)]
-    tp = sum(p and t for p, t in zip(pred, y))
+    tp = sum(p and t for p, t in zip(pred, y, strict=True))
     precision, recall = tp / sum(pred), tp / sum(y)
     f1 = 2 * precision * recall / (precision + recall)
     print(f"\ngroundtruth.csv check-worthy class: P={precision:.3f} R={recall:.3f} F1={f1:.3f}")
@@ -241,7 +242,7 @@ def test_tfidf_runtime_matches_sklearn(tmp_path):
     runtime = ClaimModel.load(path).score(SENTENCES + x[:200])
     expected = pipe.predict_proba(SENTENCES + x[:200])[:, 1]
     # Export rounds weights to 6 decimals, hence the tolerance.
-    assert max(abs(a - b) for a, b in zip(runtime, expected)) < 1e-4
+    assert max(abs(a - b) for a, b in zip(runtime, expected, strict=True)) < 1e-4
 
 
 def test_figures_name_what_each_set_is():

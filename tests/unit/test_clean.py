@@ -17,7 +17,8 @@ def test_real_scraped_article():
     assert c.credit == "BBC"
     assert c.body.startswith("North Korea is selling military equipment")
     assert c.body.endswith("gain control of lost areas.")
-    for teaser in ("Fitness Club Shut Due To Coronavirus Fears", "Taiwan to Impose Health Declaration Forms on All Visitors",
+    for teaser in ("Fitness Club Shut Due To Coronavirus Fears",
+                   "Taiwan to Impose Health Declaration Forms on All Visitors",
                    "Comments are closed", "You May Also Like", "Credits"):
         assert teaser not in c.body
     assert "Credits: BBC" in c.removed and "Fitness Club Shut Due To Coronavirus Fears" in c.removed

@@ -1,8 +1,7 @@
 """Claim signatures: same claim across outlets -> same cluster; changed facts -> different."""
 
 from services.nlp import normalise
-from services.nlp.dedup import claim_signature as _signature
-from services.nlp.dedup import cluster_id_for
+from services.nlp.dedup import claim_signature as _signature, cluster_id_for
 from services.nlp.enrich import enrich_claim
 from services.nlp.types import EntityMention
 

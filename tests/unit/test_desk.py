@@ -10,11 +10,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from schemas import (ArticleReceived, ArticleRevised, ClaimDetected, ClaimEnrichment, ClaimRevision,
-                     ClusterAppearance, ClusterUpdated)
+from schemas import (
+    ArticleReceived,
+    ArticleRevised,
+    ClaimDetected,
+    ClaimEnrichment,
+    ClaimRevision,
+    ClusterAppearance,
+    ClusterUpdated,
+)
 from schemas.events import DateMention, Entity, Quantity
 from services.common.http import install_error_handlers
 from services.query import projection
@@ -158,7 +165,8 @@ def test_live_matcher_reads_the_payload_for_ids_sources_and_language(engine):
     from services.query.db import FeedEventRow
 
     with Session(engine) as session:
-        events = {e.claim_id: e for e in session.scalars(select(FeedEventRow).where(FeedEventRow.claim_id.is_not(None)))}
+        rows = session.scalars(select(FeedEventRow).where(FeedEventRow.claim_id.is_not(None)))
+        events = {e.claim_id: e for e in rows}
     cases = [(FeedFilter(entity_id="country:north-korea"), {"k-a", "k-b"}),
              (FeedFilter(source="central bank"), {"k-c"}),
              (FeedFilter(language="EN", outlet="valley times"), {"k-c"}),

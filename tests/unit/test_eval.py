@@ -106,7 +106,8 @@ def test_quick_eval_on_shared_data(tmp_path):
     assert report["quick"] is True
     for m in ("split.golden_rules_en.accuracy", "split.golden_rules_pragmatic.accuracy"):
         assert rows[m]["status"] == "ok" and rows[m]["value"] >= 0.95 and rows[m]["met"] == "yes"
-    if (DATA / "claimbuster" / "groundtruth.csv").exists() and rows["claims.claimbuster_groundtruth.f1"]["status"] == "ok":
+    if ((DATA / "claimbuster" / "groundtruth.csv").exists()
+            and rows["claims.claimbuster_groundtruth.f1"]["status"] == "ok"):
         assert rows["claims.claimbuster_groundtruth.f1"]["value"] > 0.3  # a claim model, not noise
         assert "model" in rows["claims.claimbuster_groundtruth.f1"]["note"]
     if rows["split.speed_vs_pysbd"]["status"] == "ok":
@@ -138,7 +139,8 @@ def test_a_missed_target_says_by_how_much_and_what_was_tried():
 def test_metrics_helpers():
     ev = _load_script()
     p, r, f, tp, fp, fn = ev.prf([1, 1, 0, 0, 1], [True, False, True, False, True])
-    assert (tp, fp, fn) == (2, 1, 1) and p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3) and f == pytest.approx(2 / 3)
+    assert (tp, fp, fn) == (2, 1, 1)
+    assert p == pytest.approx(2 / 3) and r == pytest.approx(2 / 3) and f == pytest.approx(2 / 3)
     assert ev.prf([0, 0], [False, False])[:3] == (0.0, 0.0, 0.0)
     # one bin [0.5, 0.6): mean probability 0.525, positive rate 0.5; confident and wrong -> large
     assert ev.expected_calibration_error([1, 0, 1, 0], [0.55, 0.55, 0.5, 0.5])[0] == pytest.approx(0.025)

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import insert, select
-from sqlalchemy import text as sql_text
+from sqlalchemy import insert, select, text as sql_text
 
 from schemas import ClusterAppearance, ClusterUpdated
 from services.query.db import ClaimRow, FeedbackRow, fts_enabled, make_engine
@@ -256,7 +255,6 @@ def test_precision_uses_the_latest_verdict_per_claim_and_membership(fresh_db_url
 
 
 def test_migrations_make_the_schema_and_adopt_a_database_made_before_them(fresh_db_url, db_backend):
-    from sqlalchemy import inspect
     from sqlalchemy.orm import Session
 
     from services.common.database import create_engine_for, current, head, missing_columns

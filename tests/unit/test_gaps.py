@@ -104,7 +104,7 @@ async def test_a_fetch_that_spans_a_rebalance_or_seek_is_dropped(monkeypatch, wh
 
 
 def test_the_worker_uses_the_fresh_fetch_and_counted_seek():
-    from services.processors import agents  # noqa: F401
+    from services.processors import agents  # noqa: F401 - the worker's modules install it
 
     assert faust_consumer.Consumer._wait_next_records is gaps.fresh_records
     assert faust_consumer.Consumer.perform_seek is gaps.counted_seek

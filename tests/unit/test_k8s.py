@@ -225,7 +225,7 @@ def test_ports_match_settings_dockerfile_services_and_probes():
 
 
 def test_probed_and_scraped_routes_exist():
-    for module, (package, _) in SERVICES.items():
+    for package, _ in SERVICES.values():
         source = "\n".join(p.read_text() for p in (ROOT / "services" / package).rglob("*.py"))
         assert '"/healthz"' in source, package
         assert '"/metrics"' in source or "add_metrics_route(app)" in source, package

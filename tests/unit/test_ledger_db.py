@@ -27,7 +27,7 @@ def test_a_ledger_made_before_the_migrations_is_adopted_with_its_rows(fresh_db_u
     old = create_engine_for(url)
     Base.metadata.create_all(old)  # what the last version without migrations did
     with Session(old) as session, session.begin():
-        session.add(PublishedVersion(article_id="a1", content_hash="h1", version=3, published_at=datetime(2026, 1, 1)))
+        session.add(PublishedVersion(article_id="a1", content_hash="h1", version=3, published_at=datetime(2026, 1, 1)))  # noqa: DTZ001 - the naive times the old version stored
     old.dispose()
     ledger = Ledger(url)
     assert current(ledger.engine) == "0001"

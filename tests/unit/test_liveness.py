@@ -81,7 +81,7 @@ def test_a_blocking_call_shows_as_loop_lag() -> None:
     async def scenario() -> None:
         task = asyncio.create_task(LoopLagProbe(histogram, gauge, interval_s=0.05).run())
         await asyncio.sleep(0.12)
-        time.sleep(0.4)  # holds the loop, as CPU-bound work in a handler would
+        time.sleep(0.4)  # noqa: ASYNC251 - holds the loop on purpose, as CPU-bound work in a handler would
         await asyncio.sleep(0.12)
         task.cancel()
 
@@ -107,7 +107,7 @@ class _StuckProjector:
         self.log.append("run")
         await asyncio.Event().wait()
 
-    def clone(self) -> "_StuckProjector":
+    def clone(self) -> _StuckProjector:
         self.log.append("clone")
         return _StuckProjector(self.log)
 
@@ -115,9 +115,8 @@ class _StuckProjector:
 def test_the_query_watchdog_replaces_a_projection_without_progress(monkeypatch) -> None:
     from types import SimpleNamespace
 
-    from services.query import main
-
     from services.common.database import create_engine_for
+    from services.query import main
     from services.query.lease import WriterLease
 
     class Idle:  # the outbox publisher and the webhook dispatcher, which this test does not look at

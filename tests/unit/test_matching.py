@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from services.nlp import matching
@@ -17,7 +15,7 @@ def _index():
 def _feed(index, texts_outlets, start=0.0):
     texts = [t for t, _ in texts_outlets]
     out = []
-    for n, ((text, outlet), ents) in enumerate(zip(texts_outlets, extract_entities(texts))):
+    for n, ((text, outlet), ents) in enumerate(zip(texts_outlets, extract_entities(texts), strict=True)):
         f = matching.features(f"k{n}-{outlet}", text, ents, outlet, start + n * 60.0)
         out.append(index.match(f))
     return out
@@ -111,7 +109,7 @@ def test_a_restarted_index_rebuilds_its_neighbours_from_the_records():
     first = matching.ClaimIndex(records)
     texts = [("Firefighters evacuated 2,400 residents from three villages near Patras on Tuesday.", "A"),
              ("The council approved a new budget for schools.", "B")]
-    for n, ((text, outlet), ents) in enumerate(zip(texts, extract_entities([t for t, _ in texts]))):
+    for n, ((text, outlet), ents) in enumerate(zip(texts, extract_entities([t for t, _ in texts]), strict=True)):
         first.match(matching.features(f"k{n}", text, ents, outlet, float(n)))
     restarted = matching.ClaimIndex(records)  # as after a restart: only the table survives
     text = "On Tuesday firefighters evacuated 2,400 residents from three villages near Patras, officials said."
@@ -170,7 +168,7 @@ def _wildfire_claims():
                           is_claim=True, model_version="m",
                           entities=[{"text": e.text, "label": e.label, "canonical": e.canonical, "start": e.start,
                                      "end": e.end} for e in found])
-        for n, ((text, outlet), found) in enumerate(zip(texts, extract_entities([t for t, _ in texts])))]
+        for n, ((text, outlet), found) in enumerate(zip(texts, extract_entities([t for t, _ in texts]), strict=True))]
     return pipeline.scored_claims(annotated), now
 
 
@@ -467,6 +465,7 @@ def test_a_spelled_figure_takes_its_scale():
 
 
 def test_an_owner_at_the_start_is_not_the_agent():
-    a = _with("Kenya's Daniel Kiprop won the London Marathon in 2:03:41.", ("Kenya", "GPE"), ("Daniel Kiprop", "PERSON"))
+    a = _with("Kenya's Daniel Kiprop won the London Marathon in 2:03:41.",
+              ("Kenya", "GPE"), ("Daniel Kiprop", "PERSON"))
     b = _with("The Philippines' disaster agency put the toll from the typhoon at 14.", ("Philippines", "GPE"))
     assert a.agent is None and b.agent is None

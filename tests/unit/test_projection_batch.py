@@ -21,8 +21,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schemas import (AlertFired, ArticleReceived, ArticleRevised, ClaimDetected, ClaimEnrichment, ClaimRevision,
-                     ClusterAppearance, ClusterMerged, ClusterUpdated, FeedbackRecorded, SentenceAnnotated)
+from schemas import (
+    AlertFired,
+    ArticleReceived,
+    ArticleRevised,
+    ClaimDetected,
+    ClaimEnrichment,
+    ClaimRevision,
+    ClusterAppearance,
+    ClusterMerged,
+    ClusterUpdated,
+    FeedbackRecorded,
+    SentenceAnnotated,
+)
 from schemas.events import Entity
 from schemas.ids import claim_id
 from services.common.http import install_error_handlers
@@ -49,7 +60,8 @@ class Stream:
                 version: int = 1, claims_first: bool = False, ledgers_last: bool = False) -> list[ClaimDetected]:
         """`sentences`: (text, cluster id or None for a non-claim, options). Returns its claims."""
         at = T0 + timedelta(minutes=minute)
-        self.events.append(ArticleReceived(article_id=article_id, version=version, content_hash=f"{article_id}{version}",
+        self.events.append(ArticleReceived(article_id=article_id, version=version,
+                                           content_hash=f"{article_id}{version}",
                                            outlet=outlet, body=" ".join(t for t, _, _ in sentences), received_at=at,
                                            published_at=at - timedelta(minutes=5), language="en",
                                            url=f"https://{outlet.lower().replace(' ', '')}.example/{article_id}"))
@@ -141,7 +153,8 @@ def news_day() -> list:
     edited = "A ferry with 14 passengers sank near Patras on Monday."
     v2 = s.article("a1", "Harbor Daily", 30, [(edited, "c_ferry", {}), ("Weather was calm.", None, {"entities": []})],
                    version=2)
-    s.events.append(ArticleRevised(article_id="a1", version=2, previous_version=1, revised_at=T0 + timedelta(minutes=31),
+    s.events.append(ArticleRevised(article_id="a1", version=2, previous_version=1,
+                                   revised_at=T0 + timedelta(minutes=31),
                                    edited=[ClaimRevision(old_claim_id=a[0].claim_id, new_claim_id=v2[0].claim_id,
                                                          old_text=ferry, new_text=edited)],
                                    withdrawn=[ClaimRevision(old_claim_id=a[1].claim_id, old_text=a[1].text)]))

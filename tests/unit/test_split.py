@@ -48,7 +48,8 @@ def test_empty():
 
 def test_am_pm():
     # golden rule 18: a sentence-opening time does not end it, a time after the verb does
-    assert texts("At 5 a.m. Mr. Smith went to the bank. He left the bank at 6 P.M. Mr. Smith then went to the store.") == [
+    assert texts("At 5 a.m. Mr. Smith went to the bank. "
+                 "He left the bank at 6 P.M. Mr. Smith then went to the store.") == [
         "At 5 a.m. Mr. Smith went to the bank.", "He left the bank at 6 P.M.", "Mr. Smith then went to the store."]
     assert texts("The vote starts at 9 a.m. Tuesday and ends at 6 p.m. The count follows.") == [
         "The vote starts at 9 a.m. Tuesday and ends at 6 p.m.", "The count follows."]
@@ -56,7 +57,8 @@ def test_am_pm():
 
 def test_single_newlines():
     # a list of short unpunctuated lines: one unit per line (golden rule 42)
-    assert texts("features\ncontact manager\nevents, activities\n") == ["features", "contact manager", "events, activities"]
+    assert texts("features\ncontact manager\nevents, activities\n") == [
+        "features", "contact manager", "events, activities"]
     # a newline always ends a sentence (annotation guideline), even a hard wrap or a PDF break
     assert texts("This is a sentence\ncut off in the middle because pdf.") == [
         "This is a sentence", "cut off in the middle because pdf."]
@@ -89,7 +91,8 @@ def test_newline_ends_a_sentence():
 
 
 def test_lists_and_bullets():
-    assert texts("The measures include:\n1. an asset freeze;\n2. a port ban;\n3. an insurance ban.\nCritics disagree.") == [
+    assert texts("The measures include:\n1. an asset freeze;\n2. a port ban;\n3. an insurance ban.\n"
+                 "Critics disagree.") == [
         "The measures include:", "1. an asset freeze;", "2. a port ban;", "3. an insurance ban.", "Critics disagree."]
     assert texts("Key points:\n- The U.S. economy grew 2.1%.\n* Inflation fell to 3%.") == [
         "Key points:", "- The U.S. economy grew 2.1%.", "* Inflation fell to 3%."]
@@ -109,7 +112,8 @@ def test_news_abbreviations():
 
 
 def test_offsets_exact_on_messy_text():
-    s = ("Share this article\n\nBy Jane Doe\nWASHINGTON - The U.S. jobless rate fell to 3.6 percent, the Labor Dept. said.\n"
+    s = ("Share this article\n\nBy Jane Doe\n"
+         "WASHINGTON - The U.S. jobless rate fell to 3.6 percent, the Labor Dept. said.\n"
          "Read more at www.bls.example/news.release/x.htm. It was \ncold. 1. one\n2. two\n\n\n  Comments are closed.  ")
     spans = split_sentences(s)
     assert len(spans) >= 6

@@ -24,6 +24,8 @@ def get_article(article_id: str, session: SessionDep,
         raise HTTPException(404, f"no article {article_id!r}" + (f" version {version}" if version else ""))
     chosen = version or versions[-1]
     article = session.get(ArticleRow, (article_id, chosen))
+    if article is None:  # deleted between the two reads
+        raise HTTPException(404, f"no article {article_id!r} version {chosen}")
     sentences = session.scalars(select(SentenceRow).where(SentenceRow.article_id == article_id,
                                                           SentenceRow.version == chosen)
                                 .order_by(SentenceRow.index)).all()

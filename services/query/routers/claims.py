@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from services.query.db import ClaimRow, FeedEventRow, WatchlistRow
 from services.query.deps import HubDep, SessionDep, SettingsDep
 from services.query.filters import ClaimType, DateOrDateTime, FeedFilter, Matcher, apply_sql, matcher
-from services.query.live import FeedSession, FeedSSEResponse, TooManyClients, serve_websocket, WS_BUSY
+from services.query.live import WS_BUSY, FeedSession, FeedSSEResponse, TooManyClients, serve_websocket
 from services.query.models import ClaimPublic, ClaimsPublic
 
 router = APIRouter(prefix="/claims", tags=["claims"])

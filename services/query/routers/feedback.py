@@ -8,7 +8,7 @@ Writes need X-API-Key when QUERY_API_KEY is set. Each verdict is stored, publish
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
@@ -18,8 +18,9 @@ from services.query.models import ClaimFeedbackIn, ClusterFeedbackIn, FeedbackPu
 
 router = APIRouter(tags=["feedback"])
 
-ERRORS = {401: {"description": "X-API-Key missing or wrong (when QUERY_API_KEY is set)"},
-          404: {"description": "No such claim or cluster"}, 422: {"description": "Invalid feedback"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "X-API-Key missing or wrong (when QUERY_API_KEY is set)"},
+    404: {"description": "No such claim or cluster"}, 422: {"description": "Invalid feedback"}}
 
 
 async def _record(request: Request, **values) -> FeedbackPublic:

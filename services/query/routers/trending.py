@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import case, distinct, func, select
@@ -60,4 +61,5 @@ def list_alerts(session: SessionDep,
     stmt = select(AlertRow.payload).order_by(AlertRow.fired_at.desc(), AlertRow.alert_id).limit(limit)
     if cluster:
         stmt = stmt.where(AlertRow.cluster_id == cluster)
-    return AlertsPublic(items=[AlertPublic.model_validate(p) for p in session.scalars(stmt)])
+    payloads: Sequence[dict[str, Any]] = session.scalars(stmt).all()  # typed: the stubs say ScalarResult[Never]
+    return AlertsPublic(items=[AlertPublic.model_validate(p) for p in payloads])

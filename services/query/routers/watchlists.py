@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from services.query.db import WatchlistRow
+from services.query.db import WatchlistRow, rowcount
 from services.query.deps import SettingsDep, WriteAccess
 from services.query.filters import FeedFilter
 from services.query.models import WatchlistCreate, WatchlistPublic, WatchlistsPublic, WatchlistUpdate
@@ -27,9 +27,10 @@ router = APIRouter(prefix="/watchlists", tags=["watchlists"])
 
 WatchlistId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FILTER_FIELDS = set(FeedFilter.model_fields)
-NOT_FOUND = {404: {"description": "No such watchlist"}}
-WRITE_ERRORS = {401: {"description": "X-API-Key missing or wrong (when QUERY_API_KEY is set)"},
-                422: {"description": "Invalid watchlist"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such watchlist"}}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "X-API-Key missing or wrong (when QUERY_API_KEY is set)"},
+    422: {"description": "Invalid watchlist"}}
 
 
 def _public(row) -> WatchlistPublic:
@@ -79,8 +80,8 @@ def _insert(engine: Engine, values: dict):
 
 def _replace(engine: Engine, watchlist_id: int, values: dict):
     with Session(engine) as session, session.begin():
-        done = session.execute(update(WatchlistRow).where(WatchlistRow.id == watchlist_id)
-                               .values(**values, updated_at=datetime.now(timezone.utc))).rowcount
+        done = rowcount(session.execute(update(WatchlistRow).where(WatchlistRow.id == watchlist_id)
+                                        .values(**values, updated_at=datetime.now(timezone.utc))))
     if not done:
         raise HTTPException(404, f"no watchlist {watchlist_id}")
     return _get(engine, watchlist_id)
@@ -88,7 +89,7 @@ def _replace(engine: Engine, watchlist_id: int, values: dict):
 
 def _delete(engine: Engine, watchlist_id: int) -> None:
     with Session(engine) as session, session.begin():
-        if not session.execute(delete(WatchlistRow).where(WatchlistRow.id == watchlist_id)).rowcount:
+        if not rowcount(session.execute(delete(WatchlistRow).where(WatchlistRow.id == watchlist_id))):
             raise HTTPException(404, f"no watchlist {watchlist_id}")
 
 
@@ -128,12 +129,13 @@ def entity_warnings(engine: Engine, filters: dict) -> list[str]:
                                     "know it: the watchlist is saved but matches nothing until a claim names it"
                                     + (f"; did you mean: {', '.join(close[:5])}?" if close else ""))
         if entity_id and (gazetteer is None or gazetteer.get(entity_id) is None):
-            from services.query.db import ClaimRow
             from sqlalchemy import String, cast
 
-            seen = session.scalar(select(ClaimRow.seq).where(cast(ClaimRow.entities, String)
-                                                             .contains(f'"{entity_id}"')).limit(1))
-            if seen is None:
+            from services.query.db import ClaimRow
+
+            claimed = session.scalar(select(ClaimRow.seq).where(cast(ClaimRow.entities, String)
+                                                                .contains(f'"{entity_id}"')).limit(1))
+            if claimed is None:
                 prefix = entity_id.split(":", 1)[0]
                 close = difflib.get_close_matches(entity_id, [i for i in (gazetteer.entries if gazetteer else {})
                                                               if i.startswith(prefix)], n=5, cutoff=0.6)
