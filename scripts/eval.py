@@ -77,10 +77,12 @@ NEWS_TARGETS: dict[str, tuple[str, float]] = {
     "hard_negative_merge_rate": ("<=", 0.05), "order_bcubed_spread": ("<=", 0.02),
 }
 BLIND_DIR = ROOT / "samples" / "blind"
+# Every news set of the pool: the blind sets of earlier days (one folder each) and ../shared/devset.
+NEWS_SETS = (*sorted(d.name for d in BLIND_DIR.glob("*/") if (d / "gold.json").is_file()), "devset")
 
 TARGETS: dict[str, tuple[str, float]] = {
     **{f"{kind}.{name}.{metric}": target for kind in ("blind", "devpool")
-       for name in ("2026-12-07-b1", "2026-12-07-b2", "devset") for metric, target in NEWS_TARGETS.items()},
+       for name in NEWS_SETS for metric, target in NEWS_TARGETS.items()},
     "split.golden_rules_en.accuracy": (">=", 0.95),
     "split.golden_rules_pragmatic.accuracy": (">=", 0.95),
     "split.speed_vs_pysbd": (">=", 5.0),
@@ -264,8 +266,8 @@ def eval_blind(rep: Report) -> None:
     """The blind figures first: each set measured once, on the commit results.json names (never re-measured)."""
     path = BLIND_DIR / "results.json"
     recorded = json.loads(path.read_text(encoding="utf-8"))
-    commit, day = recorded["measured_on_commit"], recorded["measured_at"]
     for name, figures in recorded["sets"].items():
+        commit, day = figures["measured_on_commit"], figures["measured_at"]
         figures = dict(figures, story_lost_rate=figures["story_sentences_lost"] / figures["story_sentences"])
         for metric in NEWS_TARGETS:
             rep.add(f"blind.{name}.{metric}", figures[metric],
@@ -757,7 +759,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             eval_devpool(rep, data)
         except Exception as exc:  # noqa: BLE001 - an error row, not a crash of the whole report
-            rep.error([f"devpool.{n}.claim_f1" for n in ("2026-12-07-b1", "2026-12-07-b2", "devset")], exc)
+            rep.error([f"devpool.{n}.claim_f1" for n in NEWS_SETS], exc)
     if wanted("split"):
         eval_split(rep, data, args.quick)
     if wanted("claims"):
