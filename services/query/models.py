@@ -33,6 +33,13 @@ class QuantityPublic(BaseModel):
     start: int
     end: int
     approximate: bool = False
+    base_value: float | None = Field(None, description="The figure in base_unit (SI for physical units, a currency "
+                                     "code for money): what matching compares across outlets")
+    base_unit: str | None = Field(None, description="meter, kilogram, a currency code, percent, percentage points; "
+                                  "null for a count")
+    precision: float | None = Field(None, description="The step the figure was written to, in base_unit ('4,800' -> "
+                                    "100): a rounding agrees within it")
+    conversion: bool = Field(False, description="Restates the figure before it in other units, in brackets")
 
 
 class DatePublic(BaseModel):
