@@ -173,6 +173,8 @@ class ConsumerLagMonitor(mode.Service):
         mine = self.assigned()
         stalls = self.watch.observe({(tp.topic, tp.partition): value for tp, value in positions.items()
                                      if (tp.topic, tp.partition) in mine})
+        if getattr(app, "rebalancing", False):  # joining, seeking, restoring tables: give it longer
+            stalls = [stall for stall in stalls if stall.stalled_s >= settings.watchdog_rebalance_stall_s]
         STALLED_PARTITIONS.set(len(stalls))
         if not stalls or TRIPPED:
             return
@@ -183,6 +185,15 @@ class ConsumerLagMonitor(mode.Service):
                            for stall in stalls for topic, partition in [stall.key]])
         await stop_for_restart(RuntimeError(f"watchdog: {len(stalls)} partition(s) without progress"))
 
+    async def poll_failed(self, exc: BaseException) -> None:
+        LAG_POLL_ERRORS.inc()
+        log.warning("could not read the consumer group's offsets", error=repr(exc))
+        await self._close_clients()
+        # The broker is away, not this worker stuck: the clocks start again when it answers.
+        # Otherwise the first reading after an outage longer than the stall time finds the
+        # position from before it and stops the worker at once (chaos broker_restart).
+        self.watch.reset()
+
     @mode.Service.task
     async def _poll_forever(self) -> None:
         while not self.should_stop:
@@ -191,7 +202,5 @@ class ConsumerLagMonitor(mode.Service):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - metrics must never take the worker down
-                LAG_POLL_ERRORS.inc()
-                log.warning("could not read the consumer group's offsets", error=repr(exc))
-                await self._close_clients()
+                await self.poll_failed(exc)
             await self.sleep(self.settings.interval_s)

@@ -46,6 +46,13 @@ SKIPPED_OFFSETS = Counter("claimstream_processor_skipped_offsets_total",
                           "Input records faust's fetch loop jumped past after a seek; the worker stops and "
                           "replays them instead of committing past them (services/processors/gaps.py)",
                           ["topic"])
+HEAD_GAPS = Counter("claimstream_processor_commit_head_gaps_total",
+                    "Commits held back because the record at the committed offset was not acked yet while "
+                    "later ones were (faust would have committed past it; services/processors/gaps.py)",
+                    ["topic"])
+STALE_ACKS = Counter("claimstream_processor_stale_acks_total",
+                     "Acks of input records from an earlier consumer generation, not recorded for the commit "
+                     "(the records are replayed; services/processors/gaps.py)", ["topic"])
 STALE_FETCHES = Counter("claimstream_processor_stale_fetches_total",
                         "Fetch results dropped because a rebalance or seek happened while they were read")
 LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("processor")

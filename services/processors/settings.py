@@ -49,5 +49,8 @@ class ProcessorSettings(BaseSettings):
     watchdog_stall_s: float = Field(
         60.0, ge=0, description="A partition of this worker with lag and no new commit for this long stops the "
                                 "worker (exit code 1) for its supervisor to restart; 0 turns the watchdog off")
+    watchdog_rebalance_stall_s: float = Field(
+        300.0, ge=0, description="The same rule while the worker is rebalancing or restoring its tables: a fresh "
+                                 "worker after an outage must not be restarted before it could commit once")
     watchdog_exit_after_s: float = Field(20.0, gt=0, description="Longest clean stop after the watchdog "
                                                                 "trips before the process exits anyway")

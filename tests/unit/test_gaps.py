@@ -130,3 +130,62 @@ async def test_a_seek_while_a_fetch_is_handed_out_ends_it(monkeypatch):
 async def _plain(n):
     for offset in range(n):
         yield TP("t", 0), offset
+
+
+class _Acking:
+    """The bookkeeping faust's `_new_offset` reads: acked offsets, the committed one, gaps."""
+
+    def __init__(self, tp, committed: int, acked: list[int]) -> None:
+        self._committed_offset = defaultdict(lambda: None, {tp: committed})
+        self._acked = defaultdict(list, {tp: list(acked)})
+        self._acked_index = defaultdict(set, {tp: set(acked)})
+        self._gap = defaultdict(list)
+
+
+def test_a_commit_never_passes_the_unacked_record_at_the_committed_offset():
+    tp = TP(sorted(gaps.INPUT_TOPICS)[0], 1)
+    # Offset 40 committed = record 40 is the next to process; it was never acked, 41-43 were.
+    assert gaps._faust_new_offset(_Acking(tp, 40, [41, 42, 43]), tp) == 44  # faust alone: 40 is lost
+    consumer = _Acking(tp, 40, [41, 42, 43])
+    assert gaps.commit_only_contiguous(consumer, tp) is None
+    assert consumer._acked[tp] == [41, 42, 43]  # kept for the commit once 40 is acked
+    consumer._acked[tp].append(40)
+    consumer._acked_index[tp].add(40)
+    assert gaps.commit_only_contiguous(consumer, tp) == 44
+    assert gaps.commit_only_contiguous(_Acking(tp, 40, [40, 41, 45]), tp) == 42  # up to the first hole
+    other = TP("someone-elses-topic", 0)
+    assert gaps.commit_only_contiguous(_Acking(other, 40, [41]), other) == 42  # faust's rule elsewhere
+
+
+def test_the_worker_commits_only_contiguous_acks():
+    from services.processors import agents  # noqa: F401
+
+    assert faust_consumer.Consumer._new_offset is gaps.commit_only_contiguous
+
+
+class _Message:
+    def __init__(self, topic: str, offset: int, generation_id: int) -> None:
+        self.topic, self.offset, self.generation_id = topic, offset, generation_id
+        self.tp, self.acked = TP(topic, 0), False
+
+
+def test_an_ack_from_an_earlier_generation_is_not_recorded_for_the_commit(monkeypatch):
+    recorded = []
+    monkeypatch.setattr(gaps, "_faust_ack", lambda consumer, message: recorded.append(message.offset) or True)
+    consumer = type("C", (), {})()
+    consumer.app = type("App", (), {"consumer_generation_id": 7})()
+    consumer._unacked_messages = set()
+    topic = sorted(gaps.INPUT_TOPICS)[0]
+    stale = _Message(topic, 12, generation_id=6)  # fetched before the rebalance, skipped by the stream
+    consumer._unacked_messages.add(stale)
+    assert gaps.ack_current_generation(consumer, stale) is False
+    assert recorded == [] and stale.acked and stale not in consumer._unacked_messages
+    assert gaps.ack_current_generation(consumer, _Message(topic, 12, generation_id=7)) is True
+    assert gaps.ack_current_generation(consumer, _Message("someone-elses-topic", 3, generation_id=6)) is True
+    assert recorded == [12, 3]
+
+
+def test_the_worker_records_only_current_generation_acks():
+    from services.processors import agents  # noqa: F401
+
+    assert faust_consumer.Consumer.ack is gaps.ack_current_generation

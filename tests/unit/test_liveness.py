@@ -187,3 +187,64 @@ def test_the_processor_watchdog_stops_the_worker_once(monkeypatch) -> None:
     asyncio.run(scenario())
     assert len(crashes) == 1 and "watchdog" in str(crashes[0])
     assert [stall.key for stall in lag.TRIPPED] == [(tp.topic, tp.partition)]
+
+
+def _watched_monitor(monkeypatch, lag, tp):
+    crashes: list[BaseException] = []
+
+    async def crash(exc: BaseException) -> None:
+        crashes.append(exc)
+
+    monkeypatch.setattr(lag.app, "crash", crash)
+    monkeypatch.setattr(lag.settings, "watchdog_stall_s", 60.0)
+    monkeypatch.setattr(lag.settings, "watchdog_rebalance_stall_s", 300.0)
+    monkeypatch.setattr(lag.settings, "watchdog_exit_after_s", 3600.0)
+    monkeypatch.setattr(lag, "TRIPPED", [])
+    monitor = lag.ConsumerLagMonitor.__new__(lag.ConsumerLagMonitor)
+    monitor._admin = monitor._consumer = None
+    clock = Clock()
+    monitor.watch = ProgressWatch(60.0, clock=clock)
+    monkeypatch.setattr(monitor, "assigned", lambda: {(tp.topic, tp.partition)})
+    return monitor, clock, crashes
+
+
+def test_the_processor_watchdog_does_not_charge_a_broker_outage_to_the_worker(monkeypatch) -> None:
+    from aiokafka import TopicPartition
+
+    from services.processors import lag
+
+    tp = TopicPartition("claimstream.sentences.v1", 0)
+    monitor, clock, crashes = _watched_monitor(monkeypatch, lag, tp)
+
+    async def scenario() -> None:
+        await monitor.check_progress({tp: (40, 500)})  # lag at the moment the whole cluster stops
+        clock.now = 30
+        await monitor.poll_failed(ConnectionError("cluster down"))
+        clock.now = 95  # the first reading after a 90 s outage: the same committed offset
+        await monitor.check_progress({tp: (90, 500)})
+        clock.now = 150  # 55 s after the broker came back: still within the stall time
+        await monitor.check_progress({tp: (120, 500)})
+
+    asyncio.run(scenario())
+    assert crashes == [] and lag.TRIPPED == []
+
+
+def test_the_processor_watchdog_gives_a_rebalancing_worker_longer(monkeypatch) -> None:
+    from aiokafka import TopicPartition
+
+    from services.processors import lag
+
+    tp = TopicPartition("claimstream.sentences.v1", 0)
+    monitor, clock, crashes = _watched_monitor(monkeypatch, lag, tp)
+    monkeypatch.setattr(lag.app, "rebalancing", True, raising=False)
+
+    async def scenario() -> None:
+        await monitor.check_progress({tp: (40, 500)})
+        clock.now = 120  # joining and restoring its tables after a restart
+        await monitor.check_progress({tp: (40, 500)})
+        assert crashes == []
+        clock.now = 301  # stuck in the rebalance: still stopped, later
+        await monitor.check_progress({tp: (40, 500)})
+
+    asyncio.run(scenario())
+    assert len(crashes) == 1 and "watchdog" in str(crashes[0])
