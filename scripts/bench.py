@@ -43,6 +43,7 @@ machine is shared.
 
 The last line printed is:
 bench: efficiency=… articles_per_s=… words_per_s=… freshness_p50_s=… freshness_p95_s=… freshness_p99_s=… scale2=…
+       processor_messages_per_article=…
 """
 
 from __future__ import annotations
@@ -516,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.fresh_s = args.fresh_s
     stackctl.install_signal_handlers()
     started = time.monotonic()
-    env: dict = {"PROCESSORS_BATCH_WITHIN_S": os.environ.get("PROCESSORS_BATCH_WITHIN_S", "0.25")}
+    env: dict = {}
     model = stackctl.choose_claim_model(env)
     run_id = f"bench{int(time.time()) % 100000}"
     supply = Articles(run_id, args.seed)
@@ -569,6 +570,9 @@ def main(argv: list[str] | None = None) -> int:
         "freshness_p99_s": fresh.get("p99_s"),
         "scale2": round(two["articles_per_s"] / one["articles_per_s"], 3) if one and two else None,
         "baseline_articles_per_s": round(base, 3),
+        # Kafka messages the processors consumed per completed article, one worker (issue 16: fewer, larger).
+        "processor_messages_per_article": round(sum(s["messages"] for s in one["stages"].values())
+                                                / max(1, one["complete"]), 2) if one and one.get("stages") else None,
         # CPU seconds per article, baseline (one process) over the whole stack (ingest, query,
         # workers): what the efficiency would be if CPU were the only limit.
         "cpu_efficiency": round(sum(b["cpu_s_per_article"] for b in results["baseline"]) / len(results["baseline"])
@@ -583,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(results)
     print("bench: " + " ".join(f"{k}={fmt(summary[k])}" for k in (
         "efficiency", "articles_per_s", "words_per_s", "freshness_p50_s", "freshness_p95_s", "freshness_p99_s",
-        "scale2")), flush=True)
+        "scale2", "processor_messages_per_article")), flush=True)
     return 1 if error else 0
 
 

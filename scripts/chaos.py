@@ -115,10 +115,9 @@ from stackctl import ROOT, log
 
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
 
-PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "annotations")
+PROCESSOR_INPUTS = ("articles", "candidates")  # what the processors consume (annotate_articles, match_claims)
 QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")
-STAGE_OF = {"articles": "split", "sentences": "annotate", "candidates": "match",
-            "annotations": "revise"}
+STAGE_OF = {"articles": "split", "candidates": "match"}
 MAX_PROCESSOR_MESSAGE = 2 * 1024 * 1024
 
 
@@ -919,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("broker_restart needs --own-broker (the shared broker is never stopped)")
     stackctl.install_signal_handlers()
     started = time.monotonic()
-    env: dict = {"PROCESSORS_BATCH_WITHIN_S": "0.1"}
+    env: dict = {}
     if args.brokers > 1:
         # Every topic and changelog with 3 copies and min.insync.replicas 2 (services.common.kafka).
         env["KAFKA_REPLICATION_FACTOR"] = str(min(3, args.brokers))
