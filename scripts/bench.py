@@ -11,7 +11,7 @@ samples/generator.py, and stops everything it started when it ends (also on Ctrl
 
 Phases, in this order:
 
-1. baseline: the NLP stage functions of services.nlp.pipeline in a plain loop in this process
+1. baseline: the stage functions of services.stages in a plain loop in this process
    (split_article -> annotate_sentences -> scored_from -> match_claims with an in-memory
    matching.ClaimIndex({})), one article per call, as `claimstream annotate` does;
    articles/s and words/s. Cleaning (prepare_article) is done beforehand, outside the clock.
@@ -122,8 +122,9 @@ def baseline(supply: Articles, seconds: float) -> dict:
     from services.ingest.models import ArticleIn
     from services.ingest.prepare import prepare_article
     from services.ingest.service import _received  # ingest's own ArticleReceived builder
-    from services.nlp import matching, pipeline
+    from services.nlp import matching
     from services.processors.settings import ProcessorSettings
+    from services.stages import annotate, match
 
     threshold = ProcessorSettings().threshold()
     pool = []
@@ -132,9 +133,9 @@ def baseline(supply: Articles, seconds: float) -> dict:
     index = matching.ClaimIndex({})
 
     def one(article) -> None:
-        annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
-        scored = pipeline.scored_claims(annotated)
-        pipeline.match_claims(index, scored, datetime.now(timezone.utc))
+        annotated = annotate.annotate_sentences(annotate.split_article(article), threshold)
+        scored = annotate.scored_claims(annotated)
+        match.match_claims(index, scored, datetime.now(timezone.utc))
 
     for article, _ in pool[:3]:  # load the models and warm the caches, off the clock
         one(article)

@@ -45,7 +45,7 @@ Kafka (ingest records an id only after Kafka's ack), so it is checked too (count
 
 Reconciliation after each scenario, over every article acknowledged so far:
 - expected claims per article: the functions behind `claimstream annotate` (prepare_article,
-  pipeline.split_article, annotate_sentences) in this process, with the services' claim model
+  stages.annotate.split_article, annotate_sentences) in this process, with the services' claim model
   and threshold; expected = distinct claim ids (schemas.ids.claim_id(article_id, text)) among
   the is_claim sentences (a sentence repeated word for word in one article is one claim);
 - the processors' own decisions: the annotations topic, read to its end (is_claim, score and
@@ -460,7 +460,7 @@ async def send_poison(stack: stackctl.Stack, tag: str) -> list[Poison]:
 
 class Expectations:
     """Expected claims per article, computed offline in this process with the functions behind
-    `claimstream annotate` (prepare_article -> pipeline.split_article -> annotate_sentences),
+    `claimstream annotate` (prepare_article -> stages.annotate.split_article -> annotate_sentences),
     in a worker thread, with the services' claim model and threshold.
 
     Articles are cleaned with one outlet memory, in the order they were posted, as ingest's own
@@ -490,8 +490,9 @@ class Expectations:
         from services.ingest.models import ArticleIn
         from services.ingest.prepare import prepare_article
         from services.ingest.service import _received  # ingest's own ArticleReceived builder
-        from services.nlp import claims, pipeline
+        from services.nlp import claims
         from services.processors.settings import ProcessorSettings
+        from services.stages import annotate
 
         threshold = ProcessorSettings().threshold()
         with self._lock:
@@ -501,7 +502,7 @@ class Expectations:
                 if raw["id"] in self.by_article:
                     continue
                 received = _received(prepare_article(ArticleIn.model_validate(raw), self.memory), 1, "batch")
-                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+                annotated = annotate.annotate_sentences(annotate.split_article(received), threshold)
                 self.by_article[raw["id"]] = {
                     "sentences": len(annotated),
                     "claim_sentences": sum(1 for a in annotated if a.is_claim),

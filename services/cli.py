@@ -140,9 +140,10 @@ async def _ingest(path: Path, batch: int) -> int:
 
 def _annotate(path: Path | None, threshold: float | None) -> int:
     from schemas import ArticleReceived
-    from services.nlp import matching, pipeline
+    from services.nlp import matching
     from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
+    from services.stages import annotate, match
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
     checkworthy = ProcessorSettings().checkworthy()
@@ -169,10 +170,10 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
                 "published_at", "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
             try:
-                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
-                scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
+                annotated = annotate.annotate_sentences(annotate.split_article(received), threshold, checkworthy)
+                scored = annotate.scored_claims(annotated)  # with sentence vectors, as the stream
                 clusters = {c.sentence_id: c.cluster_id
-                            for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
+                            for c in match.match_claims(index, scored, datetime.now(timezone.utc))}
             except Exception as exc:  # noqa: BLE001 - one article must not stop a bulk run
                 problems.report(n, f"failed: {type(exc).__name__}: {exc}")
                 continue
