@@ -1,6 +1,7 @@
 """Helpers for the live-feed, watchlist and feedback tests.
 
-- `QueryProcess`: a query service of the test's own (own database, own settings) on any namespace;
+- `QueryProcess`: a query service of the test's own (own database, own settings) on any namespace,
+  and `query_service`, which starts one and stops it when the `with` block ends;
 - `produce` and synthetic `claim` / `ledger` events, written straight to the topics the query
   service reads, so a test decides exactly what the projection sees and in which order;
 - `read_sse`, `read_topic`, `metric` and a tiny webhook `Receiver`.
@@ -15,6 +16,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,6 +73,17 @@ class QueryProcess:
         if self.proc is not None:
             stop_service(self.proc)
             self.proc = None
+
+
+@contextmanager
+def query_service(bootstrap: str, namespace: str, workdir: Path, name: str, db: Path | str | None = None,
+                  **settings: str) -> Iterator[QueryProcess]:
+    """A query service of the test's own with `settings` (QUERY_* variables), stopped when the block ends."""
+    query = QueryProcess(namespace=namespace, bootstrap=bootstrap, workdir=workdir, name=name, env_overrides=settings)
+    try:
+        yield query.start(db)
+    finally:
+        query.stop()
 
 
 def produce(bootstrap: str, namespace: str, events: list) -> None:
@@ -236,9 +250,15 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
 
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def delivered(self) -> list[dict]:
         return [r for r in self.requests if r["status"] == 200]
 
 
-__all__ = ["QueryProcess", "Receiver", "claim", "key_of", "ledger", "metric", "now", "produce", "read_sse",
-           "read_topic", "wait_for"]
+__all__ = ["QueryProcess", "Receiver", "claim", "key_of", "ledger", "metric", "now", "produce", "query_service",
+           "read_sse", "read_topic", "wait_for"]
