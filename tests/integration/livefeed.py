@@ -37,6 +37,7 @@ from schemas import (
     topic_name,
 )
 from services.common.kafka import make_producer
+from tests import events as build
 from tests.conftest import free_port, start_service, stop_service, wait_for
 
 
@@ -110,26 +111,16 @@ def now() -> datetime:
 def claim(claim_id: str, cluster_id: str, outlet: str, text: str, *, score: float = 0.8, entities=(),
           claim_type: str | None = None, received_at: datetime | None = None, copy_of: str | None = None,
           model_version: str = "test-model") -> ClaimDetected:
-    at = received_at or now()
-    return ClaimDetected(
-        claim_id=claim_id, cluster_id=cluster_id, copy_of=copy_of, article_id=f"art-{claim_id}", version=1,
-        sentence_id=f"s-{claim_id}", text=text, start=0, end=len(text), outlet=outlet, received_at=at,
-        detected_at=at, claim_score=score, model_version=model_version,
-        entities=[Entity(text=e, label="GPE", canonical=e, start=0, end=len(e)) for e in entities],
-        enrichment=ClaimEnrichment(claim_type=claim_type) if claim_type else None,
-    )
+    return build.claim(claim_id, cluster_id, outlet, text, received_at or now(), copy_of=copy_of, claim_score=score,
+                       model_version=model_version,
+                       entities=[Entity(text=e, label="GPE", canonical=e, start=0, end=len(e)) for e in entities],
+                       enrichment=ClaimEnrichment(claim_type=claim_type) if claim_type else None)
 
 
 def ledger(cluster_id: str, text: str, appearances: list[tuple[str, str, datetime, str | None]]) -> ClusterUpdated:
     """A ledger from (claim_id, outlet, seen_at, copy_of) tuples, with counts as the processors make them."""
-    items = [ClusterAppearance(claim_id=c, article_id=f"art-{c}", outlet=o, text=text, seen_at=t, copy_of=cp)
-             for c, o, t, cp in sorted(appearances, key=lambda a: a[2])]
-    outlets = list(dict.fromkeys(a.outlet for a in items))
-    independent = len({a.outlet for a in items if a.copy_of is None})
-    return ClusterUpdated(cluster_id=cluster_id, first_outlet=items[0].outlet, first_seen_at=items[0].seen_at,
-                          first_claim_id=items[0].claim_id, text=text, outlets=outlets,
-                          appearance_count=len(items), independent_outlets=independent, appearances=items,
-                          updated_at=max(a.seen_at for a in items))
+    return build.ledger(cluster_id, [ClusterAppearance(claim_id=c, article_id=f"art-{c}", outlet=o, text=text,
+                                                       seen_at=t, copy_of=cp) for c, o, t, cp in appearances])
 
 
 def read_topic(bootstrap: str, topic: str, model, timeout: float = 30) -> list:
