@@ -120,8 +120,7 @@ class Articles:
 def baseline(supply: Articles, seconds: float) -> dict:
     """The stage functions in a plain loop in this process; articles/s and words/s."""
     from services.ingest.models import ArticleIn
-    from services.ingest.prepare import prepare_article
-    from services.ingest.service import _received  # ingest's own ArticleReceived builder
+    from services.ingest.prepare import article_received, prepare_article
     from services.nlp import matching
     from services.processors.settings import ProcessorSettings
     from services.stages import annotate, match
@@ -129,7 +128,7 @@ def baseline(supply: Articles, seconds: float) -> dict:
     threshold = ProcessorSettings().threshold()
     pool = []
     for raw in supply.take(max(60, int(seconds * 40))):
-        pool.append((_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
+        pool.append((article_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
     index = matching.ClaimIndex({})
 
     def one(article) -> None:

@@ -488,8 +488,7 @@ class Expectations:
     def _compute(self, articles: list[dict]) -> None:
         from schemas.ids import claim_id
         from services.ingest.models import ArticleIn
-        from services.ingest.prepare import prepare_article
-        from services.ingest.service import _received  # ingest's own ArticleReceived builder
+        from services.ingest.prepare import article_received, prepare_article
         from services.nlp import claims
         from services.processors.settings import ProcessorSettings
         from services.stages import annotate
@@ -501,7 +500,7 @@ class Expectations:
             for raw in sorted(articles, key=lambda a: a["id"]):  # ids count up in posting order
                 if raw["id"] in self.by_article:
                     continue
-                received = _received(prepare_article(ArticleIn.model_validate(raw), self.memory), 1, "batch")
+                received = article_received(prepare_article(ArticleIn.model_validate(raw), self.memory), 1, "batch")
                 annotated = annotate.annotate_sentences(annotate.split_article(received), threshold)
                 self.by_article[raw["id"]] = {
                     "sentences": len(annotated),

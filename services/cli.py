@@ -139,7 +139,6 @@ async def _ingest(path: Path, batch: int) -> int:
 
 
 def _annotate(path: Path | None, threshold: float | None) -> int:
-    from schemas import ArticleReceived
     from services.nlp import matching
     from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
@@ -159,16 +158,13 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
         print(f"claimstream annotate: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     done = 0
-    from services.ingest.prepare import language_warnings
+    from services.ingest.prepare import article_received, language_warnings
 
     try:
         for n, draft in _prepare(_read_articles(handle, problems), problems, memory):
             for warning in language_warnings(draft.language):
                 print(f"{source}:{n}: warning: {warning}", file=sys.stderr)
-            received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
-                "published_at", "language", "language_confidence")},
-                version=1, received_at=datetime.now(timezone.utc), source="file")
+            received = article_received(draft, 1, "file")
             try:
                 annotated = annotate.annotate_sentences(annotate.split_article(received), threshold, checkworthy)
                 scored = annotate.scored_claims(annotated)  # with sentence vectors, as the stream
