@@ -110,7 +110,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stackctl
-from samples.generator import make_article
+from samples.generator import ArticleSupply as Supply  # soak.py imports it from here by this name
 from stackctl import ROOT, log
 
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
@@ -163,16 +163,6 @@ def default_rate(bench_json: Path, recorded: float = RECORDED_CAPACITY) -> tuple
 
 # --------------------------------------------------------------------------------------------------
 # Load
-
-
-class Supply:
-    def __init__(self, prefix: str, seed: int):
-        self.prefix, self.seed, self.next = prefix, seed, 0
-
-    def take(self, n: int) -> list[dict]:
-        out = [make_article(i, self.seed, self.prefix) for i in range(self.next, self.next + n)]
-        self.next += n
-        return out
 
 
 @dataclass
