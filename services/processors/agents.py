@@ -20,7 +20,7 @@ from schemas import (
     decode,
 )
 from services.common.logging import get_logger
-from services.nlp import matching, pipeline, revisions
+from services.nlp import matching
 from services.processors import gaps
 from services.processors.acks import held
 from services.processors.app import app, settings
@@ -33,6 +33,8 @@ from services.processors.topics import (
     candidates_topic,
     sentences_topic,
 )
+from services.stages import annotate, match, revisions
+from services.stages.ledgers import track_ledgers
 
 log = get_logger("processors.agents")
 gaps.install()  # a jump past unprocessed input records stops the worker instead of committing them
@@ -42,7 +44,7 @@ gaps.install()  # a jump past unprocessed input records stops the worker instead
 NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
 # Names each recent article introduced (full names, acronyms), for articles whose sentences come
 # in several batches; used only from the NLP thread. In memory: a restarted worker starts empty.
-ARTICLE_NAMES = pipeline.ArticleMemory()
+ARTICLE_NAMES = annotate.ArticleMemory()
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -68,7 +70,7 @@ async def split_articles(stream):
             if article is None:
                 continue
             with STAGE_DURATION.labels("split").time():
-                sentences = pipeline.split_article(article)
+                sentences = annotate.split_article(article)
             if sentences:
                 await send_all("split", "sentences", [(SentenceKey(article_id=s.article_id), s) for s in sentences])
 
@@ -97,8 +99,8 @@ async def _annotate_batch(loop, events: list) -> None:
 def _annotate_and_score(sentences: list, threshold: float,
                         checkworthy_threshold: float | None = None) -> tuple[list, list]:
     """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
-    return annotated, pipeline.scored_claims(annotated)
+    annotated = annotate.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
+    return annotated, annotate.scored_claims(annotated)
 
 
 async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
@@ -132,7 +134,7 @@ def _policy() -> matching.MatchPolicy:
 
 
 class _Ledgers:
-    """The ledger table read as ClusterUpdated models (pipeline.track_ledgers reads a mapping)."""
+    """The ledger table read as ClusterUpdated models (track_ledgers reads a mapping)."""
 
     def get(self, cluster_id: str) -> ClusterUpdated | None:
         stored = cluster_ledgers.get(cluster_id)
@@ -160,9 +162,9 @@ async def match_claims(stream):
                 log.info("matching index rebuilt", claims=len(index), partition=event.message.partition)
                 rebuilt = True
             with STAGE_DURATION.labels("match").time():
-                detected = pipeline.match_step(index, claim, now)
+                detected = match.match_step(index, claim, now)
             with STAGE_DURATION.labels("cluster").time():
-                merges, writes = pipeline.track_ledgers(ledgers, detected, now, settings.max_appearances)
+                merges, writes = track_ledgers(ledgers, detected, now, settings.max_appearances)
             # Publish before writing the ledgers: a worker killed in between replays this message, finds
             # the stored decision and the old ledgers, and publishes the same again (consumers ignore repeats).
             await send_all("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)])
