@@ -20,7 +20,7 @@ from schemas import (
     encode,
 )
 from services.common.logging import get_logger
-from services.nlp import matching, pipeline, revisions
+from services.nlp import matching
 from services.processors import gaps
 from services.processors.acks import held
 from services.processors.app import app, settings
@@ -28,6 +28,8 @@ from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, 
 from services.processors.outputs import dead_letter, send_all
 from services.processors.tables import article_versions, claim_records, cluster_ledgers
 from services.processors.topics import articles_topic, candidates_topic
+from services.stages import annotate, match, revisions
+from services.stages.ledgers import track_ledgers
 
 log = get_logger("processors.agents")
 gaps.install()  # a jump past unprocessed input records stops the worker instead of committing them
@@ -38,7 +40,7 @@ NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
 # Names each recent article version introduced (full names, acronyms); an article is annotated in
 # one call, so this only matters when a failing article is retried one sentence at a time. Used
 # only from the NLP thread; in memory: a restarted worker starts empty.
-ARTICLE_NAMES = pipeline.ArticleMemory()
+ARTICLE_NAMES = annotate.ArticleMemory()
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -74,7 +76,7 @@ async def annotate_articles(stream):
             if article is None:
                 continue
             with STAGE_DURATION.labels("split").time():
-                sentences = pipeline.split_article(article)
+                sentences = annotate.split_article(article)
             if not sentences:
                 continue
             with STAGE_DURATION.labels("annotate").time():
@@ -110,8 +112,8 @@ def _revise(state: dict | None, annotated: list[SentenceAnnotated]) -> tuple[dic
 def _annotate_and_score(sentences: list, threshold: float,
                         checkworthy_threshold: float | None = None) -> tuple[list, list]:
     """One executor call: the NLP of the article, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
-    return annotated, pipeline.scored_claims(annotated)
+    annotated = annotate.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
+    return annotated, annotate.scored_claims(annotated)
 
 
 async def _annotate_isolating_failures(loop, event, sentences: list) -> tuple[list, list]:
@@ -144,7 +146,7 @@ def _policy() -> matching.MatchPolicy:
 
 
 class _Ledgers:
-    """The ledger table read as ClusterUpdated models (pipeline.track_ledgers reads a mapping)."""
+    """The ledger table read as ClusterUpdated models (track_ledgers reads a mapping)."""
 
     def get(self, cluster_id: str) -> ClusterUpdated | None:
         stored = cluster_ledgers.get(cluster_id)
@@ -172,9 +174,9 @@ async def match_claims(stream):
                 log.info("matching index rebuilt", claims=len(index), partition=event.message.partition)
                 rebuilt = True
             with STAGE_DURATION.labels("match").time():
-                detected = pipeline.match_step(index, claim, now)
+                detected = match.match_step(index, claim, now)
             with STAGE_DURATION.labels("cluster").time():
-                merges, writes = pipeline.track_ledgers(ledgers, detected, now, settings.max_appearances)
+                merges, writes = track_ledgers(ledgers, detected, now, settings.max_appearances)
             # Publish before writing the ledgers: a worker killed in between replays this message, finds
             # the stored decision and the old ledgers, and publishes the same again (consumers ignore repeats).
             await send_all("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)])

@@ -78,14 +78,14 @@ async def test_poison_articles_are_dead_lettered_and_the_stream_goes_on(sent):
 
 
 async def test_a_sentence_the_nlp_fails_on_is_dead_lettered_alone(sent, monkeypatch):
-    real = agents.pipeline.annotate_sentences
+    real = agents.annotate.annotate_sentences
 
     def failing_on_questions(sentences, *args, **kwargs):
         if any(s.text.endswith("?") for s in sentences):
             raise RuntimeError("the model broke on a question")
         return real(sentences, *args, **kwargs)
 
-    monkeypatch.setattr(agents.pipeline, "annotate_sentences", failing_on_questions)
+    monkeypatch.setattr(agents.annotate, "annotate_sentences", failing_on_questions)
     await _process(encode(_article()))
     assert [(stage, reason) for stage, reason, _ in sent["dead"]] == [("annotate", "processing_error")]
     assert b"Is that a lot?" in sent["dead"][0][2]
