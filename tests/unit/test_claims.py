@@ -93,7 +93,7 @@ def minilm(monkeypatch):
     monkeypatch.setenv(claims.MODEL_ENV, "minilm")
 
 
-@pytest.fixture(params=["minilm", "minilm-v1", "tfidf"])
+@pytest.fixture(params=["minilm", "minilm-l3", "minilm-v1", "tfidf"])
 def each_model(request, monkeypatch):
     monkeypatch.setenv(claims.MODEL_ENV, request.param)
     return request.param
