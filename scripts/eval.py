@@ -600,6 +600,9 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
             return annotated
 
         warm = [s for a in articles[:2] for s in process(a)]  # model loading is not throughput
+        from services.nlp import normalise
+
+        normalise.load_units()  # nor is pint's unit table (the processors load it when they start)
         words = sum(len(a.body.split()) for a in articles)
         sentences = claims_found = 0
         matching_cpu[0] = 0.0

