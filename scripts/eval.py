@@ -301,7 +301,8 @@ def eval_devpool(rep: Report, data: Path) -> None:
     scorer = devset / "score.py"
     if not scorer.is_file():
         raise FileNotFoundError(f"{scorer}: the shared scorer is needed for the news-set rows")
-    corpora = [(d.name, d, "dev pool (blind on the day it was measured, see the blind rows)")
+    label = "dev pool, in-domain for the pair model (blind on the day it was measured, see the blind rows)"
+    corpora = [(d.name, d, label)
                for d in sorted(BLIND_DIR.glob("*/")) if (d / "gold.json").is_file()]
     corpora.append(("devset", devset, "dev pool, in-domain (models and rules were tuned on it)"))
     for name, corpus, label in corpora:

@@ -167,17 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefilter-cosine", type=float, default=0.35)
     ap.add_argument("--c", type=float, default=1.0)
     ap.add_argument("--no-dev-in-final", action="store_true")
+    ap.add_argument("--leave-out", default="",
+                    help="comma-separated sources kept out entirely (a fold: t1, 2026-12-07-b1, devset, pairs, ...)")
     args = ap.parse_args(argv)
+    left_out = {s for s in args.leave_out.split(",") if s}
 
     fz = Featuriser()
     train: list = []
-    for folder in sorted((ROOT / "training" / "news").glob("*/")):
+    folders = [*sorted((ROOT / "training" / "news").glob("*/")), *sorted((ROOT / "samples" / "blind").glob("*/"))]
+    for folder in folders:
         if (folder / "gold.json").exists():
             train += corpus_pairs(folder, fz, folder.name)
     for path in sorted((ROOT / "samples").glob("dedup_*.jsonl")):
         train += own_set_pairs(path, fz)
     for path in sorted((ROOT / "training" / "pairs").glob("*.jsonl")):
         train += written_pairs(path, fz)
+    train = [p for p in train if p[4] not in left_out]
     dev = corpus_pairs(args.dev, fz, "dev") if (args.dev / "gold.json").exists() else []
     print(f"featurising {len(fz.rows)} claims", file=sys.stderr)
     fz.compute()
@@ -198,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         base = (xd[:, 0] >= 0.62)
         print("dev pairs, cosine >= 0.62 alone: P={:.3f} R={:.3f} F1={:.3f}".format(
             *pr_at(base.astype(float), yd, 0.5)))
-    if dev and not args.no_dev_in_final:
+    dev_in_final = bool(dev) and not args.no_dev_in_final and "devset" not in left_out
+    if dev_in_final:
         x, y, w = matrix(train + dev, fz)
         mean, scale, coef, bias = fit(x, y, w, args.c)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -206,9 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                                 args.prefilter_cosine, args.merge)
     data = final.to_json()
     data["trained_on"] = {"pairs": int(len(y)), "positives": int(y.sum()),
-                          "sources": sorted({p[4] for p in train} | ({"devset"} if dev and not args.no_dev_in_final
-                                                                     else set())),
-                          "dev_pairs_held_out": held_out}
+                          "sources": sorted({p[4] for p in train} | ({"devset"} if dev_in_final else set())),
+                          "left_out": sorted(left_out), "dev_pairs_held_out": held_out}
     args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     for name, wgt in sorted(zip(pairmodel.FEATURES, coef, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:24s} {wgt:+.3f}")

@@ -17,11 +17,13 @@ described by its metadata file: files, sha256s, max_length, dim, and an optional
 Environment:
     CLAIMSTREAM_NLP_THREADS   onnxruntime intra-op threads per model (default 1:
                               the processors run the NLP in one executor thread)
-    CLAIMSTREAM_EMBEDDER      the sentence encoder: "minilm" (default: all-MiniLM-L6-v2),
+    CLAIMSTREAM_EMBEDDER      the sentence encoder: "minilm" / "minilm-l6" (default: all-MiniLM-L6-v2),
+                              "minilm-l3" (paraphrase-MiniLM-L3-v2: half the CPU, better
+                              same-claim AP, see minilm-l3-embed.json),
                               "e5-small" (multilingual-e5-small, English vocabulary), or
                               the path of an encoder's metadata JSON. Vectors of different
-                              encoders must not be mixed in one index, and the matching
-                              thresholds (MatchPolicy) were tuned on MiniLM's cosines.
+                              encoders must not be mixed in one index, and the pair model
+                              (models/pair_model.json) was trained on the default encoder's cosines.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ EMBED_META_PATH = MODELS_DIR / "minilm-embed.json"  # the default encoder's
 DIM = 384
 THREADS_ENV = "CLAIMSTREAM_NLP_THREADS"
 ENCODER_ENV = "CLAIMSTREAM_EMBEDDER"
-ENCODERS = {"minilm": "minilm-embed.json", "e5-small": "e5-small-embed.json"}
+ENCODERS = {"minilm-l3": "minilm-l3-embed.json", "minilm": "minilm-embed.json", "minilm-l6": "minilm-embed.json",
+            "e5-small": "e5-small-embed.json"}
 DEFAULT_ENCODER = "minilm"
 # Sentences per onnxruntime call. Each sentence is run on its own by default:
 # int8 dynamic quantisation picks its activation scales over the whole input
@@ -64,7 +67,7 @@ def nlp_threads() -> int:
 
 
 def embed_meta_path() -> Path:
-    """The metadata file of the encoder CLAIMSTREAM_EMBEDDER names (default: MiniLM)."""
+    """The metadata file of the encoder CLAIMSTREAM_EMBEDDER names (default: MiniLM-L6)."""
     raw = os.environ.get(ENCODER_ENV, "").strip() or DEFAULT_ENCODER
     if raw in ENCODERS:
         return MODELS_DIR / ENCODERS[raw]

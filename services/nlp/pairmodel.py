@@ -14,6 +14,7 @@ numpy (no scikit-learn at run time). Pure functions: no Kafka, no faust.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from services.nlp.matching import ClaimFeatures
 
 MODEL_PATH = Path(__file__).parent / "models" / "pair_model.json"
+MODEL_ENV = "CLAIMSTREAM_PAIR_MODEL"
 
 FEATURES = (
     "cosine", "cosine_above_0_6", "cosine_above_0_8", "minhash_jaccard", "word_jaccard", "word_containment",
@@ -143,6 +145,12 @@ class PairModel:
                    merge=float(data.get("merge", 0.9)))
 
 
+def model_path() -> Path:
+    """The shipped model, or the one CLAIMSTREAM_PAIR_MODEL names (a fold's model, for held-out figures)."""
+    raw = os.environ.get(MODEL_ENV, "").strip()
+    return Path(raw) if raw else MODEL_PATH
+
+
 @lru_cache(maxsize=1)
 def get_pair_model() -> PairModel:
-    return PairModel.from_json(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
+    return PairModel.from_json(json.loads(model_path().read_text(encoding="utf-8")))
