@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {}
     from services.nlp import pairmodel
 
-    variants = [(None, None)]
+    variants: list[tuple[float | None, Path | None]] = [(None, None)]
     if args.thresholds:
         base = json.loads(pairmodel.model_path().read_text(encoding="utf-8"))
         tmp = Path(tempfile.mkdtemp(prefix="devpool-thresholds-"))
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             variants.append((float(t), path))
     for name, corpus in corpora:
         articles = cached_annotation(name, corpus, args.cache)
-        for threshold, path in variants:
-            if path is not None:
-                os.environ[pairmodel.MODEL_ENV] = str(path)
+        for threshold, model_file in variants:
+            if model_file is not None:
+                os.environ[pairmodel.MODEL_ENV] = str(model_file)
                 pairmodel.get_pair_model.cache_clear()
             key = name if threshold is None else f"{name}@{threshold:g}"
             report[key] = run_orders(articles, corpus, scorer, key, args.label)

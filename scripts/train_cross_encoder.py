@@ -218,8 +218,8 @@ def platt(logit: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def figures(p: np.ndarray, y: np.ndarray) -> dict:
     from sklearn.metrics import average_precision_score
 
-    out = {"pairs": int(len(y)), "positives": int(y.sum()), "ap": round(float(average_precision_score(y, p)), 4),
-           "ece": round(ece(p, y), 4)}
+    out: dict[str, object] = {"pairs": int(len(y)), "positives": int(y.sum()),
+                              "ap": round(float(average_precision_score(y, p)), 4), "ece": round(ece(p, y), 4)}
     for t in (0.5, 0.7, 0.9):
         pred = p >= t
         tp, fp, fn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())

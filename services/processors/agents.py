@@ -199,6 +199,11 @@ async def warm_up() -> None:
     loop = asyncio.get_running_loop()
     from services.nlp import embeddings, normalise
 
-    await loop.run_in_executor(NLP_EXECUTOR, lambda: (entities.load_nlp(), claims.score_claims(["warm up"]),
-                                                      embeddings.embed(["warm up"]), normalise.load_units()))
+    def load() -> None:
+        entities.load_nlp()
+        claims.score_claims(["warm up"])
+        embeddings.embed(["warm up"])
+        normalise.load_units()
+
+    await loop.run_in_executor(NLP_EXECUTOR, load)
     log.info("models loaded", claim_model=claims.model_version())
