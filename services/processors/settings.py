@@ -47,8 +47,8 @@ class ProcessorSettings(BaseSettings):
     match_max_claims: int = Field(2_000_000, ge=1, description="Claims kept in the matching index (oldest leave first)")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")
     match_cache_claims: int = Field(
-        10_000, ge=0, description="Decoded claims the matcher keeps on the heap (least recently used out; about "
-                                  "6 KB each); the rest are decoded again from claim_records when they are neighbours")
+        5_000, ge=0, description="Decoded claims the matcher keeps on the heap (least recently used out; 3-4 KB "
+                                 "each); other neighbours are read again from claim_records (RocksDB) and decoded")
     # RocksDB's own memory, per table partition: faust's defaults (64 MB x 3 memtables, a 2 GB block
     # cache) let every written partition grow with its data; these cap it.
     rocksdb_write_buffer_mb: int = Field(4, ge=1, description="Memtable size per table partition (MB)")

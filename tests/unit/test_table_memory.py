@@ -107,5 +107,5 @@ def test_the_matchers_decoded_claim_cache_holds_its_cap():
 
 
 def test_the_processors_cache_setting_reaches_the_matcher():
-    assert ProcessorSettings().match_cache_claims == 10_000
+    assert ProcessorSettings().match_cache_claims == 5_000
     assert ProcessorSettings(match_cache_claims=0).match_cache_claims == 0
