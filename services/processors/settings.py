@@ -51,10 +51,10 @@ class ProcessorSettings(BaseSettings):
                                  "each); other neighbours are read again from claim_records (RocksDB) and decoded")
     # RocksDB's own memory, per table partition: faust's defaults (64 MB x 3 memtables, a 2 GB block
     # cache) let every written partition grow with its data; these cap it.
-    rocksdb_write_buffer_mb: int = Field(4, ge=1, description="Memtable size per table partition (MB)")
+    rocksdb_write_buffer_mb: int = Field(2, ge=1, description="Memtable size per table partition (MB)")
     rocksdb_write_buffers: int = Field(2, ge=2, description="Memtables per table partition (one fills while "
                                                             "one flushes)")
-    rocksdb_block_cache_mb: int = Field(8, ge=1, description="Block cache per table partition (MB)")
+    rocksdb_block_cache_mb: int = Field(4, ge=1, description="Block cache per table partition (MB)")
 
     def rocksdb_options(self) -> dict:
         """Options for app.Table(options=...): faust's RocksDB store reads them (RocksDBOptions)."""

@@ -40,10 +40,10 @@ def _fill_and_read(options: dict, path, values: int = 10_000, size: int = 3000) 
 def test_rocksdb_options_cap_memtables_and_block_cache(tmp_path):
     settings = ProcessorSettings(store="rocksdb://")
     options = settings.rocksdb_options()
-    assert options == {"write_buffer_size": 4 * MB, "max_write_buffer_number": 2, "block_cache_size": 8 * MB}
+    assert options == {"write_buffer_size": 2 * MB, "max_write_buffer_number": 2, "block_cache_size": 4 * MB}
     memtable, cache = _fill_and_read(options, tmp_path / "capped.db")
-    assert memtable <= 2 * 4 * MB + MB  # two memtables of 4 MB (plus an arena block)
-    assert 0 < cache <= 8 * MB
+    assert memtable <= 2 * 2 * MB + MB  # two memtables of 2 MB (plus an arena block)
+    assert 0 < cache <= 4 * MB
 
 
 def test_faust_default_rocksdb_options_grow_with_the_data(tmp_path):
@@ -82,7 +82,7 @@ def test_every_table_is_opened_with_the_caps(tmp_path):
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[:3] == [
-        f"{name} faust.stores.rocksdb {4 * MB} 2 {16 * MB}"
+        f"{name} faust.stores.rocksdb {2 * MB} 2 {16 * MB}"
         for name in ("article_versions", "claim_records", "cluster_ledgers")]
 
 
