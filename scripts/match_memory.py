@@ -82,6 +82,12 @@ def main() -> None:
     n = len(raw)
     raw.clear()
     footprint = index.footprint()
+
+    def clear_label_maps() -> None:
+        index._label_of.clear()
+        index._claim_of.clear()
+        index._ages.clear()
+
     total = tracemalloc.get_traced_memory()[0]
     print(f"{n} claims of {args.namespace}: {1000 * cpu / n:.2f} ms CPU per claim under tracemalloc; "
           f"heap {total / 1e6:.1f} MB = {total / n:.0f} B per claim")
@@ -89,8 +95,7 @@ def main() -> None:
         f"decoded-claim cache ({footprint['cached']} claims, bounded)": freed(index._cache.clear),
         "cluster ledgers (RocksDB in the stream)": freed(ledgers.rows.clear),
         "claim records (RocksDB in the stream)": freed(table.clear),
-        "ANN label maps and ages (heap, by design)": freed(
-            lambda: (index._label_of.clear(), index._claim_of.clear(), index._ages.clear())),
+        "ANN label maps and ages (heap, by design)": freed(clear_label_maps),
     }
     for owner, size in owners.items():
         print(f"  {owner}: {size / 1e6:.1f} MB = {size / n:.0f} B per claim")

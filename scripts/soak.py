@@ -86,10 +86,10 @@ def window_figures(rss: list[tuple[float, float]], claims: list[tuple[float, flo
                    index_bytes: list[tuple[float, float]], warm_s: float) -> dict:
     """The processors' growth set against the matching window's (sampled series (t, value) after `warm_s`):
     claims the window gained, RSS bytes per gained claim, and the growth % less the index's own bytes."""
-    found = growth(rss, warm_s), growth(claims, warm_s), growth(index_bytes, warm_s)
-    if any(f is None for f in found) or found[0][0] <= 0:
+    rss_found, claims_found, index_found = growth(rss, warm_s), growth(claims, warm_s), growth(index_bytes, warm_s)
+    if rss_found is None or claims_found is None or index_found is None or rss_found[0] <= 0:
         return {"window_claims": None, "bytes_per_claim": None, "rss_growth_pct_ex_window": None}
-    (rss0, rss1), (claims0, claims1), (index0, index1) = found
+    (rss0, rss1), (claims0, claims1), (index0, index1) = rss_found, claims_found, index_found
     added = int(claims1 - claims0)
     return {"window_claims": added,
             "bytes_per_claim": round((rss1 - rss0) / added) if added > 0 else None,
