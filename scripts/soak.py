@@ -24,7 +24,8 @@ Measured:
   claimstream_processor_match_window_claims and ..._match_index_bytes gauges, sampled with RSS.
   window_claims is how many claims the window gained over the growth interval, bytes_per_claim the
   processors' RSS growth per such claim, and rss_growth_pct_ex_window the processors' growth less
-  the index's own bytes (what would be a leak).
+  what those claims cost the index (its bytes per claim at the end): the growth the window does not
+  explain.
 
 The last line printed is:
 soak: minutes=… articles=… lost=… rss_growth_pct=… fd_growth=… lag_max_s=… db_mb=… window_claims=…
@@ -85,15 +86,20 @@ def growth_pct(series: list[tuple[float, float]], warm_s: float) -> float | None
 def window_figures(rss: list[tuple[float, float]], claims: list[tuple[float, float]],
                    index_bytes: list[tuple[float, float]], warm_s: float) -> dict:
     """The processors' growth set against the matching window's (sampled series (t, value) after `warm_s`):
-    claims the window gained, RSS bytes per gained claim, and the growth % less the index's own bytes."""
+    claims the window gained, RSS bytes per gained claim, and the growth % less what those claims cost the
+    index by design. usearch reserves its memory in steps, so the index's bytes per claim at the end (its
+    size over its claims) prices each gained claim, not the step the gauge happened to take."""
     rss_found, claims_found, index_found = growth(rss, warm_s), growth(claims, warm_s), growth(index_bytes, warm_s)
     if rss_found is None or claims_found is None or index_found is None or rss_found[0] <= 0:
-        return {"window_claims": None, "bytes_per_claim": None, "rss_growth_pct_ex_window": None}
-    (rss0, rss1), (claims0, claims1), (index0, index1) = rss_found, claims_found, index_found
-    added = int(claims1 - claims0)
+        return {"window_claims": None, "bytes_per_claim": None, "index_bytes_per_claim": None,
+                "rss_growth_pct_ex_window": None}
+    (rss0, rss1), (_, claims1), (_, index1) = rss_found, claims_found, index_found
+    added = int(claims1 - claims_found[0])
+    per_claim = index1 / claims1 if claims1 > 0 else 0.0
     return {"window_claims": added,
             "bytes_per_claim": round((rss1 - rss0) / added) if added > 0 else None,
-            "rss_growth_pct_ex_window": round(100.0 * (rss1 - rss0 - (index1 - index0)) / rss0, 1)}
+            "index_bytes_per_claim": round(per_claim),
+            "rss_growth_pct_ex_window": round(100.0 * (rss1 - rss0 - max(added, 0) * per_claim) / rss0, 1)}
 
 
 def lost_articles(acked: list[str], in_topic: set[str], topic_sentences: dict[str, int],

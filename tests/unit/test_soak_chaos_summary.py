@@ -77,16 +77,18 @@ def test_soak_line_says_n_a_when_nothing_was_measured():
 
 
 def test_soak_sets_the_processors_growth_against_the_matching_window():
-    # 100 MB of RSS growth over a window that gained 10,000 claims whose index grew 20 MB:
-    # 10,000 bytes per claim, and 80 MB (8% of 1000 MB) that the window does not explain.
+    # 100 MB of RSS growth over a window that gained 10,000 claims; the index holds 15,000 claims in
+    # 30 MB at the end (2,000 B each): 10,000 bytes per claim, and 80 MB (8% of 1000 MB) that the window
+    # does not explain. The index's own gauge moved in one reservation step, which is not what counts.
     times = range(0, 600, 10)
     rss = {"processors-1": [(t, 1000e6 + (100e6 if t > 400 else 0)) for t in times]}
     fds = {"processors-1": [(t, 40) for t in times]}
     window = {"claims": [(t, 5000 + (10_000 if t > 400 else 0)) for t in times],
-              "index_bytes": [(t, 5e6 + (20e6 if t > 400 else 0)) for t in times]}
+              "index_bytes": [(t, 30e6) for t in times]}
     summary = soak.summarize(10, 10, 0, rss, fds, [1.0], 0, 600, window)
     assert summary["window_claims"] == 10_000
     assert summary["bytes_per_claim"] == 10_000
+    assert summary["index_bytes_per_claim"] == 2000
     assert summary["rss_growth_pct_ex_window"] == 8.0
     assert SOAK_LINE.match(soak.summary_line(summary))
     assert soak.summary_line(summary).endswith("window_claims=10000 bytes_per_claim=10000 rss_growth_pct_ex_window=8.0")
@@ -96,7 +98,8 @@ def test_soak_window_figures_without_new_claims_keep_the_growth():
     times = range(0, 600, 10)
     figures = soak.window_figures([(t, 100.0 + (t > 400)) for t in times], [(t, 7) for t in times],
                                   [(t, 50.0) for t in times], 100)
-    assert figures == {"window_claims": 0, "bytes_per_claim": None, "rss_growth_pct_ex_window": 1.0}
+    assert figures == {"window_claims": 0, "bytes_per_claim": None, "index_bytes_per_claim": 7,
+                       "rss_growth_pct_ex_window": 1.0}
 
 
 def test_soak_reads_the_window_gauges_from_a_workers_metrics():
