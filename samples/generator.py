@@ -348,6 +348,18 @@ def word_count(article: dict) -> int:
     return len(article["body"].split())
 
 
+class ArticleSupply:
+    """An endless supply of generated articles for a load run, each id used once per run."""
+
+    def __init__(self, prefix: str, seed: int):
+        self.prefix, self.seed, self.next = prefix, seed, 0
+
+    def take(self, n: int) -> list[dict]:
+        out = [make_article(i, self.seed, self.prefix) for i in range(self.next, self.next + n)]
+        self.next += n
+        return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=20, help="articles to write")

@@ -11,7 +11,7 @@ samples/generator.py, and stops everything it started when it ends (also on Ctrl
 
 Phases, in this order:
 
-1. baseline: the NLP stage functions of services.nlp.pipeline in a plain loop in this process
+1. baseline: the stage functions of services.stages in a plain loop in this process
    (split_article -> annotate_sentences -> scored_from -> match_claims with an in-memory
    matching.ClaimIndex({})), one article per call, as `claimstream annotate` does;
    articles/s and words/s. Cleaning (prepare_article) is done beforehand, outside the clock.
@@ -43,6 +43,7 @@ machine is shared.
 
 The last line printed is:
 bench: efficiency=… articles_per_s=… words_per_s=… freshness_p50_s=… freshness_p95_s=… freshness_p99_s=… scale2=…
+       processor_messages_per_article=…
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stackctl
-from samples.generator import make_article, word_count
+from samples.generator import ArticleSupply, word_count
 from stackctl import ROOT, MachineLoad, cpu_seconds, log
 
 logging.getLogger("aiokafka").setLevel(logging.ERROR)
@@ -101,40 +102,28 @@ def percentile(values: list[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-class Articles:
-    """An endless supply of generated articles, each id used once per run."""
-
-    def __init__(self, prefix: str, seed: int):
-        self.prefix, self.seed, self.next = prefix, seed, 0
-
-    def take(self, n: int) -> list[dict]:
-        out = [make_article(i, self.seed, self.prefix) for i in range(self.next, self.next + n)]
-        self.next += n
-        return out
-
-
 # --------------------------------------------------------------------------------------------------
 # Baseline
 
 
-def baseline(supply: Articles, seconds: float) -> dict:
+def baseline(supply: ArticleSupply, seconds: float) -> dict:
     """The stage functions in a plain loop in this process; articles/s and words/s."""
     from services.ingest.models import ArticleIn
-    from services.ingest.prepare import prepare_article
-    from services.ingest.service import _received  # ingest's own ArticleReceived builder
-    from services.nlp import matching, pipeline
+    from services.ingest.prepare import article_received, prepare_article
+    from services.nlp import matching
     from services.processors.settings import ProcessorSettings
+    from services.stages import annotate, match
 
     threshold = ProcessorSettings().threshold()
     pool = []
     for raw in supply.take(max(60, int(seconds * 40))):
-        pool.append((_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
+        pool.append((article_received(prepare_article(ArticleIn.model_validate(raw)), 1, "batch"), word_count(raw)))
     index = matching.ClaimIndex({})
 
     def one(article) -> None:
-        annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
-        scored = pipeline.scored_claims(annotated)
-        pipeline.match_claims(index, scored, datetime.now(timezone.utc))
+        annotated = annotate.annotate_sentences(annotate.split_article(article), threshold)
+        scored = annotate.scored_claims(annotated)
+        match.match_claims(index, scored, datetime.now(timezone.utc))
 
     for article, _ in pool[:3]:  # load the models and warm the caches, off the clock
         one(article)
@@ -303,7 +292,7 @@ def stage_table(before: dict, after: dict) -> dict:
 
 
 class Bench:
-    def __init__(self, stack: stackctl.Stack, tracker: Tracker, supply: Articles, cfg: Config):
+    def __init__(self, stack: stackctl.Stack, tracker: Tracker, supply: ArticleSupply, cfg: Config):
         self.stack, self.tracker, self.supply, self.cfg = stack, tracker, supply, cfg
         self.client = httpx.AsyncClient(timeout=60)
 
@@ -471,7 +460,7 @@ class Bench:
         raise RuntimeError(f"the group did not settle with {members} members in {timeout}s")
 
 
-async def run(stack: stackctl.Stack, supply: Articles, cfg: Config, results: dict) -> None:
+async def run(stack: stackctl.Stack, supply: ArticleSupply, cfg: Config, results: dict) -> None:
     tracker = Tracker(stack.bootstrap, stack.topic("annotations"), stack.topic("claims"))
     tracking = asyncio.create_task(tracker.run())
     bench = Bench(stack, tracker, supply, cfg)
@@ -516,10 +505,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg.fresh_s = args.fresh_s
     stackctl.install_signal_handlers()
     started = time.monotonic()
-    env: dict = {"PROCESSORS_BATCH_WITHIN_S": os.environ.get("PROCESSORS_BATCH_WITHIN_S", "0.25")}
+    env: dict = {}
     model = stackctl.choose_claim_model(env)
     run_id = f"bench{int(time.time()) % 100000}"
-    supply = Articles(run_id, args.seed)
+    supply = ArticleSupply(run_id, args.seed)
     results: dict = {"config": {**cfg.__dict__, "tiny": args.tiny, "bootstrap": args.bootstrap,
                                 "claim_model": model or "default", "cpus": os.cpu_count(),
                                 "loadavg_start": os.getloadavg()},
@@ -569,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         "freshness_p99_s": fresh.get("p99_s"),
         "scale2": round(two["articles_per_s"] / one["articles_per_s"], 3) if one and two else None,
         "baseline_articles_per_s": round(base, 3),
+        # Kafka messages the processors consumed per completed article, one worker (issue 16: fewer, larger).
+        "processor_messages_per_article": round(sum(s["messages"] for s in one["stages"].values())
+                                                / max(1, one["complete"]), 2) if one and one.get("stages") else None,
         # CPU seconds per article, baseline (one process) over the whole stack (ingest, query,
         # workers): what the efficiency would be if CPU were the only limit.
         "cpu_efficiency": round(sum(b["cpu_s_per_article"] for b in results["baseline"]) / len(results["baseline"])
@@ -583,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(results)
     print("bench: " + " ".join(f"{k}={fmt(summary[k])}" for k in (
         "efficiency", "articles_per_s", "words_per_s", "freshness_p50_s", "freshness_p95_s", "freshness_p99_s",
-        "scale2")), flush=True)
+        "scale2", "processor_messages_per_article")), flush=True)
     return 1 if error else 0
 
 

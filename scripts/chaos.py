@@ -45,7 +45,7 @@ Kafka (ingest records an id only after Kafka's ack), so it is checked too (count
 
 Reconciliation after each scenario, over every article acknowledged so far:
 - expected claims per article: the functions behind `claimstream annotate` (prepare_article,
-  pipeline.split_article, annotate_sentences) in this process, with the services' claim model
+  stages.annotate.split_article, annotate_sentences) in this process, with the services' claim model
   and threshold; expected = distinct claim ids (schemas.ids.claim_id(article_id, text)) among
   the is_claim sentences (a sentence repeated word for word in one article is one claim);
 - the processors' own decisions: the annotations topic, read to its end (is_claim, score and
@@ -110,15 +110,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stackctl
-from samples.generator import make_article
+from samples.generator import ArticleSupply as Supply  # soak.py imports it from here by this name
 from stackctl import ROOT, log
 
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker scenario makes it very chatty
 
-PROCESSOR_INPUTS = ("articles", "sentences", "candidates", "annotations")
+PROCESSOR_INPUTS = ("articles", "candidates")  # what the processors consume (annotate_articles, match_claims)
 QUERY_INPUTS = ("articles", "annotations", "claims", "clusters")
-STAGE_OF = {"articles": "split", "sentences": "annotate", "candidates": "match",
-            "annotations": "revise"}
+STAGE_OF = {"articles": "split", "candidates": "match"}
 MAX_PROCESSOR_MESSAGE = 2 * 1024 * 1024
 
 
@@ -163,16 +162,6 @@ def default_rate(bench_json: Path, recorded: float = RECORDED_CAPACITY) -> tuple
 
 # --------------------------------------------------------------------------------------------------
 # Load
-
-
-class Supply:
-    def __init__(self, prefix: str, seed: int):
-        self.prefix, self.seed, self.next = prefix, seed, 0
-
-    def take(self, n: int) -> list[dict]:
-        out = [make_article(i, self.seed, self.prefix) for i in range(self.next, self.next + n)]
-        self.next += n
-        return out
 
 
 @dataclass
@@ -460,7 +449,7 @@ async def send_poison(stack: stackctl.Stack, tag: str) -> list[Poison]:
 
 class Expectations:
     """Expected claims per article, computed offline in this process with the functions behind
-    `claimstream annotate` (prepare_article -> pipeline.split_article -> annotate_sentences),
+    `claimstream annotate` (prepare_article -> stages.annotate.split_article -> annotate_sentences),
     in a worker thread, with the services' claim model and threshold.
 
     Articles are cleaned with one outlet memory, in the order they were posted, as ingest's own
@@ -488,10 +477,10 @@ class Expectations:
     def _compute(self, articles: list[dict]) -> None:
         from schemas.ids import claim_id
         from services.ingest.models import ArticleIn
-        from services.ingest.prepare import prepare_article
-        from services.ingest.service import _received  # ingest's own ArticleReceived builder
-        from services.nlp import claims, pipeline
+        from services.ingest.prepare import article_received, prepare_article
+        from services.nlp import claims
         from services.processors.settings import ProcessorSettings
+        from services.stages import annotate
 
         threshold = ProcessorSettings().threshold()
         with self._lock:
@@ -500,8 +489,8 @@ class Expectations:
             for raw in sorted(articles, key=lambda a: a["id"]):  # ids count up in posting order
                 if raw["id"] in self.by_article:
                     continue
-                received = _received(prepare_article(ArticleIn.model_validate(raw), self.memory), 1, "batch")
-                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold)
+                received = article_received(prepare_article(ArticleIn.model_validate(raw), self.memory), 1, "batch")
+                annotated = annotate.annotate_sentences(annotate.split_article(received), threshold)
                 self.by_article[raw["id"]] = {
                     "sentences": len(annotated),
                     "claim_sentences": sum(1 for a in annotated if a.is_claim),
@@ -919,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("broker_restart needs --own-broker (the shared broker is never stopped)")
     stackctl.install_signal_handlers()
     started = time.monotonic()
-    env: dict = {"PROCESSORS_BATCH_WITHIN_S": "0.1"}
+    env: dict = {}
     if args.brokers > 1:
         # Every topic and changelog with 3 copies and min.insync.replicas 2 (services.common.kafka).
         env["KAFKA_REPLICATION_FACTOR"] = str(min(3, args.brokers))

@@ -5,7 +5,7 @@
 
 Each corpus (samples/blind/*/ and ../shared/devset; all dev pool, IN-DOMAIN for the pair model) is
 annotated once in file order through the same code as `claimstream annotate` (cleaning with one
-outlet memory, pipeline.annotate_sentences, pipeline.scored_claims). Its claims are then matched in
+outlet memory, stages.annotate.annotate_sentences, scored_claims). Its claims are then matched in
 three article orders (file order, two seeded shuffles) through a fresh ClaimIndex each, and every
 order's output is scored by the shared scorer (score.py). Printed per corpus: pairwise P / R / F1,
 cross-outlet pair recall, look-alike pairs merged, B-cubed F1 per order and its spread (and the
@@ -33,9 +33,9 @@ def annotate_corpus(path: Path) -> list[list]:
     """Per article in file order: its annotated sentences and its scored claims (with vectors)."""
     from schemas import ArticleReceived
     from services.cli import Problems, _prepare, _read_articles
-    from services.nlp import pipeline
     from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
+    from services.stages import annotate
 
     threshold, checkworthy = ProcessorSettings().threshold(), ProcessorSettings().checkworthy()
     out = []
@@ -45,19 +45,20 @@ def annotate_corpus(path: Path) -> list[list]:
                 "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
                 "published_at", "language", "language_confidence")},
                 version=1, received_at=datetime.now(timezone.utc), source="file")
-            annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
-            out.append([annotated, pipeline.scored_claims(annotated)])
+            annotated = annotate.annotate_sentences(annotate.split_article(received), threshold, checkworthy)
+            out.append([annotated, annotate.scored_claims(annotated)])
     return out
 
 
 def match_in_order(articles: list[list], order: list[int]) -> list[dict]:
     """The annotate JSONL of the corpus with clusters decided in `order` (rows in file order)."""
-    from services.nlp import matching, pipeline
+    from services.nlp import matching
+    from services.stages import match
 
     index = matching.ClaimIndex({})
     clusters: dict[str, str] = {}
     for i in order:
-        for c in pipeline.match_claims(index, articles[i][1], datetime.now(timezone.utc)):
+        for c in match.match_claims(index, articles[i][1], datetime.now(timezone.utc)):
             clusters[c.sentence_id] = c.cluster_id
     rows = []
     for annotated, _ in articles:

@@ -14,7 +14,7 @@ Rows (metric, value, target, met, note; plus a machine-readable status):
               on groundtruth
   ner.*       CoNLL-2003 eng.testa F1 via services.nlp.ner_eval.conll_ner_f1, when that exists
   linking.*   entity-linking accuracy on the gazetteer engineer's own cases, when that exists
-  pipeline.*  words per CPU-second of the per-sentence NLP (services.nlp.pipeline.split_article +
+  pipeline.*  words per CPU-second of the per-sentence NLP (services.stages.annotate.split_article +
               annotate_sentences + the claims' cluster signature) on articles generated from
               samples/news_bench.txt; one process pinned to one CPU, native libraries single-threaded;
               pipeline.with_matching.* adds the claims' sentence vectors and matching signature
@@ -568,15 +568,16 @@ def _pin_one_cpu() -> str:
 def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
     """Words per CPU-second of split_article + annotate_sentences (claim score, entities and,
     once the pipeline does it, enrichment) + the cluster signature of each claim
-    (pipeline.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the
+    (stages.annotate.scored_claims / scored_from: the claims' matching features). CPU time, not wall time, is the
     per-core measure: on a shared machine wall time also counts the time other processes held the core."""
     metric = "pipeline.words_per_s_per_core"
     try:
         from schemas import ArticleReceived
-        from services.nlp import claims, pipeline
+        from services.nlp import claims
+        from services.stages import annotate
 
         threshold = float(claims.DEFAULT_THRESHOLD)
-        signature = getattr(pipeline, "scored_from", None)
+        signature = getattr(annotate, "scored_from", None)
         now = datetime.now(timezone.utc)
         articles = [
             ArticleReceived(article_id=f"bench-{i}", version=1, content_hash=hashlib.sha1(body.encode()).hexdigest(),
@@ -587,10 +588,10 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
         matching_cpu = [0.0]  # CPU of the matching signature alone (claims issue vs matching issue)
 
         def process(article) -> list:
-            annotated = pipeline.annotate_sentences(pipeline.split_article(article), threshold)
+            annotated = annotate.annotate_sentences(annotate.split_article(article), threshold)
             c0 = time.process_time()
-            if hasattr(pipeline, "scored_claims"):  # matching features with the claims' MiniLM vectors
-                pipeline.scored_claims(annotated)
+            if hasattr(annotate, "scored_claims"):  # matching features with the claims' MiniLM vectors
+                annotate.scored_claims(annotated)
             elif signature is not None:
                 for s in annotated:
                     if s.is_claim:
@@ -614,14 +615,14 @@ def eval_pipeline_speed(rep: Report, quick: bool, pinned: str) -> None:
         per_core = words / max(nlp_cpu, 1e-9)
 
         enrich_mod = optional_module("services.nlp.enrich")
-        if hasattr(pipeline, "enrich") or any(getattr(s, "enrichment", None) for s in warm):
+        if hasattr(annotate, "enrich") or any(getattr(s, "enrichment", None) for s in warm):
             enrich_note = "enrichment included"
         elif enrich_mod is not None:
             enrich_note = "enrich.py exists but the pipeline does not call it yet"
         else:
             raise RuntimeError("the pipeline does not enrich claims (services.nlp.enrich)")
         steps = "split+claim score+entities+" + (
-            "claim vectors + cluster signature (scored_claims)" if hasattr(pipeline, "scored_claims") else
+            "claim vectors + cluster signature (scored_claims)" if hasattr(annotate, "scored_claims") else
             "cluster signature (scored_from)" if signature else "cluster signature (in annotate_sentences)")
         rep.add(metric, per_core,
                 f"{len(articles)} generated articles, {words:,} words, {sentences:,} sentences, {claims_found} claims; "

@@ -5,7 +5,7 @@
 
 Reads NAMESPACE's `candidates` topic (KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092; e.g. what
 `make soak` or `make bench` left behind) and replays the claims in-process through the stream's own
-code (pipeline.match_step over a ClaimIndex, then pipeline.track_ledgers), with plain dicts in place
+code (services.stages.match.match_step over a ClaimIndex, then stages.ledgers.track_ledgers), with plain dicts in place
 of the faust tables, under tracemalloc. Then it frees one owner at a time and prints what each held
 per claim: the decoded-claim cache (bounded by --cache, PROCESSORS_MATCH_CACHE_CLAIMS in the
 stream), the ledgers and the claim records (RocksDB in the stream, not the heap), the ANN index's
@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stackctl
 from schemas import ClaimScored, ClusterUpdated, decode, topic_name
-from services.nlp import matching, pipeline
+from services.nlp import matching
+from services.stages.ledgers import track_ledgers
+from services.stages.match import match_step
 
 
 class Ledgers:
@@ -72,8 +74,8 @@ def main() -> None:
     tracemalloc.start()
     started = time.process_time()
     for value in raw:
-        detected = pipeline.match_step(index, decode(ClaimScored, value), now)
-        for cid, ledger in pipeline.track_ledgers(ledgers, detected, now)[1].items():
+        detected = match_step(index, decode(ClaimScored, value), now)
+        for cid, ledger in track_ledgers(ledgers, detected, now)[1].items():
             if ledger is None:
                 ledgers.rows.pop(cid, None)
             else:

@@ -139,10 +139,10 @@ async def _ingest(path: Path, batch: int) -> int:
 
 
 def _annotate(path: Path | None, threshold: float | None) -> int:
-    from schemas import ArticleReceived
-    from services.nlp import matching, pipeline
+    from services.nlp import matching
     from services.nlp.furniture import OutletMemory
     from services.processors.settings import ProcessorSettings
+    from services.stages import annotate, match
 
     threshold = ProcessorSettings().threshold() if threshold is None else threshold
     checkworthy = ProcessorSettings().checkworthy()
@@ -158,21 +158,18 @@ def _annotate(path: Path | None, threshold: float | None) -> int:
         print(f"claimstream annotate: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     done = 0
-    from services.ingest.prepare import language_warnings
+    from services.ingest.prepare import article_received, language_warnings
 
     try:
         for n, draft in _prepare(_read_articles(handle, problems), problems, memory):
             for warning in language_warnings(draft.language):
                 print(f"{source}:{n}: warning: {warning}", file=sys.stderr)
-            received = ArticleReceived(**{k: getattr(draft, k) for k in (
-                "article_id", "content_hash", "url", "outlet", "title", "body", "credit", "captions", "credits",
-                "published_at", "language", "language_confidence")},
-                version=1, received_at=datetime.now(timezone.utc), source="file")
+            received = article_received(draft, 1, "file")
             try:
-                annotated = pipeline.annotate_sentences(pipeline.split_article(received), threshold, checkworthy)
-                scored = pipeline.scored_claims(annotated)  # with sentence vectors, as the stream
+                annotated = annotate.annotate_sentences(annotate.split_article(received), threshold, checkworthy)
+                scored = annotate.scored_claims(annotated)  # with sentence vectors, as the stream
                 clusters = {c.sentence_id: c.cluster_id
-                            for c in pipeline.match_claims(index, scored, datetime.now(timezone.utc))}
+                            for c in match.match_claims(index, scored, datetime.now(timezone.utc))}
             except Exception as exc:  # noqa: BLE001 - one article must not stop a bulk run
                 problems.report(n, f"failed: {type(exc).__name__}: {exc}")
                 continue

@@ -167,7 +167,6 @@ def stack(kafka_bootstrap, namespace, tmp_path_factory, feed_server, postgres_se
         "CLAIMSTREAM_NAMESPACE": namespace,
         "PROCESSORS_STORE": "rocksdb://",
         "PROCESSORS_WEB_PORT": str(ports["processors"]),
-        "PROCESSORS_BATCH_WITHIN_S": "0.1",
         "INGEST_DB_URL": postgres_server.create_database("stack_ingest"),
         "INGEST_FEEDS": f'["{feed_url}/feed.xml"]',
         "INGEST_FEED_INTERVAL_S": "1",

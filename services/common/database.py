@@ -6,7 +6,8 @@ extra), so operators can paste the URL their database gives them.
 
 `migrate(engine, package)` applies the Alembic revisions kept in `<package>/migrations` (one
 history per service database: `services.query`, `services.ingest`). The services call it at
-start-up; `claimstream db upgrade` does the same by hand.
+start-up; `claimstream db upgrade` does the same by hand. Each `migrations/env.py` is one call to
+`run_migrations(metadata)`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -110,6 +111,19 @@ def migrate(engine: Engine, package: str, metadata: MetaData | None = None,
                                   "them, so it cannot be upgraded in place; rebuild it (the query projection: "
                                   "delete it, the service replays the topics)")
     return current(engine)
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """The whole of a service's `migrations/env.py`: Alembic run on the connection `migrate` opened.
+
+    The caller hands over its connection (inside its transaction and migration lock) through the
+    config's attributes. `metadata` lets `alembic revision --autogenerate` compare the models with a
+    database when a new revision is written; batch mode lets SQLite alter tables.
+    """
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def missing_columns(conn, metadata: MetaData) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from schemas import ArticleReceived
 from services.ingest.models import ArticleIn
 from services.nlp.clean import article_key, clean_text, html_to_text
 from services.nlp.furniture import OutletMemory
@@ -63,6 +64,18 @@ class ArticleDraft:
     language_confidence: float | None = None
     captions: list[str] = field(default_factory=list)
     credits: list[str] = field(default_factory=list)
+
+
+def article_received(draft: ArticleDraft, version: int, source: str,
+                     received_at: datetime | None = None) -> ArticleReceived:
+    """The event ingest publishes for a prepared article (also what the offline runs build)."""
+    return ArticleReceived(
+        article_id=draft.article_id, version=version, content_hash=draft.content_hash, url=draft.url,
+        outlet=draft.outlet, title=draft.title, body=draft.body, credit=draft.credit, captions=draft.captions,
+        credits=draft.credits, published_at=draft.published_at,
+        received_at=received_at or datetime.now(timezone.utc), source=source, language=draft.language,
+        language_confidence=draft.language_confidence,
+    )
 
 
 def canonical_url(url: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 from typing import get_args
 
 from prometheus_client import Counter, Histogram
@@ -13,7 +12,7 @@ from services.common.kafka import ResilientProducer, make_producer
 from services.common.metrics import LATENCY_BUCKETS, init_labels
 from services.ingest.ledger import Ledger
 from services.ingest.models import ArticleAccepted, ArticleIn
-from services.ingest.prepare import ArticleDraft, language_warnings, prepare_all
+from services.ingest.prepare import ArticleDraft, article_received, language_warnings, prepare_all
 from services.nlp.furniture import OutletMemory
 
 RECEIVED = Counter("claimstream_ingest_articles_received_total", "Articles received", ["source"])
@@ -91,7 +90,7 @@ class IngestService:
                     version = max(version, next_version.get(draft.article_id, 0))
                     next_version[draft.article_id] = version + 1
                     seen_in_request[key] = version
-                    event = _received(draft, version, source)
+                    event = article_received(draft, version, source)
                     pending.append(event)
                     results.append(ArticleAccepted(id=draft.article_id, version=version, status="published",
                                                    **_notes(draft)))
@@ -111,23 +110,3 @@ class IngestService:
 
 def _notes(draft: ArticleDraft) -> dict:
     return {"language": draft.language, "warnings": language_warnings(draft.language)}
-
-
-def _received(draft: ArticleDraft, version: int, source: str) -> ArticleReceived:
-    return ArticleReceived(
-        article_id=draft.article_id,
-        version=version,
-        content_hash=draft.content_hash,
-        url=draft.url,
-        outlet=draft.outlet,
-        title=draft.title,
-        body=draft.body,
-        credit=draft.credit,
-        captions=draft.captions,
-        credits=draft.credits,
-        published_at=draft.published_at,
-        received_at=datetime.now(timezone.utc),
-        source=source,
-        language=draft.language,
-        language_confidence=draft.language_confidence,
-    )

@@ -15,12 +15,12 @@ from schemas import (
     ClusterUpdated,
     DecodeError,
     SentenceAnnotated,
-    SentenceExtracted,
     SentenceKey,
     decode,
+    encode,
 )
 from services.common.logging import get_logger
-from services.nlp import matching, pipeline, revisions
+from services.nlp import matching
 from services.processors import gaps
 from services.processors.acks import held
 from services.processors.app import app, settings
@@ -36,12 +36,9 @@ from services.processors.metrics import (
 )
 from services.processors.outputs import dead_letter, send_all
 from services.processors.tables import article_versions, claim_records, cluster_ledgers
-from services.processors.topics import (
-    annotations_topic,
-    articles_topic,
-    candidates_topic,
-    sentences_topic,
-)
+from services.processors.topics import articles_topic, candidates_topic
+from services.stages import annotate, match, revisions
+from services.stages.ledgers import track_ledgers
 
 log = get_logger("processors.agents")
 gaps.install()  # a jump past unprocessed input records stops the worker instead of committing them
@@ -49,9 +46,10 @@ gaps.install()  # a jump past unprocessed input records stops the worker instead
 # One NLP thread: spaCy and the claim model run off the event loop, so Kafka
 # heartbeats and the other agents keep going while a batch is scored.
 NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
-# Names each recent article introduced (full names, acronyms), for articles whose sentences come
-# in several batches; used only from the NLP thread. In memory: a restarted worker starts empty.
-ARTICLE_NAMES = pipeline.ArticleMemory()
+# Names each recent article version introduced (full names, acronyms); an article is annotated in
+# one call, so this only matters when a failing article is retried one sentence at a time. Used
+# only from the NLP thread; in memory: a restarted worker starts empty.
+ARTICLE_NAMES = annotate.ArticleMemory()
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -70,65 +68,81 @@ async def _decode_or_dead_letter(stage: str, model, event):
 
 
 @app.agent(articles_topic)
-async def split_articles(stream):
+async def annotate_articles(stream):
+    """One article version in, everything the NLP says about it out: its sentences (`sentences`, a
+    derived topic for subscribers), their annotations, its claims for matching and, when it completes
+    a new version, the revision against the previous one.
+
+    One consumed message per article instead of one per sentence on two topics (issue 16): faust
+    costs about a millisecond per consumed message, the NLP of an article a hundred. One event at a
+    time, so the revision state is written inside its own event (faust picks the changelog
+    partition from the current event); articles and their revision state share the article id key.
+    """
+    loop = asyncio.get_running_loop()
     async for event in stream.events():
         with held([event]):
             article = await _decode_or_dead_letter("split", ArticleReceived, event)
             if article is None:
                 continue
             with STAGE_DURATION.labels("split").time():
-                sentences = pipeline.split_article(article)
-            if sentences:
-                await send_all("split", "sentences", [(SentenceKey(article_id=s.article_id), s) for s in sentences])
+                sentences = annotate.split_article(article)
+            if not sentences:
+                continue
+            with STAGE_DURATION.labels("annotate").time():
+                annotated, scored = await _annotate_isolating_failures(loop, event, sentences)
+            SENTENCES.inc(len(annotated))
+            CLAIMS.inc(len(scored))
+            with STAGE_DURATION.labels("revise").time():
+                state, revised = _revise(article_versions.get(article.article_id), annotated)
+            key = SentenceKey(article_id=article.article_id)
+            await asyncio.gather(
+                send_all("split", "sentences", [(key, s) for s in sentences]),
+                send_all("annotate", "annotations", [(key, a) for a in annotated]),
+                send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored]),
+                send_all("revise", "revisions", [(ArticleKey(article_id=r.article_id), r) for r in revised]),
+            )
+            # Written after the sends: a worker killed in between replays the article and sends the
+            # same again (deterministic ids; the query upserts a revision by article and version).
+            if state is not None:
+                article_versions[article.article_id] = state
 
 
-@app.agent(sentences_topic)
-async def annotate_sentences(stream):
-    loop = asyncio.get_running_loop()
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        with held(events):
-            await _annotate_batch(loop, events)
-
-
-async def _annotate_batch(loop, events: list) -> None:
-    decoded = [(e, await _decode_or_dead_letter("annotate", SentenceExtracted, e)) for e in events]
-    batch = [(e, s) for e, s in decoded if s is not None]
-    if not batch:
-        return
-    with STAGE_DURATION.labels("annotate").time():
-        annotated, scored = await _annotate_isolating_failures(loop, batch)
-    SENTENCES.inc(len(annotated))
-    CLAIMS.inc(len(scored))
-    await send_all("annotate", "annotations", [(SentenceKey(article_id=a.article_id), a) for a in annotated])
-    await send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored])
+def _revise(state: dict | None, annotated: list[SentenceAnnotated]) -> tuple[dict | None, list]:
+    """Feed the article's annotated sentences to the revision tracker, in order."""
+    revised = []
+    now = datetime.now(timezone.utc)
+    for sentence in annotated:
+        state, revision = revisions.record(state, sentence, now)
+        if revision is not None:
+            revised.append(revision)
+    return state, revised
 
 
 def _annotate_and_score(sentences: list, threshold: float,
                         checkworthy_threshold: float | None = None) -> tuple[list, list]:
-    """One executor call: the NLP of the batch, then the sentence vectors of its claims."""
-    annotated = pipeline.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
-    return annotated, pipeline.scored_claims(annotated)
+    """One executor call: the NLP of the article, then the sentence vectors of its claims."""
+    annotated = annotate.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
+    return annotated, annotate.scored_claims(annotated)
 
 
-async def _annotate_isolating_failures(loop, batch: list) -> tuple[list, list]:
-    """Annotate a batch; if it fails, retry one by one so only the poison sentence is dead-lettered."""
+async def _annotate_isolating_failures(loop, event, sentences: list) -> tuple[list, list]:
+    """Annotate an article; if it fails, retry one sentence at a time so only the sentence that fails
+    is dead-lettered (its SentenceExtracted, with the article message's topic, partition and offset)."""
     threshold, checkworthy = settings.threshold(), settings.checkworthy()
-    sentences = [s for _, s in batch]
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold,
-                                          checkworthy)
+        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold, checkworthy)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
-        log.warning("batch failed, retrying one by one", error=repr(exc))
+        log.warning("article failed, retrying one sentence at a time", error=repr(exc))
     out, scored = [], []
-    for event, sentence in batch:
+    for sentence in sentences:
         try:
             one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence],
-                                                                threshold, checkworthy)
+                                                         threshold, checkworthy)
             out += one
             scored += one_scored
         except Exception as exc:  # noqa: BLE001 - this one sentence is dead-lettered, the rest go on
             ERRORS.labels("annotate", "processing_error").inc()
-            await dead_letter("annotate", event.message.topic, event.value, "processing_error", repr(exc),
+            await dead_letter("annotate", event.message.topic, encode(sentence), "processing_error", repr(exc),
                               key=event.key, partition=event.message.partition, offset=event.message.offset)
     return out, scored
 
@@ -141,7 +155,7 @@ def _policy() -> matching.MatchPolicy:
 
 
 class _Ledgers:
-    """The ledger table read as ClusterUpdated models (pipeline.track_ledgers reads a mapping)."""
+    """The ledger table read as ClusterUpdated models (track_ledgers reads a mapping)."""
 
     def get(self, cluster_id: str) -> ClusterUpdated | None:
         stored = cluster_ledgers.get(cluster_id)
@@ -175,10 +189,10 @@ async def match_claims(stream):
                 log.info("matching index rebuilt", claims=len(index), partition=event.message.partition)
                 rebuilt = True
             with STAGE_DURATION.labels("match").time():
-                detected = pipeline.match_step(index, claim, now)
+                detected = match.match_step(index, claim, now)
             _export_footprint(index.footprint())
             with STAGE_DURATION.labels("cluster").time():
-                merges, writes = pipeline.track_ledgers(ledgers, detected, now, settings.max_appearances)
+                merges, writes = track_ledgers(ledgers, detected, now, settings.max_appearances)
             # Publish before writing the ledgers: a worker killed in between replays this message, finds
             # the stored decision and the old ledgers, and publishes the same again (consumers ignore repeats).
             await send_all("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)])
@@ -191,21 +205,6 @@ async def match_claims(stream):
                     cluster_ledgers.pop(cid, None)
                 else:
                     cluster_ledgers[cid] = ledger.model_dump(mode="json")
-
-
-@app.agent(annotations_topic)
-async def track_revisions(stream):
-    """Compare each completed article version with the previous one, claim by claim."""
-    async for event in stream.events():
-        with held([event]):
-            sentence = await _decode_or_dead_letter("revise", SentenceAnnotated, event)
-            if sentence is None:
-                continue
-            state, revision = revisions.record(article_versions.get(sentence.article_id), sentence,
-                                               datetime.now(timezone.utc))
-            if revision is not None:
-                await send_all("revise", "revisions", [(ArticleKey(article_id=revision.article_id), revision)])
-            article_versions[sentence.article_id] = state
 
 
 @app.task

@@ -41,8 +41,6 @@ class ProcessorSettings(BaseSettings):
         from services.nlp.claims import DEFAULT_CHECKWORTHY_THRESHOLD
 
         return DEFAULT_CHECKWORTHY_THRESHOLD if self.checkworthy_threshold is None else self.checkworthy_threshold
-    batch_size: int = Field(64, ge=1, le=1024, description="Sentences per NLP batch")
-    batch_within_s: float = Field(0.25, gt=0, description="Longest wait to fill a batch")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
     match_max_claims: int = Field(2_000_000, ge=1, description="Claims kept in the matching index (oldest leave first)")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")

@@ -16,8 +16,9 @@ from services.processors.app import app, settings
 claim_records = app.Table("claim_records", default=None, partitions=TOPICS["candidates"].partitions,
                           options=settings.rocksdb_options())
 
-# article id -> claims of its newest complete version and of any version being filled (see nlp/revisions.py).
-article_versions = app.Table("article_versions", default=None, partitions=TOPICS["annotations"].partitions,
+# article id -> claims of its newest complete version (see nlp/revisions.py); written by annotate_articles
+# from the article's own partition (articles and annotations share the article id key bytes).
+article_versions = app.Table("article_versions", default=None, partitions=TOPICS["articles"].partitions,
                              options=settings.rocksdb_options())
 
 # cluster id -> ClusterUpdated as a JSON dict, written by match_claims next to the index (same partition),

@@ -13,7 +13,5 @@ def _topic(thing: str):
 
 
 articles_topic = _topic("articles")
-sentences_topic = _topic("sentences")
-annotations_topic = _topic("annotations")
 candidates_topic = _topic("candidates")
 claims_topic = _topic("claims")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.database import create_engine_for, migrate
+from services.query.folding import fold
 
 
 class UTCDateTime(TypeDecorator):
@@ -102,6 +103,11 @@ class SentenceRow(Base):
     cluster_id: Mapped[str | None] = mapped_column(String(40))
 
 
+def _folded_text(context) -> str | None:
+    text_ = context.get_current_parameters().get("text")
+    return fold(text_) if text_ is not None else None
+
+
 class ClaimRow(Base):
     __tablename__ = "claims"
 
@@ -116,6 +122,9 @@ class ClaimRow(Base):
     article_id: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # The wording folded for free text (`folding.fold`), filled from `text` on insert by any writer;
+    # PostgreSQL searches it through a trigram index (migration 0002), SQLite uses its FTS5 index.
+    text_folded: Mapped[str | None] = mapped_column(Text, default=_folded_text)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     outlet: Mapped[str] = mapped_column(String(200), index=True)

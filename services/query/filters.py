@@ -16,14 +16,13 @@ event, see `feedlog.py`) hold what the filters look at:
 
 Free text (`q`) matches whole words: every word of the query must occur in the text, in any
 case and with accents ignored. In SQL (`free_text`) it is an FTS5 query on SQLite (the same
-tokenisation: unicode61, diacritics removed), a whole-word regular expression that also
-matches accented letters on PostgreSQL, and a LIKE per word elsewhere.
+tokenisation: unicode61, diacritics removed), a whole-word regular expression over the folded
+text on PostgreSQL (trigram-indexed), and a LIKE per word elsewhere.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -34,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from services.common.types import iso_datetime
 from services.query.db import ArticleRow, ClaimEntityRow, ClaimRow, ClusterRow, fts_enabled
+from services.query.folding import fold
 
 EventType = Literal["claim", "appearance", "cluster", "alert"]
 EVENT_TYPES: tuple[str, ...] = ("claim", "appearance", "cluster", "alert")
@@ -44,12 +44,6 @@ ClaimType = Literal["statistic", "event", "quote", "causal", "comparison", "othe
 MAX_TERMS = 16
 
 _WORD = re.compile(r"[^\W_]+")
-
-
-def fold(value: str) -> str:
-    """Lower case without diacritics, as FTS5's unicode61 tokenizer with remove_diacritics 2 sees it."""
-    decomposed = unicodedata.normalize("NFD", value.lower())  # simple lower case, as FTS5: ß stays ß
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 # A thousands separator between digit groups ("2,300", "1 000 000" with a thin or no-break space): the
@@ -337,42 +331,25 @@ def free_text(q: str, engine: Engine | None = None):
     """The SQL condition "every word of `q` occurs in the claim's text", per database:
 
     - SQLite with FTS5: the claims_fts index (`fts_query`);
-    - PostgreSQL: a whole-word, case-insensitive regular expression per word whose letters also
-      match their accented forms (`pg_word_pattern`), which finds what the FTS5 index and the live
-      matcher find;
+    - PostgreSQL: a whole-word regular expression per word on the folded text (`pg_word_pattern`),
+      which finds what the FTS5 index and the live matcher find, through a trigram index;
     - anything else: a case-insensitive LIKE per word (substrings: "bridge" finds "bridges").
     """
     if engine is not None and fts_enabled(engine):
         return ClaimRow.seq.in_(select(_FTS.c.rowid).where(_FTS.c.claims_fts.op("MATCH")(fts_query(q))))
     if engine is not None and engine.dialect.name == "postgresql":
-        return and_(*[ClaimRow.text.op("~*")(pg_word_pattern(t)) for t in dict.fromkeys(terms(q))])
+        return and_(*[ClaimRow.text_folded.op("~")(pg_word_pattern(t)) for t in dict.fromkeys(terms(q))])
     return and_(*[_like_term(t) for t in terms(q)])
 
 
-def _accent_variants() -> dict[str, str]:
-    """Folded letter -> itself and every letter of the Latin blocks that folds to it ("e" -> "eÈÉ...èé...")."""
-    variants: dict[str, str] = {}
-    for ch in map(chr, range(0xC0, 0x250)):
-        folded = fold(ch)
-        if ch.isalpha() and len(folded) == 1 and folded != ch.lower():
-            variants[folded] = variants.get(folded, folded) + ch
-    return variants
-
-
-# The accents are matched in the pattern, not removed from every text: folding each text on each
-# query (translate()) costs PostgreSQL far more than a regular expression with bracket classes.
-_VARIANTS = _accent_variants()
-
-
 def pg_word_pattern(term: str) -> str:
-    """A PostgreSQL regular expression (used with ~*, case-insensitive) for one folded word of a query,
-    as a whole word: each letter also matches its accented forms ("e": [eéèê...]); a figure of four
-    or more digits also matches its grouped spelling ("2300": "2,300", "2 300"). Terms are letters and
-    digits only (`terms`), so nothing in them needs escaping."""
+    """A PostgreSQL regular expression for one folded word of a query, as a whole word of a folded text
+    (`ClaimRow.text_folded`); a figure of four or more digits also matches its grouped spelling
+    ("2300": "2,300", "2 300"). Terms are letters and digits only (`terms`), so nothing in them needs
+    escaping. The pattern's letters are literal, so the trigram index can narrow the search."""
     edge_l, edge_r, gap = "(^|[^[:alnum:]])", "($|[^[:alnum:]])", "[^[:alnum:]]+"
-    groups = figure_groups(term)  # digits only: no accents to match
-    spellings = [gap.join(groups)] if groups else []
-    spellings.insert(0, "".join(f"[{_VARIANTS[c]}]" if c in _VARIANTS else c for c in term))
+    groups = figure_groups(term)
+    spellings = [term] + ([gap.join(groups)] if groups else [])
     return f"{edge_l}({'|'.join(spellings)}){edge_r}"
 
 

@@ -1,6 +1,7 @@
 """Helpers for the live-feed, watchlist and feedback tests.
 
-- `QueryProcess`: a query service of the test's own (own database, own settings) on any namespace;
+- `QueryProcess`: a query service of the test's own (own database, own settings) on any namespace,
+  and `query_service`, which starts one and stops it when the `with` block ends;
 - `produce` and synthetic `claim` / `ledger` events, written straight to the topics the query
   service reads, so a test decides exactly what the projection sees and in which order;
 - `read_sse`, `read_topic`, `metric` and a tiny webhook `Receiver`.
@@ -15,6 +16,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +37,7 @@ from schemas import (
     topic_name,
 )
 from services.common.kafka import make_producer
+from tests import events as build
 from tests.conftest import free_port, start_service, stop_service, wait_for
 
 
@@ -72,6 +76,17 @@ class QueryProcess:
             self.proc = None
 
 
+@contextmanager
+def query_service(bootstrap: str, namespace: str, workdir: Path, name: str, db: Path | str | None = None,
+                  **settings: str) -> Iterator[QueryProcess]:
+    """A query service of the test's own with `settings` (QUERY_* variables), stopped when the block ends."""
+    query = QueryProcess(namespace=namespace, bootstrap=bootstrap, workdir=workdir, name=name, env_overrides=settings)
+    try:
+        yield query.start(db)
+    finally:
+        query.stop()
+
+
 def produce(bootstrap: str, namespace: str, events: list) -> None:
     """Publish events in order, each to the topic of its type (claims or clusters), keyed by cluster."""
 
@@ -96,26 +111,16 @@ def now() -> datetime:
 def claim(claim_id: str, cluster_id: str, outlet: str, text: str, *, score: float = 0.8, entities=(),
           claim_type: str | None = None, received_at: datetime | None = None, copy_of: str | None = None,
           model_version: str = "test-model") -> ClaimDetected:
-    at = received_at or now()
-    return ClaimDetected(
-        claim_id=claim_id, cluster_id=cluster_id, copy_of=copy_of, article_id=f"art-{claim_id}", version=1,
-        sentence_id=f"s-{claim_id}", text=text, start=0, end=len(text), outlet=outlet, received_at=at,
-        detected_at=at, claim_score=score, model_version=model_version,
-        entities=[Entity(text=e, label="GPE", canonical=e, start=0, end=len(e)) for e in entities],
-        enrichment=ClaimEnrichment(claim_type=claim_type) if claim_type else None,
-    )
+    return build.claim(claim_id, cluster_id, outlet, text, received_at or now(), copy_of=copy_of, claim_score=score,
+                       model_version=model_version,
+                       entities=[Entity(text=e, label="GPE", canonical=e, start=0, end=len(e)) for e in entities],
+                       enrichment=ClaimEnrichment(claim_type=claim_type) if claim_type else None)
 
 
 def ledger(cluster_id: str, text: str, appearances: list[tuple[str, str, datetime, str | None]]) -> ClusterUpdated:
     """A ledger from (claim_id, outlet, seen_at, copy_of) tuples, with counts as the processors make them."""
-    items = [ClusterAppearance(claim_id=c, article_id=f"art-{c}", outlet=o, text=text, seen_at=t, copy_of=cp)
-             for c, o, t, cp in sorted(appearances, key=lambda a: a[2])]
-    outlets = list(dict.fromkeys(a.outlet for a in items))
-    independent = len({a.outlet for a in items if a.copy_of is None})
-    return ClusterUpdated(cluster_id=cluster_id, first_outlet=items[0].outlet, first_seen_at=items[0].seen_at,
-                          first_claim_id=items[0].claim_id, text=text, outlets=outlets,
-                          appearance_count=len(items), independent_outlets=independent, appearances=items,
-                          updated_at=max(a.seen_at for a in items))
+    return build.ledger(cluster_id, [ClusterAppearance(claim_id=c, article_id=f"art-{c}", outlet=o, text=text,
+                                                       seen_at=t, copy_of=cp) for c, o, t, cp in appearances])
 
 
 def read_topic(bootstrap: str, topic: str, model, timeout: float = 30) -> list:
@@ -236,9 +241,15 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
 
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def delivered(self) -> list[dict]:
         return [r for r in self.requests if r["status"] == 200]
 
 
-__all__ = ["QueryProcess", "Receiver", "claim", "key_of", "ledger", "metric", "now", "produce", "read_sse",
-           "read_topic", "wait_for"]
+__all__ = ["QueryProcess", "Receiver", "claim", "key_of", "ledger", "metric", "now", "produce", "query_service",
+           "read_sse", "read_topic", "wait_for"]

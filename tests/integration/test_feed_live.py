@@ -29,6 +29,7 @@ from tests.integration.livefeed import (
     metric,
     now,
     produce,
+    query_service,
     read_sse,
     read_topic,
     wait_for,
@@ -45,16 +46,13 @@ def feedq(request, kafka_bootstrap, namespace, tmp_path_factory):
     """The test's own query service, once on SQLite and once on PostgreSQL (each on its own namespace)."""
     backend = request.param
     workdir = tmp_path_factory.mktemp(f"feedq-{backend}")
-    query = QueryProcess(namespace=f"{namespace}live{backend[:2]}", bootstrap=kafka_bootstrap, workdir=workdir,
-                         name=f"query-live-{backend}",
-                         env_overrides={"QUERY_STREAM_QUEUE_SIZE": str(QUEUE), "QUERY_STREAM_PING_S": "1",
-                                        "QUERY_STREAM_SEND_TIMEOUT_S": "3",
-                                        "QUERY_VELOCITY_OUTLETS": "3", "QUERY_VELOCITY_WINDOW_MINUTES": str(WINDOW),
-                                        "QUERY_WEBHOOK_ALLOW_PRIVATE": "true", "QUERY_WEBHOOK_BACKOFF_S": "0.2"})
-    query.backend = backend
-    query.start(make_db_url(request, backend, workdir, "feedq"))
-    yield query
-    query.stop()
+    with query_service(kafka_bootstrap, f"{namespace}live{backend[:2]}", workdir, f"query-live-{backend}",
+                       make_db_url(request, backend, workdir, "feedq"),
+                       QUERY_STREAM_QUEUE_SIZE=str(QUEUE), QUERY_STREAM_PING_S="1", QUERY_STREAM_SEND_TIMEOUT_S="3",
+                       QUERY_VELOCITY_OUTLETS="3", QUERY_VELOCITY_WINDOW_MINUTES=str(WINDOW),
+                       QUERY_WEBHOOK_ALLOW_PRIVATE="true", QUERY_WEBHOOK_BACKOFF_S="0.2") as query:
+        query.backend = backend
+        yield query
 
 
 def _head(query: QueryProcess) -> int:
@@ -377,16 +375,11 @@ def test_velocity_alert_fires_once_across_updates_restarts_and_rebuilds(request,
         assert [a["alert_id"] for a in _alerts_for(feedq, cv)] == [alert_id]
 
         # A new replica with an empty database learns the alert from the topic and does not fire it again.
-        rebuilt = QueryProcess(namespace=feedq.namespace, bootstrap=feedq.bootstrap, workdir=feedq.workdir,
-                               name="query-live-rebuilt",
-                               env_overrides={"QUERY_VELOCITY_OUTLETS": "3",
-                                              "QUERY_VELOCITY_WINDOW_MINUTES": str(WINDOW)}).start(
-            make_db_url(request, feedq.backend, tmp_path, "rebuilt"))
-        try:
+        with query_service(feedq.bootstrap, feedq.namespace, feedq.workdir, "query-live-rebuilt",
+                           make_db_url(request, feedq.backend, tmp_path, "rebuilt"),
+                           QUERY_VELOCITY_OUTLETS="3", QUERY_VELOCITY_WINDOW_MINUTES=str(WINDOW)) as rebuilt:
             wait_for(lambda: httpx.get(f"{rebuilt.url}/clusters/{cv}").status_code == 200, message="the replay")
             assert [a["alert_id"] for a in _alerts_for(rebuilt, cv)] == [alert_id]
-        finally:
-            rebuilt.stop()
         published = _published(feedq, cv)
         assert [a.alert_id for a in published] == [alert_id], published
         assert len([d for d in receiver.delivered() if d["body"]["event"]["data"]["cluster_id"] == cv]) == 1

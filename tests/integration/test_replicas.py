@@ -23,6 +23,7 @@ from tests.integration.livefeed import (
     ledger,
     now,
     produce,
+    query_service,
     read_sse,
     read_topic,
     wait_for,
@@ -50,12 +51,8 @@ def test_two_replicas_share_the_feed_and_fire_each_alert_and_webhook_once(kafka_
                                                                           tmp_path):
     ns = f"{namespace}rep"
     url = postgres_server.create_database("replicas")
-    a = QueryProcess(namespace=ns, bootstrap=kafka_bootstrap, workdir=tmp_path, name="query-rep-a",
-                     env_overrides=SETTINGS).start(url)
-    b = QueryProcess(namespace=ns, bootstrap=kafka_bootstrap, workdir=tmp_path, name="query-rep-b",
-                     env_overrides=SETTINGS).start(url)
-    receiver = Receiver().start()
-    try:
+    with query_service(kafka_bootstrap, ns, tmp_path, "query-rep-a", url, **SETTINGS) as a, \
+            query_service(kafka_bootstrap, ns, tmp_path, "query-rep-b", url, **SETTINGS) as b, Receiver() as receiver:
         assert (_role(a), _role(b)) == ("writer", "follower")
         # The watchlist is made through the follower: the writer, who sends webhooks, picks it up.
         hook = httpx.post(f"{b.url}/watchlists", json={"name": "all", "types": ["all"], "webhook_url": receiver.url})
@@ -102,7 +99,3 @@ def test_two_replicas_share_the_feed_and_fire_each_alert_and_webhook_once(kafka_
         deliveries = [d["delivery"] for d in receiver.delivered()]
         assert len(deliveries) == len(set(deliveries)) == len(feed_b)
         assert len(httpx.get(f"{b.url}/alerts", params={"cluster": cluster}).json()["items"]) == 1
-    finally:
-        receiver.stop()
-        a.stop()
-        b.stop()

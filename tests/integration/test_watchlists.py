@@ -16,7 +16,7 @@ import pytest
 from schemas import FeedbackRecorded, topic_name
 from tests.conftest import ROOT
 from tests.databases import BACKENDS, make_db_url
-from tests.integration.livefeed import QueryProcess, Receiver, metric, read_sse, read_topic, wait_for
+from tests.integration.livefeed import QueryProcess, Receiver, metric, query_service, read_sse, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,11 @@ AUTH = {"X-API-Key": KEY}
 def keyed(request, stack):
     """A keyed replica on the stack's namespace, once on SQLite and once on PostgreSQL."""
     backend = request.param
-    query = QueryProcess(namespace=stack.namespace, bootstrap=stack.bootstrap, workdir=stack.workdir,
-                         name=f"query-keyed-{backend}",
-                         env_overrides={"QUERY_API_KEY": KEY, "QUERY_WEBHOOK_ALLOW_PRIVATE": "true",
-                                        "QUERY_WEBHOOK_BACKOFF_S": "0.2", "QUERY_STREAM_PING_S": "1"})
-    query.start(make_db_url(request, backend, stack.workdir, "keyed"))
-    yield query
-    query.stop()
+    with query_service(stack.bootstrap, stack.namespace, stack.workdir, f"query-keyed-{backend}",
+                       make_db_url(request, backend, stack.workdir, "keyed"), QUERY_API_KEY=KEY,
+                       QUERY_WEBHOOK_ALLOW_PRIVATE="true", QUERY_WEBHOOK_BACKOFF_S="0.2",
+                       QUERY_STREAM_PING_S="1") as query:
+        yield query
 
 
 def test_watchlist_crud_writes_need_the_key_and_reads_do_not(keyed):

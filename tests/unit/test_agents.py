@@ -31,21 +31,65 @@ def _article() -> ArticleReceived:
                            received_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
-async def test_split_articles_sends_one_message_per_sentence(sent):
-    async with agents.split_articles.test_context() as agent:
-        await agent.put(encode(_article()))
-    sentences = [value for _, thing, _, value in sent["out"] if thing == "sentences"]
-    assert [s.text for s in sentences] == ["Russia earned £136 billion from oil exports.", "Is that a lot?"]
-    assert {key.article_id for _, _, key, _ in sent["out"]} == {"agent-1"}
+def _things(sent, thing: str) -> list:
+    return [value for _, th, _, value in sent["out"] if th == thing]
 
 
-async def test_split_articles_dead_letters_poison_and_keeps_going(sent):
-    async with agents.split_articles.test_context() as agent:
-        await agent.put(b"not json at all")
-        await agent.put(b'{"article_id": "x"}')
-        await agent.put(encode(_article()))
+async def _process(*values: bytes) -> None:
+    """Deliver each message to annotate_articles and wait until it is done (acked): the NLP runs in
+    an executor thread, so put() alone returns before the outputs are sent."""
+    import asyncio
+
+    async with agents.annotate_articles.test_context() as agent:
+        for value in values:
+            event = await _deliver(agent, value)
+            for _ in range(1200):
+                if event.message.acked:
+                    break
+                await asyncio.sleep(0.05)
+            assert event.message.acked, value[:80]
+
+
+async def test_one_article_message_gives_its_sentences_annotations_and_claims(sent):
+    await _process(encode(_article()))
+    assert [s.text for s in _things(sent, "sentences")] == ["Russia earned £136 billion from oil exports.",
+                                                            "Is that a lot?"]
+    annotated = _things(sent, "annotations")
+    assert [a.is_claim for a in annotated] == [True, False]
+    assert [c.text for c in _things(sent, "candidates")] == ["Russia earned £136 billion from oil exports."]
+    assert _things(sent, "revisions") == []  # a first version revises nothing
+    assert {key.article_id for _, th, key, _ in sent["out"] if th != "candidates"} == {"agent-1"}
+
+
+async def test_a_new_version_of_an_article_is_compared_with_the_last(sent):
+    second = _article().model_copy(update={"version": 2, "content_hash": "h2",
+                                           "body": "Russia earned £150 billion from oil exports. Is that a lot?"})
+    await _process(encode(_article()), encode(second), encode(second))  # the second twice: a replay
+    (revised,) = _things(sent, "revisions")
+    assert (revised.version, revised.previous_version) == (2, 1)
+    assert [(r.old_text, r.new_text) for r in revised.edited] == [("Russia earned £136 billion from oil exports.",
+                                                                  "Russia earned £150 billion from oil exports.")]
+
+
+async def test_poison_articles_are_dead_lettered_and_the_stream_goes_on(sent):
+    await _process(b"not json at all", b'{"article_id": "x"}', encode(_article()))
     assert [reason for _, reason, _ in sent["dead"]] == ["not_json", "schema_mismatch"]
-    assert len([1 for _, thing, _, _ in sent["out"] if thing == "sentences"]) == 2
+    assert len(_things(sent, "annotations")) == 2
+
+
+async def test_a_sentence_the_nlp_fails_on_is_dead_lettered_alone(sent, monkeypatch):
+    real = agents.annotate.annotate_sentences
+
+    def failing_on_questions(sentences, *args, **kwargs):
+        if any(s.text.endswith("?") for s in sentences):
+            raise RuntimeError("the model broke on a question")
+        return real(sentences, *args, **kwargs)
+
+    monkeypatch.setattr(agents.annotate, "annotate_sentences", failing_on_questions)
+    await _process(encode(_article()))
+    assert [(stage, reason) for stage, reason, _ in sent["dead"]] == [("annotate", "processing_error")]
+    assert b"Is that a lot?" in sent["dead"][0][2]
+    assert [a.text for a in _things(sent, "annotations")] == ["Russia earned £136 billion from oil exports."]
 
 
 async def test_match_claims_publishes_the_claim_and_its_ledger_once(sent):
@@ -63,6 +107,14 @@ async def test_match_claims_publishes_the_claim_and_its_ledger_once(sent):
     claims = [value for _, thing, _, value in sent["out"] if thing == "claims"]
     ledgers = [value for _, thing, _, value in sent["out"] if thing == "clusters"]
     assert len(claims) == 3 and isinstance(claims[0], ClaimDetected)
+    # The matching window's size is exported for the soak (two distinct claims; the table is shared
+    # with the other tests of this process, so at least two).
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("claimstream_processor_match_window_claims") >= 2
+    cached = REGISTRY.get_sample_value("claimstream_processor_match_cache_claims")
+    assert 0 < cached <= agents.settings.match_cache_claims
+    assert REGISTRY.get_sample_value("claimstream_processor_match_index_bytes") > 0
     assert claims[0].cluster_id == claims[1].cluster_id == claims[2].cluster_id
     assert len(ledgers) == 2 and isinstance(ledgers[-1], ClusterUpdated)
     assert ledgers[-1].appearance_count == 2 and ledgers[-1].first_outlet == "Harbor Daily"
@@ -101,25 +153,15 @@ async def _stop_mid_send(agent_fn, monkeypatch, value: bytes):
 
 
 async def test_a_stop_during_a_send_leaves_the_event_unacked(monkeypatch):
-    # Acked means committed at the stop: the article's sentences would never be produced.
-    event = await _stop_mid_send(agents.split_articles, monkeypatch, encode(_article()))
-    assert not event.message.acked
-
-
-async def test_a_stop_during_a_batch_send_leaves_the_batch_unacked(monkeypatch):
-    from schemas import SentenceExtracted
-
-    sentence = SentenceExtracted(article_id="agent-1", version=1, sentence_id="agent-1:0", index=0, count=1,
-                                 text="Russia earned £136 billion from oil exports.", start=0, end=44,
-                                 outlet="Harbor Daily", received_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    event = await _stop_mid_send(agents.annotate_sentences, monkeypatch, encode(sentence))
+    # Acked means committed at the stop: the article's sentences and claims would never be produced.
+    event = await _stop_mid_send(agents.annotate_articles, monkeypatch, encode(_article()))
     assert not event.message.acked
 
 
 async def test_a_finished_event_is_acked(sent):
     import asyncio
 
-    async with agents.split_articles.test_context() as agent:
+    async with agents.annotate_articles.test_context() as agent:
         event = await _deliver(agent, encode(_article()))
         for _ in range(100):
             if event.message.acked:

@@ -1,12 +1,13 @@
-"""In-article name coreference (coref.resolve_article) and its use in pipeline.annotate_sentences."""
+"""In-article name coreference (coref.resolve_article) and its use in stages.annotate.annotate_sentences."""
 
 from datetime import datetime, timezone
 
 import pytest
 
 from schemas import ArticleReceived
-from services.nlp import coref, pipeline
+from services.nlp import coref
 from services.nlp.entities import LinkedEntity
+from services.stages import annotate
 
 
 def ent(text, sentence, label, nth=0, entity_id=None, canonical=None, entity_type=None):
@@ -169,23 +170,23 @@ def test_pipeline_resolves_names_per_article_and_across_batches(_model):
     a = _article("a1", "Finance minister Adaeze Okonkwo presented the budget on Monday. "
                        "Okonkwo said the deficit would narrow to 3.1% next year.")
     b = _article("b1", "Okonkwo, a local farmer, said his fields were under water.")
-    sentences = pipeline.split_article(a) + pipeline.split_article(b)
-    out = pipeline.annotate_sentences(sentences, threshold=0.5)
+    sentences = annotate.split_article(a) + annotate.split_article(b)
+    out = annotate.annotate_sentences(sentences, threshold=0.5)
     canon = {(s.article_id, e.text): e.canonical for s in out for e in s.entities if e.label == "PERSON"}
     assert canon[("a1", "Okonkwo")] == "Adaeze Okonkwo"
     assert canon.get(("b1", "Okonkwo"), "Okonkwo") == "Okonkwo"  # another article: not linked
     # the same article in two batches: the memory carries the introduction
-    memory = pipeline.ArticleMemory()
-    first, second = pipeline.split_article(a)
-    pipeline.annotate_sentences([first], threshold=0.5, memory=memory)
-    [later] = pipeline.annotate_sentences([second], threshold=0.5, memory=memory)
+    memory = annotate.ArticleMemory()
+    first, second = annotate.split_article(a)
+    annotate.annotate_sentences([first], threshold=0.5, memory=memory)
+    [later] = annotate.annotate_sentences([second], threshold=0.5, memory=memory)
     assert [e.canonical for e in later.entities if e.text == "Okonkwo"] == ["Adaeze Okonkwo"]
-    [alone] = pipeline.annotate_sentences([second], threshold=0.5)
+    [alone] = annotate.annotate_sentences([second], threshold=0.5)
     assert [e.canonical for e in alone.entities if e.text == "Okonkwo"] in (["Okonkwo"], [])
 
 
 def test_article_memory_is_bounded():
-    memory = pipeline.ArticleMemory(size=2)
+    memory = annotate.ArticleMemory(size=2)
     for i in range(5):
         memory.get((f"a{i}", 1)).people.append(f"Person {i}")
     assert memory.get(("a4", 1)).people == ["Person 4"]

@@ -19,8 +19,6 @@ from schemas import (
     ClaimDetected,
     ClaimEnrichment,
     ClaimRevision,
-    ClusterAppearance,
-    ClusterUpdated,
 )
 from schemas.events import DateMention, Entity, Quantity
 from services.common.http import install_error_handlers
@@ -30,6 +28,7 @@ from services.query.feedlog import LiveRules
 from services.query.filters import FeedFilter, matcher
 from services.query.models import ClaimPublic
 from services.query.routers import claims as claims_router
+from tests import events as build
 
 T0 = datetime(2026, 8, 11, 9, 0, tzinfo=timezone.utc)
 NK = Entity(text="Pyongyang", label="GPE", canonical="North Korea", start=0, end=9, entity_id="country:north-korea",
@@ -38,9 +37,8 @@ RU = Entity(text="Russia", label="GPE", canonical="Russia", start=30, end=36, en
 
 
 def _article(article_id: str, outlet: str, version: int = 1, language: str = "en") -> ArticleReceived:
-    return ArticleReceived(article_id=article_id, version=version, content_hash=f"h{version}", outlet=outlet,
-                           body="...", received_at=T0, published_at=T0 + timedelta(hours=version),
-                           language=language)
+    return build.article(article_id, outlet, T0, version, content_hash=f"h{version}",
+                          published_at=T0 + timedelta(hours=version), language=language)
 
 
 def _claim(claim_id: str, article_id: str, outlet: str, text: str, cluster: str, source: str | None,
@@ -49,10 +47,9 @@ def _claim(claim_id: str, article_id: str, outlet: str, text: str, cluster: str,
         claim_type="statistic", source=source, via="the AP" if source else None, hedged=True,
         quantities=[Quantity(text="2,300", value=2300.0, unit="container", start=20, end=25)],
         dates=[DateMention(text="last year", start=40, end=49, resolved="2025", granularity="year")])
-    return ClaimDetected(claim_id=claim_id, cluster_id=cluster, copy_of=copy_of, article_id=article_id, version=1,
-                         sentence_id=f"s-{claim_id}", text=text, start=0, end=len(text), outlet=outlet,
-                         url=None, published_at=T0 + timedelta(hours=1), received_at=T0, detected_at=T0,
-                         claim_score=0.9, model_version="m1", entities=list(entities), enrichment=enrichment)
+    return build.claim(claim_id, cluster, outlet, text, T0, copy_of=copy_of, article_id=article_id, url=None,
+                        published_at=T0 + timedelta(hours=1), claim_score=0.9, entities=list(entities),
+                        enrichment=enrichment)
 
 
 def _apply(engine, *events) -> None:
@@ -68,14 +65,7 @@ def engine(fresh_db_url):
                "c_1", None, copy_of="k-a")
     c = _claim("k-c", "art-c", "Valley Times", "The central bank raised rates by 25 basis points.", "c_2",
                "the Central Bank", entities=())
-    ledger = ClusterUpdated(
-        cluster_id="c_1", first_outlet="Harbor Daily", first_seen_at=T0, first_claim_id="k-a", text=a.text,
-        outlets=["Harbor Daily", "Metro Courier"], appearance_count=2, independent_outlets=1,
-        appearances=[ClusterAppearance(claim_id="k-a", article_id="art-a", outlet="Harbor Daily", text=a.text,
-                                       seen_at=T0),
-                     ClusterAppearance(claim_id="k-b", article_id="art-b", outlet="Metro Courier", text=b.text,
-                                       seen_at=T0, copy_of="k-a")],
-        updated_at=T0)
+    ledger = build.ledger("c_1", [build.appearance(a), build.appearance(b)])
     revised = ArticleRevised(article_id="art-a", version=2, previous_version=1, revised_at=T0 + timedelta(hours=3),
                              edited=[ClaimRevision(old_claim_id="k-a", new_claim_id="k-a2", old_text=a.text,
                                                    new_text="Pyongyang has sold 2,900 containers to Russia.")])

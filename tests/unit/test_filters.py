@@ -262,7 +262,7 @@ def test_migrations_make_the_schema_and_adopt_a_database_made_before_them(fresh_
 
     # A new database: every revision applied, every mapped table and column there.
     engine = make_engine(fresh_db_url("new"))
-    assert current(engine) == head("services.query") == "0001"
+    assert current(engine) == head("services.query") == "0002"
     with engine.connect() as conn:
         assert missing_columns(conn, Base.metadata) == []
     engine.dispose()
@@ -275,10 +275,57 @@ def test_migrations_make_the_schema_and_adopt_a_database_made_before_them(fresh_
         session.execute(insert(ClaimRow).values(**_claim_values(7, "An old bridge claim.")))
     old.dispose()
     engine = make_engine(url)
-    assert current(engine) == "0001"
+    assert current(engine) == "0002"
     with Session(engine) as session:
         assert session.scalars(apply_sql(select(ClaimRow.seq), FeedFilter(q="bridge"), engine)).all() == [7]
     assert fts_enabled(engine) == (db_backend == "sqlite")
+    engine.dispose()
+
+
+def test_claims_of_a_database_at_0001_get_their_folded_text_and_are_found(fresh_db_url, db_backend):
+    """0002 fills the folded wording of the claims already there, so free text finds them on both databases."""
+    from sqlalchemy.orm import Session
+
+    from services.common.database import create_engine_for, current, migrate
+
+    url = fresh_db_url("at0001")
+    old = create_engine_for(url)
+    migrate(old, "services.query", revision="0001")
+    values = _claim_values(3, "Le Président a visité São Tomé.")
+    with old.begin() as conn:
+        conn.execute(sql_text("INSERT INTO claims (seq, claim_id, cluster_id, article_id, version, text, start, "
+                              '"end", outlet, claim_score, checkworthy_score, is_checkworthy, model_version, '
+                              "entities, received_at, detected_at, seen_at) VALUES (:seq, :claim_id, :cluster_id, "
+                              ":article_id, :version, :text, :start, :end, :outlet, :claim_score, 0.0, false, "
+                              ":model_version, '[]', :received_at, :detected_at, :seen_at)"),
+                     {k: v for k, v in values.items() if k != "entities"})
+    old.dispose()
+    engine = make_engine(url)
+    assert current(engine) == "0002"
+    with Session(engine) as session:
+        folded = session.scalar(select(ClaimRow.text_folded).where(ClaimRow.seq == 3))
+        assert folded == "le president a visite sao tome."
+        for q in ("president", "SAO tomé", "visite"):
+            assert session.scalars(apply_sql(select(ClaimRow.seq), FeedFilter(q=q), engine)).all() == [3], q
+        assert session.scalars(apply_sql(select(ClaimRow.seq), FeedFilter(q="tom"), engine)).all() == []
+    engine.dispose()
+
+
+def test_postgres_free_text_is_served_by_the_trigram_index(postgres_server):
+    """On PostgreSQL `q` reads the pg_trgm index of the folded wording, not every claim."""
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(postgres_server.create_database("trgm"))
+    with Session(engine) as session, session.begin():
+        session.execute(insert(ClaimRow), [_claim_values(i, f"Claim number {i} about the Élysée and {i * 7} homes.")
+                                           for i in range(1, 401)])
+    with Session(engine) as session, session.begin():
+        session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+        query = apply_sql(select(ClaimRow.seq), FeedFilter(q="elysee 2800"), engine)
+        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(session.scalars(sql_text(f"EXPLAIN {compiled}")))
+        assert "ix_claims_text_folded_trgm" in plan, plan
+        assert session.scalars(query).all() == [400]
     engine.dispose()
 
 

@@ -135,16 +135,16 @@ def test_a_place_named_only_in_the_attribution_still_routes_the_claim():
 
 
 def test_the_stream_decides_as_the_offline_index_does_and_replays_repeat_it():
-    from services.nlp import pipeline
+    from services.stages import match
 
     scored, now = _wildfire_claims()
     assert len({c.block for c in scored}) == 1  # one routing key: one index meets every claim
-    offline = pipeline.match_claims(matching.ClaimIndex({}), scored, now)
+    offline = match.match_claims(matching.ClaimIndex({}), scored, now)
     stream_index = matching.ClaimIndex({})
-    published = [pipeline.match_step(stream_index, c, now) for c in scored]
+    published = [match.match_step(stream_index, c, now) for c in scored]
     assert [(c.claim_id, c.cluster_id, c.copy_of) for c in published] == \
            [(c.claim_id, c.cluster_id, c.copy_of) for c in offline]
-    again = [pipeline.match_step(stream_index, c, now) for c in scored]
+    again = [match.match_step(stream_index, c, now) for c in scored]
     assert [c.cluster_id for c in again] == [c.cluster_id for c in published]
     assert len({c.cluster_id for c in offline}) == 1  # every pair is the same claim
 
@@ -153,7 +153,7 @@ def _wildfire_claims():
     from datetime import datetime, timezone
 
     from schemas import SentenceAnnotated
-    from services.nlp import pipeline
+    from services.stages import annotate
 
     texts = [("Three villages near Patras were emptied on Tuesday as a wildfire spread through pine forest in "
               "western Greece.", "Ledger"),
@@ -169,7 +169,7 @@ def _wildfire_claims():
                           entities=[{"text": e.text, "label": e.label, "canonical": e.canonical, "start": e.start,
                                      "end": e.end} for e in found])
         for n, ((text, outlet), found) in enumerate(zip(texts, extract_entities([t for t, _ in texts]), strict=True))]
-    return pipeline.scored_claims(annotated), now
+    return annotate.scored_claims(annotated), now
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -178,13 +178,13 @@ def test_a_claim_that_links_two_clusters_merges_them_whatever_the_order(seed):
     the third then merges them, so every order ends in one cluster, and the old id redirects."""
     import random
 
-    from services.nlp import pipeline
+    from services.stages import match
 
     scored, now = _wildfire_claims()
     order = list(scored)
     random.Random(seed).shuffle(order)
     index = matching.ClaimIndex({})
-    published = [pipeline.match_step(index, c, now) for c in order]
+    published = [match.match_step(index, c, now) for c in order]
     final = {c.claim_id: index.decided(c.claim_id).cluster_id for c in order}
     assert len(set(final.values())) == 1, final
     for c in published:
@@ -195,13 +195,14 @@ def test_a_claim_that_links_two_clusters_merges_them_whatever_the_order(seed):
 
 
 def test_ledgers_fold_when_clusters_merge_and_replays_change_nothing():
-    from services.nlp import pipeline
+    from services.stages import match
+    from services.stages.ledgers import track_ledgers
 
     scored, now = _wildfire_claims()
     index, ledgers, events = matching.ClaimIndex({}), {}, []
     for claim in scored:
-        detected = pipeline.match_step(index, claim, now)
-        merges, writes = pipeline.track_ledgers(ledgers, detected, now)
+        detected = match.match_step(index, claim, now)
+        merges, writes = track_ledgers(ledgers, detected, now)
         events += merges
         for cid, ledger in writes.items():
             if ledger is None:
@@ -212,8 +213,8 @@ def test_ledgers_fold_when_clusters_merge_and_replays_change_nothing():
     [ledger] = ledgers.values()
     assert ledger.appearance_count == 4 and {a.claim_id for a in ledger.appearances} == {c.claim_id for c in scored}
     assert set(ledger.merged_from) == {m.merged_id for m in events}
-    replayed = pipeline.match_step(index, scored[-1], now)
-    assert pipeline.track_ledgers(ledgers, replayed, now) == ([], {})
+    replayed = match.match_step(index, scored[-1], now)
+    assert track_ledgers(ledgers, replayed, now) == ([], {})
 
 
 # --- years and figures: a year is written as four bare digits -------------------------------------

@@ -28,7 +28,6 @@ from schemas import (
     ClaimDetected,
     ClaimEnrichment,
     ClaimRevision,
-    ClusterAppearance,
     ClusterMerged,
     ClusterUpdated,
     FeedbackRecorded,
@@ -41,6 +40,7 @@ from services.query import leaderboards, projection
 from services.query.db import FeedbackRow, FeedEventRow, OutboxRow, SentenceRow, fts_enabled, make_engine
 from services.query.feedlog import Effects, LiveRules
 from services.query.routers import articles, claims, clusters, revisions, trending
+from tests import events as build
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 T0 = NOW - timedelta(minutes=50)
@@ -60,11 +60,9 @@ class Stream:
                 version: int = 1, claims_first: bool = False, ledgers_last: bool = False) -> list[ClaimDetected]:
         """`sentences`: (text, cluster id or None for a non-claim, options). Returns its claims."""
         at = T0 + timedelta(minutes=minute)
-        self.events.append(ArticleReceived(article_id=article_id, version=version,
-                                           content_hash=f"{article_id}{version}",
-                                           outlet=outlet, body=" ".join(t for t, _, _ in sentences), received_at=at,
-                                           published_at=at - timedelta(minutes=5), language="en",
-                                           url=f"https://{outlet.lower().replace(' ', '')}.example/{article_id}"))
+        self.events.append(build.article(article_id, outlet, at, version, body=" ".join(t for t, _, _ in sentences),
+                                          published_at=at - timedelta(minutes=5), language="en",
+                                          url=f"https://{outlet.lower().replace(' ', '')}.example/{article_id}"))
         annotations, claims_ = [], []
         for index, (text, cluster, options) in enumerate(sentences):
             entities = options.get("entities", [CITY, FIGURE])
@@ -76,12 +74,11 @@ class Stream:
                 entities=entities, cluster_id=options.get("annotated_cluster")))
             if cluster is None:
                 continue
-            claim = ClaimDetected(
-                claim_id=claim_id(article_id, text), cluster_id=cluster, copy_of=options.get("copy_of"),
-                article_id=article_id, version=version, sentence_id=sid, text=text, start=index * 100,
-                end=index * 100 + len(text), outlet=outlet, url=None, published_at=at - timedelta(minutes=5),
-                received_at=at, detected_at=at, claim_score=options.get("score", 0.8), model_version="m1",
-                entities=entities, merged_clusters=options.get("merged", []),
+            claim = build.claim(
+                claim_id(article_id, text), cluster, outlet, text, at, copy_of=options.get("copy_of"),
+                article_id=article_id, version=version, sentence_id=sid, start=index * 100,
+                end=index * 100 + len(text), url=None, published_at=at - timedelta(minutes=5),
+                claim_score=options.get("score", 0.8), entities=entities, merged_clusters=options.get("merged", []),
                 enrichment=ClaimEnrichment(claim_type=options.get("type", "statistic"), source=options.get("source"),
                                            hedged=False))
             claims_.append(claim)
@@ -96,16 +93,8 @@ class Stream:
 
     def ledger(self, claim: ClaimDetected) -> ClusterUpdated:
         before = self.ledgers.get(claim.cluster_id)
-        appearance = ClusterAppearance(claim_id=claim.claim_id, article_id=claim.article_id, outlet=claim.outlet,
-                                       text=claim.text, seen_at=claim.received_at, copy_of=claim.copy_of)
-        appearances = [*(before.appearances if before else []), appearance]
-        outlets = list(dict.fromkeys(a.outlet for a in appearances))
-        independent = len({a.outlet for a in appearances if a.copy_of is None})
-        ledger = ClusterUpdated(
-            cluster_id=claim.cluster_id, first_outlet=appearances[0].outlet, first_seen_at=appearances[0].seen_at,
-            first_claim_id=appearances[0].claim_id, text=appearances[0].text, outlets=outlets,
-            appearance_count=len(appearances), independent_outlets=independent, appearances=appearances,
-            merged_from=before.merged_from if before else [], updated_at=claim.received_at)
+        ledger = build.ledger(claim.cluster_id, [*(before.appearances if before else []), build.appearance(claim)],
+                               updated_at=claim.received_at, merged_from=before.merged_from if before else [])
         self.ledgers[claim.cluster_id] = ledger
         return ledger
 

@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
 from schemas import SentenceAnnotated
-from services.nlp import revisions
+from services.stages import revisions
 
 NOW = datetime(2026, 8, 11, tzinfo=timezone.utc)
 

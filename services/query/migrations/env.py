@@ -1,16 +1,6 @@
-"""Alembic environment of the query projection: run by services.common.database.migrate.
+"""Alembic environment of the query projection: run by services.common.database.migrate."""
 
-The caller hands over an open connection (inside its transaction and migration lock), so this
-file only points Alembic at it. `target_metadata` lets `alembic revision --autogenerate` compare
-the models with a database when a new revision is written.
-"""
-
-from alembic import context
-
+from services.common.database import run_migrations
 from services.query.db import Base
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                  compare_type=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(Base.metadata)
