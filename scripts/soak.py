@@ -20,9 +20,16 @@ Measured:
 - lost, after the drain: acknowledged articles missing from the `articles` topic, or whose
   /articles/{id} shows fewer sentences than the `sentences` topic holds for them.
 - db_mb: the query's and ingest's SQLite files (with WAL) at the end.
+- the matching window, kept by design (claims stay 14 days): the worker's
+  claimstream_processor_match_window_claims and ..._match_index_bytes gauges, sampled with RSS.
+  window_claims is how many claims the window gained over the growth interval, bytes_per_claim the
+  processors' RSS growth per such claim, and rss_growth_pct_ex_window the processors' growth less
+  what those claims cost the index (its bytes per claim at the end): the growth the window does not
+  explain.
 
 The last line printed is:
-soak: minutes=… articles=… lost=… rss_growth_pct=… fd_growth=… lag_max_s=… db_mb=…
+soak: minutes=… articles=… lost=… rss_growth_pct=… fd_growth=… lag_max_s=… db_mb=… window_claims=…
+bytes_per_claim=… rss_growth_pct_ex_window=…
 """
 
 from __future__ import annotations
@@ -76,6 +83,25 @@ def growth_pct(series: list[tuple[float, float]], warm_s: float) -> float | None
     return round(100.0 * (found[1] - found[0]) / found[0], 1)
 
 
+def window_figures(rss: list[tuple[float, float]], claims: list[tuple[float, float]],
+                   index_bytes: list[tuple[float, float]], warm_s: float) -> dict:
+    """The processors' growth set against the matching window's (sampled series (t, value) after `warm_s`):
+    claims the window gained, RSS bytes per gained claim, and the growth % less what those claims cost the
+    index by design. usearch reserves its memory in steps, so the index's bytes per claim at the end (its
+    size over its claims) prices each gained claim, not the step the gauge happened to take."""
+    rss_found, claims_found, index_found = growth(rss, warm_s), growth(claims, warm_s), growth(index_bytes, warm_s)
+    if rss_found is None or claims_found is None or index_found is None or rss_found[0] <= 0:
+        return {"window_claims": None, "bytes_per_claim": None, "index_bytes_per_claim": None,
+                "rss_growth_pct_ex_window": None}
+    (rss0, rss1), (_, claims1), (_, index1) = rss_found, claims_found, index_found
+    added = int(claims1 - claims_found[0])
+    per_claim = index1 / claims1 if claims1 > 0 else 0.0
+    return {"window_claims": added,
+            "bytes_per_claim": round((rss1 - rss0) / added) if added > 0 else None,
+            "index_bytes_per_claim": round(per_claim),
+            "rss_growth_pct_ex_window": round(100.0 * (rss1 - rss0 - max(added, 0) * per_claim) / rss0, 1)}
+
+
 def lost_articles(acked: list[str], in_topic: set[str], topic_sentences: dict[str, int],
                   shown_sentences: dict[str, int | None]) -> list[str]:
     """Acknowledged articles that never reached Kafka, or whose query view lacks sentences the
@@ -86,7 +112,8 @@ def lost_articles(acked: list[str], in_topic: set[str], topic_sentences: dict[st
 
 
 def summarize(minutes: float, articles: int, lost: int, rss: dict[str, list], fds: dict[str, list],
-              lags: list[float], db_bytes: int, duration_s: float) -> dict:
+              lags: list[float], db_bytes: int, duration_s: float, window: dict[str, list] | None = None) -> dict:
+    """`window`: the first worker's matching-window series, "claims" and "index_bytes" ([(t, value)])."""
     warm = warm_up_s(duration_s)
     rss_pct = {name: growth_pct(series, warm) for name, series in rss.items()}
     fd_growth = {}
@@ -102,6 +129,8 @@ def summarize(minutes: float, articles: int, lost: int, rss: dict[str, list], fd
         "lag_max_s": round(max(lags), 2) if lags else None,
         "lag_p50_s": round(statistics.median(lags), 2) if lags else None, "lag_probes": len(lags),
         "db_mb": round(db_bytes / 1e6, 1), "warm_up_s": round(warm, 1),
+        **window_figures(rss.get("processors-1", []), (window or {}).get("claims", []),
+                         (window or {}).get("index_bytes", []), warm),
     }
 
 
@@ -111,7 +140,9 @@ def summary_line(s: dict) -> str:
 
     return (f"soak: minutes={fmt(s['minutes'], '.1f')} articles={s['articles']} lost={s['lost']} "
             f"rss_growth_pct={fmt(s['rss_growth_pct'], '.1f')} fd_growth={fmt(s['fd_growth'], 'd')} "
-            f"lag_max_s={fmt(s['lag_max_s'], '.2f')} db_mb={fmt(s['db_mb'], '.1f')}")
+            f"lag_max_s={fmt(s['lag_max_s'], '.2f')} db_mb={fmt(s['db_mb'], '.1f')} "
+            f"window_claims={fmt(s.get('window_claims'), 'd')} bytes_per_claim={fmt(s.get('bytes_per_claim'), 'd')} "
+            f"rss_growth_pct_ex_window={fmt(s.get('rss_growth_pct_ex_window'), '.1f')}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -125,9 +156,33 @@ class Samples:
     lags: list = field(default_factory=list)
     probe_timeouts: int = 0
     worker_pids: set = field(default_factory=set)
+    window: dict = field(default_factory=lambda: defaultdict(list))  # "claims" / "index_bytes" -> [(t, value)]
 
 
-async def sample_processes(stack: stackctl.Stack, samples: Samples, t0: float, stop_at: float, every: float) -> None:
+WINDOW_GAUGES = {"claimstream_processor_match_window_claims": "claims",
+                 "claimstream_processor_match_index_bytes": "index_bytes"}
+
+
+def window_gauges(metrics_text: str) -> dict[str, float]:
+    """The matching window's gauges in a worker's /metrics text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {WINDOW_GAUGES[sample.name]: sample.value for family in text_string_to_metric_families(metrics_text)
+            for sample in family.samples if sample.name in WINDOW_GAUGES}
+
+
+async def sample_window(client: httpx.AsyncClient, url: str, samples: Samples, t: float) -> None:
+    try:
+        r = await client.get(url, timeout=5)
+    except httpx.HTTPError:
+        return  # a restarting worker: the next sample has it
+    if r.status_code == 200:
+        for name, value in window_gauges(r.text).items():
+            samples.window[name].append((t, value))
+
+
+async def sample_processes(stack: stackctl.Stack, samples: Samples, t0: float, stop_at: float, every: float,
+                           client: httpx.AsyncClient) -> None:
     while time.monotonic() < stop_at:
         t = time.monotonic() - t0
         for service in stack.all_services():
@@ -139,9 +194,12 @@ async def sample_processes(stack: stackctl.Stack, samples: Samples, t0: float, s
         for worker in stack.workers:  # the supervisor's child: a new pid is a restarted worker
             if worker.pid is not None:
                 samples.worker_pids.update(stackctl._children(worker.pid))
+        if stack.workers:
+            await sample_window(client, stack.worker_metrics_url(stack.workers[0]), samples, t)
         if int(t // 60) > int((t - every) // 60):
             log(f"  {t / 60:.0f} min: RSS MB " + ", ".join(f"{name} {series[-1][1] / 1e6:.0f}"
                                                        for name, series in samples.rss.items())
+                + (f"; window {samples.window['claims'][-1][1]:.0f} claims" if samples.window.get("claims") else "")
                 + (f"; lag max so far {max(samples.lags):.1f} s" if samples.lags else ""))
         await asyncio.sleep(max(0.0, min(every, stop_at - time.monotonic())))
 
@@ -222,7 +280,7 @@ async def run(stack: stackctl.Stack, supply: Supply, rate: float, duration_s: fl
     t0 = time.monotonic()
     stop_at = t0 + duration_s
     load.start()
-    tasks = [asyncio.create_task(sample_processes(stack, samples, t0, stop_at, sample_s)),
+    tasks = [asyncio.create_task(sample_processes(stack, samples, t0, stop_at, sample_s, client)),
              asyncio.create_task(probe_lag(client, stack.query_url, acked, samples, stop_at, probe_s))]
     try:
         # A failing sampler (a service died) ends the run early; otherwise it ends at stop_at.
@@ -244,13 +302,13 @@ async def run(stack: stackctl.Stack, supply: Supply, rate: float, duration_s: fl
         await client.aclose()
     db_bytes = sum(f.stat().st_size for f in stack.workdir.glob("*.db*") if f.is_file())
     summary = summarize(loaded_s / 60, len(acked), len(lost), samples.rss, samples.fds, samples.lags,
-                        db_bytes, loaded_s)
+                        db_bytes, loaded_s, samples.window)
     summary.update({"rate": rate, "lost_examples": lost[:5], "lag_probe_timeouts": samples.probe_timeouts,
                     "worker_processes": len(samples.worker_pids), "load": {**stats.__dict__,
                                                                            "http_errors": dict(stats.http_errors)}})
     return {"summary": summary,
             "samples": {"rss": {k: v for k, v in samples.rss.items()}, "fds": {k: v for k, v in samples.fds.items()},
-                        "lags": [round(x, 3) for x in samples.lags]}}
+                        "lags": [round(x, 3) for x in samples.lags], "window": dict(samples.window)}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -731,3 +731,9 @@ class ClaimIndex:
         found = decide(f, self.candidates(f), self.policy)
         self.store(f, found)
         return found
+
+    def footprint(self) -> dict[str, int]:
+        """What the window holds in memory (for metrics): claims in the ANN index, the index's bytes,
+        and decoded claims in the cache. The records themselves live in `records` (RocksDB in the stream)."""
+        ann_bytes = int(self._ann.memory_usage) if self._ann is not None else 0
+        return {"claims": len(self._label_of), "ann_bytes": ann_bytes, "cached": len(self._cache)}

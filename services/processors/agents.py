@@ -24,7 +24,16 @@ from services.nlp import matching
 from services.processors import gaps
 from services.processors.acks import held
 from services.processors.app import app, settings
-from services.processors.metrics import CLAIMS, ERRORS, MESSAGES_IN, SENTENCES, STAGE_DURATION
+from services.processors.metrics import (
+    CLAIMS,
+    ERRORS,
+    MATCH_CACHED,
+    MATCH_CLAIMS,
+    MATCH_INDEX_BYTES,
+    MESSAGES_IN,
+    SENTENCES,
+    STAGE_DURATION,
+)
 from services.processors.outputs import dead_letter, send_all
 from services.processors.tables import article_versions, claim_records, cluster_ledgers
 from services.processors.topics import articles_topic, candidates_topic
@@ -153,6 +162,12 @@ class _Ledgers:
         return ClusterUpdated.model_validate(stored) if stored else None
 
 
+def _export_footprint(footprint: dict[str, int]) -> None:
+    MATCH_CLAIMS.set(footprint["claims"])
+    MATCH_INDEX_BYTES.set(footprint["ann_bytes"])
+    MATCH_CACHED.set(footprint["cached"])
+
+
 @app.agent(candidates_topic)
 async def match_claims(stream):
     """Decide each claim's cluster against the partition's index, then keep the propagation ledgers.
@@ -160,7 +175,7 @@ async def match_claims(stream):
     Every claim comes under one routing key, so this partition's index meets every recent claim and
     owns every cluster: merging two clusters folds two ledgers held right here.
     """
-    index = matching.ClaimIndex(claim_records, _policy())
+    index = matching.ClaimIndex(claim_records, _policy(), cache_size=settings.match_cache_claims)
     ledgers, rebuilt = _Ledgers(), False
     # One event at a time: table writes must happen inside the event's own
     # iteration, so faust writes them to that event's changelog partition.
@@ -175,6 +190,7 @@ async def match_claims(stream):
                 rebuilt = True
             with STAGE_DURATION.labels("match").time():
                 detected = match.match_step(index, claim, now)
+            _export_footprint(index.footprint())
             with STAGE_DURATION.labels("cluster").time():
                 merges, writes = track_ledgers(ledgers, detected, now, settings.max_appearances)
             # Publish before writing the ledgers: a worker killed in between replays this message, finds

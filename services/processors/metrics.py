@@ -57,6 +57,14 @@ STALE_FETCHES = Counter("claimstream_processor_stale_fetches_total",
                         "Fetch results dropped because a rebalance or seek happened while they were read")
 LOOP_LAG, LOOP_LAG_MAX = loop_lag_metrics("processor")
 
+# The matching window's memory, kept by design (claims stay PROCESSORS_MATCH_WINDOW_DAYS): scripts/soak.py
+# reads these to tell the window's growth apart from a leak.
+MATCH_CLAIMS = Gauge("claimstream_processor_match_window_claims", "Claims in the matching window (ANN index)")
+MATCH_INDEX_BYTES = Gauge("claimstream_processor_match_index_bytes",
+                          "Memory of the matching window's nearest-neighbour index (usearch)")
+MATCH_CACHED = Gauge("claimstream_processor_match_cache_claims",
+                     "Decoded claims the matcher keeps on the heap (PROCESSORS_MATCH_CACHE_CLAIMS at most)")
+
 for _metric in (MESSAGES_IN, MESSAGES_OUT, STAGE_DURATION):
     init_labels(_metric, STAGES)
 init_labels(SEND_RETRIES, ("retry", "recreate", "raise"))

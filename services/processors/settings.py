@@ -44,6 +44,23 @@ class ProcessorSettings(BaseSettings):
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
     match_max_claims: int = Field(2_000_000, ge=1, description="Claims kept in the matching index (oldest leave first)")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")
+    match_cache_claims: int = Field(
+        5_000, ge=0, description="Decoded claims the matcher keeps on the heap (least recently used out; 3-4 KB "
+                                 "each); other neighbours are read again from claim_records (RocksDB) and decoded")
+    # RocksDB's own memory, per table partition: faust's defaults (64 MB x 3 memtables, a 2 GB block
+    # cache) let every written partition grow with its data; these cap it.
+    rocksdb_write_buffer_mb: int = Field(2, ge=1, description="Memtable size per table partition (MB)")
+    rocksdb_write_buffers: int = Field(2, ge=2, description="Memtables per table partition (one fills while "
+                                                            "one flushes)")
+    rocksdb_block_cache_mb: int = Field(4, ge=1, description="Block cache per table partition (MB)")
+
+    def rocksdb_options(self) -> dict:
+        """Options for app.Table(options=...): faust's RocksDB store reads them (RocksDBOptions)."""
+        if not self.store.startswith("rocksdb:"):
+            return {}
+        return {"write_buffer_size": self.rocksdb_write_buffer_mb << 20,
+                "max_write_buffer_number": self.rocksdb_write_buffers,
+                "block_cache_size": self.rocksdb_block_cache_mb << 20}
     watchdog_stall_s: float = Field(
         60.0, ge=0, description="A partition of this worker with lag and no new commit for this long stops the "
                                 "worker (exit code 1) for its supervisor to restart; 0 turns the watchdog off")

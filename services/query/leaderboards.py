@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
@@ -87,17 +88,19 @@ class Leaderboards:
         return out
 
 
-def compute(engine, settings: LeaderboardSettings, now: datetime | None = None) -> Leaderboards:
+def compute(engine, settings: LeaderboardSettings, now: datetime | None = None,
+            max_scan: int = MAX_SCAN) -> Leaderboards:
+    """The leaderboards by a full scan of the windows (the reference `Incremental` is tested against)."""
     now = now or datetime.now(timezone.utc)
     with Session(engine) as session:
         # Entities: names only (values such as dates and amounts are entities to spaCy too), each
-        # counted once per claim, over the newest MAX_SCAN claims of the window at most.
+        # counted once per claim, over the newest `max_scan` claims of the window (by received time) at most.
         # annotated: SQLAlchemy 2.1's stubs give mypy ScalarResult[Never] for a one-column select
         entity_lists: Sequence[list[Any]] = session.scalars(
             select(ClaimRow.entities)
             .where(ClaimRow.received_at >= now - timedelta(seconds=settings.entity_window_s))
-            .order_by(ClaimRow.seq.desc())
-            .limit(MAX_SCAN)).all()
+            .order_by(ClaimRow.received_at.desc(), ClaimRow.seq.desc())
+            .limit(max_scan)).all()
         appearances = func.count().label("appearances")
         outlets = func.count(func.distinct(ClaimRow.outlet)).label("outlets")
         cluster_rows = session.execute(
@@ -146,9 +149,12 @@ _ANY_TEXT = select(ClaimRow.cluster_id, func.min(ClaimRow.text)) \
 class Incremental:
     """The leaderboards of one projection, updated from the claims projected since the last tick."""
 
-    def __init__(self, settings: LeaderboardSettings) -> None:
+    def __init__(self, settings: LeaderboardSettings, max_entity_claims: int = MAX_SCAN) -> None:
         self.settings = settings
         self.last_seq = 0
+        # Bounded as `compute` is: the newest max_entity_claims claims of the entity window count. Without
+        # it the heap held every claim of the last 24 hours (hundreds of MB at full load).
+        self.max_entity_claims = max_entity_claims
         self.entity_heap: list[tuple] = []   # (received_at, seq, names) of the claims in the entity window
         self.cluster_heap: list[tuple] = []  # (received_at, seq, cluster id as read, outlet)
         self.entities: Counter[str] = Counter()
@@ -178,11 +184,13 @@ class Incremental:
             self.last_seq = max(self.last_seq, upto)
             for seq, received_at, cluster_id, outlet, entities in rows:
                 received_at = received_at if received_at.tzinfo else received_at.replace(tzinfo=timezone.utc)
+                # Interned: every row brings its own copies of the same few names, outlets and ids.
                 if received_at >= entity_since:
-                    names = tuple(named_entities(entities))
+                    names = tuple(sys.intern(name) for name in named_entities(entities))
                     heapq.heappush(self.entity_heap, (received_at, seq, names))
                     self.entities.update(names)
                 if received_at >= cluster_since:
+                    cluster_id, outlet = sys.intern(cluster_id), sys.intern(outlet)
                     heapq.heappush(self.cluster_heap, (received_at, seq, cluster_id, outlet))
                     cluster = self.clusters.setdefault(self._cluster_of(cluster_id), _Cluster())
                     cluster.appearances += 1
@@ -214,7 +222,8 @@ class Incremental:
                 into.seqs |= old.seqs
 
     def _expire(self, entity_since: datetime, cluster_since: datetime) -> None:
-        while self.entity_heap and self.entity_heap[0][0] < entity_since:
+        while self.entity_heap and (self.entity_heap[0][0] < entity_since
+                                    or len(self.entity_heap) > self.max_entity_claims):
             _, _, names = heapq.heappop(self.entity_heap)
             self.entities.subtract(names)
             for name in names:

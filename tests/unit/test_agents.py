@@ -107,6 +107,14 @@ async def test_match_claims_publishes_the_claim_and_its_ledger_once(sent):
     claims = [value for _, thing, _, value in sent["out"] if thing == "claims"]
     ledgers = [value for _, thing, _, value in sent["out"] if thing == "clusters"]
     assert len(claims) == 3 and isinstance(claims[0], ClaimDetected)
+    # The matching window's size is exported for the soak (two distinct claims; the table is shared
+    # with the other tests of this process, so at least two).
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("claimstream_processor_match_window_claims") >= 2
+    cached = REGISTRY.get_sample_value("claimstream_processor_match_cache_claims")
+    assert 0 < cached <= agents.settings.match_cache_claims
+    assert REGISTRY.get_sample_value("claimstream_processor_match_index_bytes") > 0
     assert claims[0].cluster_id == claims[1].cluster_id == claims[2].cluster_id
     assert len(ledgers) == 2 and isinstance(ledgers[-1], ClusterUpdated)
     assert ledgers[-1].appearance_count == 2 and ledgers[-1].first_outlet == "Harbor Daily"

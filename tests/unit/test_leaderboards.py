@@ -21,10 +21,21 @@ LABELS = {"Tuesday": "DATE", "12": "CARDINAL"}
 
 
 def test_incremental_leaderboards_equal_a_full_recomputation(tmp_path) -> None:
+    _ticks(tmp_path, leaderboards.MAX_SCAN)
+
+
+def test_the_entity_window_holds_at_most_its_cap_and_still_equals_the_full_scan(tmp_path) -> None:
+    """More claims in the entity window than the cap: the heap keeps the newest `cap` (as `compute`
+    reads them), so memory is bounded however many claims a day brings."""
+    boards, n = _ticks(tmp_path, 25)
+    assert len(boards.entity_heap) == 25 < n
+
+
+def _ticks(tmp_path, cap: int):
     rng = random.Random(7)
     engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
     settings = leaderboards.LeaderboardSettings(entity_window_s=3 * 3600, cluster_window_s=3600)
-    boards = leaderboards.Incremental(settings)
+    boards = leaderboards.Incremental(settings, max_entity_claims=cap)
     now = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
     n = 0
     clusters = [f"c_{i}" for i in range(25)]
@@ -55,8 +66,10 @@ def test_incremental_leaderboards_equal_a_full_recomputation(tmp_path) -> None:
                                 .values(cluster_id=survivor))
                 session.execute(update(ClaimRow).where(ClaimRow.cluster_id == merged).values(cluster_id=survivor))
         got = boards.refresh(engine, now)
-        expected = leaderboards.compute(engine, settings, now)
+        expected = leaderboards.compute(engine, settings, now, max_scan=cap)
         assert (got.entities, got.clusters) == (expected.entities, expected.clusters), f"tick {tick}"
+        assert len(boards.entity_heap) <= cap
     assert expected.entities and expected.clusters
     assert len(boards.entity_heap) < n  # old claims left the window
     engine.dispose()
+    return boards, n

@@ -17,7 +17,8 @@ import chaos  # noqa: E402
 import soak  # noqa: E402
 
 SOAK_LINE = re.compile(r"^soak: minutes=[0-9.]+ articles=\d+ lost=\d+ rss_growth_pct=-?[0-9.]+ fd_growth=-?\d+ "
-                       r"lag_max_s=[0-9.]+ db_mb=[0-9.]+$")
+                       r"lag_max_s=[0-9.]+ db_mb=[0-9.]+ window_claims=(-?\d+|n/a) bytes_per_claim=(-?\d+|n/a) "
+                       r"rss_growth_pct_ex_window=(-?[0-9.]+|n/a)$")
 
 
 def test_warm_up_is_five_minutes_or_the_first_sixth_of_a_short_run():
@@ -63,14 +64,54 @@ def test_soak_summary_takes_the_worst_service_and_prints_the_line():
     assert summary["fd_growth"] == 1
     assert summary["lag_max_s"] == 2.5 and summary["lag_p50_s"] == 0.9
     line = soak.summary_line(summary)
-    assert line == "soak: minutes=10.0 articles=1234 lost=0 rss_growth_pct=10.0 fd_growth=1 lag_max_s=2.50 db_mb=5.3"
+    assert line == ("soak: minutes=10.0 articles=1234 lost=0 rss_growth_pct=10.0 fd_growth=1 lag_max_s=2.50 db_mb=5.3 "
+                    "window_claims=n/a bytes_per_claim=n/a rss_growth_pct_ex_window=n/a")
     assert SOAK_LINE.match(line)
 
 
 def test_soak_line_says_n_a_when_nothing_was_measured():
     summary = soak.summarize(0.1, 0, 0, {}, {}, [], 0, 6)
     assert soak.summary_line(summary) == ("soak: minutes=0.1 articles=0 lost=0 rss_growth_pct=n/a fd_growth=n/a "
-                                          "lag_max_s=n/a db_mb=0.0")
+                                          "lag_max_s=n/a db_mb=0.0 window_claims=n/a bytes_per_claim=n/a "
+                                          "rss_growth_pct_ex_window=n/a")
+
+
+def test_soak_sets_the_processors_growth_against_the_matching_window():
+    # 100 MB of RSS growth over a window that gained 10,000 claims; the index holds 15,000 claims in
+    # 30 MB at the end (2,000 B each): 10,000 bytes per claim, and 80 MB (8% of 1000 MB) that the window
+    # does not explain. The index's own gauge moved in one reservation step, which is not what counts.
+    times = range(0, 600, 10)
+    rss = {"processors-1": [(t, 1000e6 + (100e6 if t > 400 else 0)) for t in times]}
+    fds = {"processors-1": [(t, 40) for t in times]}
+    window = {"claims": [(t, 5000 + (10_000 if t > 400 else 0)) for t in times],
+              "index_bytes": [(t, 30e6) for t in times]}
+    summary = soak.summarize(10, 10, 0, rss, fds, [1.0], 0, 600, window)
+    assert summary["window_claims"] == 10_000
+    assert summary["bytes_per_claim"] == 10_000
+    assert summary["index_bytes_per_claim"] == 2000
+    assert summary["rss_growth_pct_ex_window"] == 8.0
+    assert SOAK_LINE.match(soak.summary_line(summary))
+    assert soak.summary_line(summary).endswith("window_claims=10000 bytes_per_claim=10000 rss_growth_pct_ex_window=8.0")
+
+
+def test_soak_window_figures_without_new_claims_keep_the_growth():
+    times = range(0, 600, 10)
+    figures = soak.window_figures([(t, 100.0 + (t > 400)) for t in times], [(t, 7) for t in times],
+                                  [(t, 50.0) for t in times], 100)
+    assert figures == {"window_claims": 0, "bytes_per_claim": None, "index_bytes_per_claim": 7,
+                       "rss_growth_pct_ex_window": 1.0}
+
+
+def test_soak_reads_the_window_gauges_from_a_workers_metrics():
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    registry = CollectorRegistry()
+    Gauge("claimstream_processor_match_window_claims", "claims", registry=registry).set(1234)
+    Gauge("claimstream_processor_match_index_bytes", "bytes", registry=registry).set(2_000_000)
+    Gauge("claimstream_processor_match_cache_claims", "cached", registry=registry).set(99)
+    text = generate_latest(registry).decode()
+    assert soak.window_gauges(text) == {"claims": 1234.0, "index_bytes": 2_000_000.0}
+    assert soak.window_gauges("") == {}
 
 
 def test_chaos_load_defaults_to_half_the_measured_capacity(tmp_path):
