@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -64,15 +65,25 @@ def cluster(tmp_path: Path):
         assert run("pids").stdout == ""
 
 
-async def _describe(bootstrap: str, topic: str) -> tuple[list[int], str]:
+async def _describe(bootstrap: str, topic: str) -> tuple[list[int], str | None]:
+    """Replica counts per partition and min.insync.replicas of `topic`.
+
+    A new topic reaches every broker's metadata a moment after CreateTopics returns, so the broker
+    asked may not know it yet (no partitions, no configs): ask again for a bounded time."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
-        replicas = [len(p["replicas"]) for p in described["partitions"]]
-        (configs,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        entries = {entry[0]: entry[1] for entry in configs.resources[0][4]}
-        return replicas, entries["min.insync.replicas"]
+        replicas: list[int] = []
+        min_isr: str | None = None
+        for _ in range(60):
+            (described,) = await admin.describe_topics([topic])
+            replicas = [len(p["replicas"]) for p in described["partitions"]]
+            (configs,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            min_isr = {entry[0]: entry[1] for entry in configs.resources[0][4]}.get("min.insync.replicas")
+            if replicas and min_isr is not None:
+                break
+            await asyncio.sleep(0.5)
+        return replicas, min_isr
     finally:
         await admin.close()
 
@@ -109,6 +120,10 @@ def test_three_brokers_survive_one_killed(cluster):
     assert leader.returncode == 0 and leader.stdout.strip() in pids, leader.stderr
     victim = leader.stdout.strip()  # the active controller: the harder case
     os.kill(int(pids[victim]), signal.SIGKILL)
+    # kill() returns before the process is gone: until it is reaped, status sees it "running".
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pids[victim]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     status = cluster("status")
     assert status.returncode == 1 and f"node {victim} not running" in status.stdout
     assert asyncio.run(_produce(cluster.bootstrap, topic, 20)) == 20
