@@ -186,15 +186,21 @@ def test_news_sentences(kind, monkeypatch):
     assert rate >= 0.85
 
 
-def test_f1_on_groundtruth(minilm):
-    """In-domain (the training set's debates): the check-worthy output on ClaimBuster's check-worthy class."""
+def _groundtruth_checkworthy_counts() -> tuple[int, int, int]:
+    """(true positives, predicted, gold) of the loaded model's check-worthy output on ClaimBuster
+    groundtruth.csv at its default threshold; skips without the file."""
     path = DATA / "claimbuster" / "groundtruth.csv"
     if not path.exists():
         pytest.skip(f"ClaimBuster groundtruth not found at {path}")
     texts, y = _load_script("train_claim_model").read_claimbuster(path)
     pred = [s >= claims.DEFAULT_CHECKWORTHY_THRESHOLD for s in claims.score_checkworthy(texts)]
-    tp = sum(p and t for p, t in zip(pred, y, strict=True))
-    precision, recall = tp / sum(pred), tp / sum(y)
+    return sum(p and t for p, t in zip(pred, y, strict=True)), sum(pred), sum(y)
+
+
+def test_f1_on_groundtruth(minilm):
+    """In-domain (the training set's debates): the check-worthy output on ClaimBuster's check-worthy class."""
+    tp, predicted, gold = _groundtruth_checkworthy_counts()
+    precision, recall = tp / predicted, tp / gold
     f1 = 2 * precision * recall / (precision + recall)
     print(f"\ngroundtruth.csv check-worthy class: P={precision:.3f} R={recall:.3f} F1={f1:.3f}")
     # The runtime reproduces what the training script measured on the same int8 graph.
@@ -256,14 +262,9 @@ def test_three_layer_model_is_selectable_and_described(monkeypatch):
     assert "devset" not in json.dumps(meta["training"]["data"])  # the dev measure is never trained on
     model = claims.get_model()
     assert len(model.model.session.get_inputs()) == 2 and model.outputs == 2
-    path = DATA / "claimbuster" / "groundtruth.csv"
-    if not path.exists():
-        pytest.skip(f"ClaimBuster groundtruth not found at {path}")
     # The runtime reproduces what the training script measured on the same int8 graph.
-    texts, y = _load_script("train_claim_model").read_claimbuster(path)
-    pred = [s >= claims.DEFAULT_CHECKWORTHY_THRESHOLD for s in claims.score_checkworthy(texts)]
-    tp = sum(p and t for p, t in zip(pred, y, strict=True))
-    f1 = 2 * tp / (sum(pred) + sum(y))
+    tp, predicted, gold = _groundtruth_checkworthy_counts()
+    f1 = 2 * tp / (predicted + gold)
     assert abs(f1 - meta["figures"]["claimbuster_groundtruth_checkworthy"]["f1"]) < 0.005
 
 
