@@ -6,7 +6,8 @@ import asyncio
 import sys
 import time
 
-from services.common.kafka import ensure_topics, wait_for_broker
+from schemas import TOPICS, topic_name
+from services.common.kafka import ensure_topics, wait_for_broker, wait_for_topics
 from services.common.settings import CommonSettings, KafkaSettings
 
 
@@ -42,7 +43,13 @@ def changelog_topics() -> dict[str, tuple[int, dict[str, str]]]:
 def main() -> None:
     kafka, common = KafkaSettings(), CommonSettings()
     asyncio.run(wait_for_broker(kafka.bootstrap_servers, 60))
-    asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace, extra=changelog_topics()))
+    changelogs = changelog_topics()
+    asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace, extra=changelogs))
+    # Join only once the broker(s) describe every topic the worker reads or writes: a consumer that
+    # joins before then records 0 partitions for a changelog (see wait_for_topics).
+    expected = {topic_name(thing, common.namespace): spec.partitions for thing, spec in TOPICS.items()}
+    expected |= {name: partitions for name, (partitions, _) in changelogs.items()}
+    asyncio.run(wait_for_topics(kafka.bootstrap_servers, expected, 60))
     # faust's own CLI parses the rest: `worker -l info` by default.
     sys.argv = [sys.argv[0], *(sys.argv[1:] or ["worker", "-l", "info"])]
     if sys.argv[1] == "worker":

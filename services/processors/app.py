@@ -16,13 +16,14 @@ settings = ProcessorSettings()
 common = CommonSettings()
 kafka = KafkaSettings()
 configure_logging(common.log_level, common.log_json)
-settings.worker_dir().mkdir(parents=True, exist_ok=True)
+app_id = settings.app_id if common.namespace == "claimstream" else f"{common.namespace}-processors"
+settings.worker_dir(app_id).mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
-    settings.app_id if common.namespace == "claimstream" else f"{common.namespace}-processors",
+    app_id,
     broker=f"kafka://{kafka.bootstrap_servers}",
     store=settings.store,
-    datadir=str(settings.worker_dir()),
+    datadir=str(settings.worker_dir(app_id)),
     autodiscover=["services.processors"],
     origin="services.processors",
     # At-least-once with deterministic ids and idempotent writes downstream;
@@ -43,6 +44,10 @@ app = faust.App(
     broker_session_timeout=30.0,
     consumer_group_instance_id=settings.instance_id,
     broker_heartbeat_interval=3.0,
+    # faust's default (5 min) left a consumer that joined before the broker knew a changelog with
+    # 0 partitions for it, and every table write failing, for minutes; a fresh view every 10 s bounds
+    # such a stall (the worker also waits for its topics before it joins, see __main__).
+    consumer_metadata_max_age_ms=10_000,
 )
 
 

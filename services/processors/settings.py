@@ -21,10 +21,19 @@ class ProcessorSettings(BaseSettings):
     web_port: int = 6066
     store: str = Field("rocksdb://", description="faust table store (rocksdb:// via rocksdict, or memory://); "
                                                  "tables are changelog-backed either way")
-    data_dir: Path | None = Field(None, description="Default: .run/processors/<web_port>, one per worker")
+    data_dir: Path | None = Field(None, description="Default: <state dir>/processors/<app id>/<web_port>, one per "
+                                                    "worker and consumer group")
 
-    def worker_dir(self) -> Path:
-        return self.data_dir or Path(".run/processors") / str(self.web_port)
+    def worker_dir(self, app_id: str) -> Path:
+        """Where this worker's RocksDB tables live.
+
+        Keyed by app id too: the tables record the changelog offsets they hold, so a second namespace
+        started on the same port would otherwise open the first one's files and fail recovery with
+        faust's ConsistencyError (persisted offset above the new changelog's end).
+        """
+        from services.common.state import state_dir
+
+        return self.data_dir or state_dir() / "processors" / app_id / str(self.web_port)
     claim_threshold: float | None = Field(
         None, ge=0.0, le=1.0,
         description="claim_score at or above which a sentence is a claim; default: the model's tuned threshold")

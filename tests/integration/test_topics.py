@@ -8,7 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import TOPICS, topic_name
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics, wait_for_topics
 
 pytestmark = pytest.mark.integration
 
@@ -32,3 +32,22 @@ async def test_replication_factor_comes_from_the_settings(kafka_bootstrap, monke
     monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "3")
     with pytest.raises(RuntimeError, match="could not create topic"):
         await ensure_topics(kafka_bootstrap, f"tr{uuid.uuid4().hex[:8]}")
+
+
+async def test_wait_for_topics_returns_once_the_broker_describes_them(kafka_bootstrap):
+    namespace = f"tw{uuid.uuid4().hex[:8]}"
+    changelog = {f"{namespace}-changelog": (4, {"cleanup.policy": "compact"})}
+    await ensure_topics(kafka_bootstrap, namespace, extra=changelog)
+    expected = {topic_name(thing, namespace): spec.partitions for thing, spec in TOPICS.items()}
+    await wait_for_topics(kafka_bootstrap, expected | {f"{namespace}-changelog": 4}, timeout=30)
+
+
+async def test_wait_for_topics_names_what_is_missing_or_short(kafka_bootstrap):
+    namespace = f"tw{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, namespace)
+    claims = topic_name("claims", namespace)
+    with pytest.raises(TimeoutError, match=r"never-made.*unknown"):
+        await wait_for_topics(kafka_bootstrap, {claims: TOPICS["claims"].partitions, f"{namespace}.never-made": 1},
+                              timeout=1)
+    with pytest.raises(TimeoutError, match=rf"{claims}.*{TOPICS['claims'].partitions}/99 partitions"):
+        await wait_for_topics(kafka_bootstrap, {claims: 99}, timeout=1)
