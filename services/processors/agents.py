@@ -34,7 +34,7 @@ from services.processors.metrics import (
     SENTENCES,
     STAGE_DURATION,
 )
-from services.processors.outputs import dead_letter, send_all
+from services.processors.outputs import dead_letter, send_groups
 from services.processors.tables import article_versions, claim_records, cluster_ledgers
 from services.processors.topics import articles_topic, candidates_topic
 from services.stages import annotate, match, revisions
@@ -95,12 +95,12 @@ async def annotate_articles(stream):
             with STAGE_DURATION.labels("revise").time():
                 state, revised = _revise(article_versions.get(article.article_id), annotated)
             key = SentenceKey(article_id=article.article_id)
-            await asyncio.gather(
-                send_all("split", "sentences", [(key, s) for s in sentences]),
-                send_all("annotate", "annotations", [(key, a) for a in annotated]),
-                send_all("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored]),
-                send_all("revise", "revisions", [(ArticleKey(article_id=r.article_id), r) for r in revised]),
-            )
+            await send_groups([
+                ("split", "sentences", [(key, s) for s in sentences]),
+                ("annotate", "annotations", [(key, a) for a in annotated]),
+                ("annotate", "candidates", [(BlockKey(block=c.block), c) for c in scored]),
+                ("revise", "revisions", [(ArticleKey(article_id=r.article_id), r) for r in revised]),
+            ])
             # Written after the sends: a worker killed in between replays the article and sends the
             # same again (deterministic ids; the query upserts a revision by article and version).
             if state is not None:
@@ -195,11 +195,13 @@ async def match_claims(stream):
                 merges, writes = track_ledgers(ledgers, detected, now, settings.max_appearances)
             # Publish before writing the ledgers: a worker killed in between replays this message, finds
             # the stored decision and the old ledgers, and publishes the same again (consumers ignore repeats).
-            await send_all("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)])
-            await send_all("cluster", "clusters",
-                           [(ClusterKey(cluster_id=m.merged_id), m) for m in merges]
-                           + [(ClusterKey(cluster_id=cid), ledger) for cid, ledger in writes.items()
-                              if ledger is not None])
+            # One round trip for the claim and its ledgers: this partition holds every claim, so the
+            # time spent waiting here bounds the whole stream's throughput.
+            await send_groups([
+                ("match", "claims", [(ClusterKey(cluster_id=detected.cluster_id), detected)]),
+                ("cluster", "clusters", [(ClusterKey(cluster_id=m.merged_id), m) for m in merges]
+                 + [(ClusterKey(cluster_id=cid), ledger) for cid, ledger in writes.items() if ledger is not None]),
+            ])
             for cid, ledger in writes.items():
                 if ledger is None:
                     cluster_ledgers.pop(cid, None)
