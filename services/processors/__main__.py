@@ -12,17 +12,16 @@ from services.common.settings import CommonSettings, KafkaSettings
 
 
 def load_models() -> None:
-    """Load spaCy and the claim model before the worker joins the consumer group.
+    """Start the NLP executor and load its models before the worker joins the consumer group.
 
     Loading takes seconds of CPU; done after the join, the new worker would hold partitions
     it cannot process yet (and, on a loaded machine, miss heartbeats while the GIL is busy).
     """
-    from services.nlp import claims, entities
+    from services.processors.agents import NLP
 
     started = time.monotonic()
-    entities.load_nlp()
-    claims.score_claims(["warm up"])
-    print(f"models loaded in {time.monotonic() - started:.1f} s ({claims.model_version()})", file=sys.stderr)
+    version = NLP.start()
+    print(f"models loaded in {time.monotonic() - started:.1f} s ({version}, NLP in a {NLP.mode})", file=sys.stderr)
 
 
 def changelog_topics() -> dict[str, tuple[int, dict[str, str]]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from schemas import (
@@ -34,6 +32,7 @@ from services.processors.metrics import (
     SENTENCES,
     STAGE_DURATION,
 )
+from services.processors.nlp_runner import NlpRunner, annotate_and_score, load_models
 from services.processors.outputs import dead_letter, send_groups
 from services.processors.tables import article_versions, claim_records, cluster_ledgers
 from services.processors.topics import articles_topic, candidates_topic
@@ -43,13 +42,9 @@ from services.stages.ledgers import track_ledgers
 log = get_logger("processors.agents")
 gaps.install()  # a jump past unprocessed input records stops the worker instead of committing them
 
-# One NLP thread: spaCy and the claim model run off the event loop, so Kafka
-# heartbeats and the other agents keep going while a batch is scored.
-NLP_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
-# Names each recent article version introduced (full names, acronyms); an article is annotated in
-# one call, so this only matters when a failing article is retried one sentence at a time. Used
-# only from the NLP thread; in memory: a restarted worker starts empty.
-ARTICLE_NAMES = annotate.ArticleMemory()
+# The NLP runs off the event loop (a child process by default, see nlp_runner), so Kafka
+# heartbeats, matching and the other agents keep going while an article is scored.
+NLP = NlpRunner(settings.nlp_mode)
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
@@ -78,7 +73,6 @@ async def annotate_articles(stream):
     time, so the revision state is written inside its own event (faust picks the changelog
     partition from the current event); articles and their revision state share the article id key.
     """
-    loop = asyncio.get_running_loop()
     async for event in stream.events():
         with held([event]):
             article = await _decode_or_dead_letter("split", ArticleReceived, event)
@@ -89,7 +83,7 @@ async def annotate_articles(stream):
             if not sentences:
                 continue
             with STAGE_DURATION.labels("annotate").time():
-                annotated, scored = await _annotate_isolating_failures(loop, event, sentences)
+                annotated, scored = await _annotate_isolating_failures(event, sentences)
             SENTENCES.inc(len(annotated))
             CLAIMS.inc(len(scored))
             with STAGE_DURATION.labels("revise").time():
@@ -118,26 +112,18 @@ def _revise(state: dict | None, annotated: list[SentenceAnnotated]) -> tuple[dic
     return state, revised
 
 
-def _annotate_and_score(sentences: list, threshold: float,
-                        checkworthy_threshold: float | None = None) -> tuple[list, list]:
-    """One executor call: the NLP of the article, then the sentence vectors of its claims."""
-    annotated = annotate.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=ARTICLE_NAMES)
-    return annotated, annotate.scored_claims(annotated)
-
-
-async def _annotate_isolating_failures(loop, event, sentences: list) -> tuple[list, list]:
+async def _annotate_isolating_failures(event, sentences: list) -> tuple[list, list]:
     """Annotate an article; if it fails, retry one sentence at a time so only the sentence that fails
     is dead-lettered (its SentenceExtracted, with the article message's topic, partition and offset)."""
     threshold, checkworthy = settings.threshold(), settings.checkworthy()
     try:
-        return await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, sentences, threshold, checkworthy)
+        return await NLP.run(annotate_and_score, sentences, threshold, checkworthy)
     except Exception as exc:  # noqa: BLE001 - isolate, do not stall the stream
         log.warning("article failed, retrying one sentence at a time", error=repr(exc))
     out, scored = [], []
     for sentence in sentences:
         try:
-            one, one_scored = await loop.run_in_executor(NLP_EXECUTOR, _annotate_and_score, [sentence],
-                                                         threshold, checkworthy)
+            one, one_scored = await NLP.run(annotate_and_score, [sentence], threshold, checkworthy)
             out += one
             scored += one_scored
         except Exception as exc:  # noqa: BLE001 - this one sentence is dead-lettered, the rest go on
@@ -211,17 +197,5 @@ async def match_claims(stream):
 
 @app.task
 async def warm_up() -> None:
-    """Load the models before the first batch arrives, off the event loop."""
-    from services.nlp import claims, entities
-
-    loop = asyncio.get_running_loop()
-    from services.nlp import embeddings, normalise
-
-    def load() -> None:
-        entities.load_nlp()
-        claims.score_claims(["warm up"])
-        embeddings.embed(["warm up"])
-        normalise.load_units()
-
-    await loop.run_in_executor(NLP_EXECUTOR, load)
-    log.info("models loaded", claim_model=claims.model_version())
+    """Load the models before the first article arrives (done already when started by __main__)."""
+    log.info("models loaded", claim_model=await NLP.run(load_models), nlp=NLP.mode)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,9 @@ class ProcessorSettings(BaseSettings):
         from services.nlp.claims import DEFAULT_CHECKWORTHY_THRESHOLD
 
         return DEFAULT_CHECKWORTHY_THRESHOLD if self.checkworthy_threshold is None else self.checkworthy_threshold
+    nlp_mode: Literal["process", "thread"] = Field(
+        "process", description="Where the NLP runs: a child process of the worker (a core of its own beside "
+                               "the event loop) or a thread of the worker (one process, less memory)")
     max_appearances: int = Field(500, ge=1, description="Appearances kept per cluster ledger")
     match_max_claims: int = Field(2_000_000, ge=1, description="Claims kept in the matching index (oldest leave first)")
     match_window_days: float = Field(14.0, gt=0, description="Claims older than this are no longer candidates")

@@ -1,0 +1,121 @@
+"""Where the worker runs the NLP: a child process by default, or a thread of the worker.
+
+The NLP of an article (spaCy, the claim model, the sentence encoder) is pure Python and ONNX work
+that holds the GIL for much of its time. In a thread it competes with the event loop (matching,
+faust, Kafka I/O): one worker then never uses more than one core, and the measured throughput of
+one worker stayed near half of the same functions in a plain loop (`make bench`). In a child
+process the NLP has a core of its own while the event loop goes on.
+
+The child is started with `spawn` (the worker has threads: forking it is unsafe), loads the models
+before the worker joins its group, and exits when the worker is gone, even after a kill -9. If the
+child dies (out of memory, a crash in native code), the pool is replaced and the call fails: the
+caller retries the article one sentence at a time, so only the sentence that kills it is
+dead-lettered.
+
+Nothing here imports faust or Kafka: the child imports only this module and the NLP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from services.common.logging import get_logger
+
+log = get_logger("processors.nlp")
+
+# Names each recent article version introduced (full names, acronyms): an article is annotated in one
+# call, so this only matters when a failing article is retried one sentence at a time. It lives in the
+# process that runs the NLP and is used from its one thread; a restarted worker starts empty.
+_memory = None
+
+
+def load_models() -> str:
+    """Load every model the NLP uses (in the process that calls it); returns the claim model's version."""
+    from services.nlp import claims, embeddings, entities, normalise
+
+    entities.load_nlp()
+    claims.score_claims(["warm up"])
+    embeddings.embed(["warm up"])
+    normalise.load_units()
+    return claims.model_version()
+
+
+def annotate_and_score(sentences: list, threshold: float, checkworthy_threshold: float | None = None
+                       ) -> tuple[list, list]:
+    """The NLP of one article's sentences, then the sentence vectors of its claims."""
+    global _memory
+    from services.stages import annotate
+
+    if _memory is None:
+        _memory = annotate.ArticleMemory()
+    annotated = annotate.annotate_sentences(sentences, threshold, checkworthy_threshold, memory=_memory)
+    return annotated, annotate.scored_claims(annotated)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _child_start() -> None:
+    """In the child: stop when the worker that started it is gone (a killed worker cannot tell it)."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+
+
+class NlpRunner:
+    """One NLP executor for the worker: `mode` is "process" (a child process) or "thread"."""
+
+    def __init__(self, mode: str = "process") -> None:
+        if mode not in ("process", "thread"):
+            raise ValueError(f"NLP mode must be 'process' or 'thread', not {mode!r}")
+        self.mode = mode
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+
+    def _new_executor(self) -> Executor:
+        if self.mode == "thread":
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_child_start)
+
+    def executor(self) -> Executor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._new_executor()
+            return self._executor
+
+    def start(self) -> str:
+        """Start the executor and load the models in it, blocking (before the worker joins its group)."""
+        return self.executor().submit(load_models).result()
+
+    def _replace(self, broken: Executor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) in the executor. A dead child is replaced (models reloaded) and the call raises."""
+        executor = self.executor()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except BrokenProcessPool:
+            log.error("the NLP process died; starting a new one")
+            self._replace(executor)
+            await asyncio.get_running_loop().run_in_executor(self.executor(), load_models)
+            raise
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
