@@ -91,7 +91,7 @@ eval-devpool: install ## only the dev pool's matching rows (in-domain): P/R/F1, 
 eval-1m: install ## make eval with the matching cost at 1M claims too (about 7 GB of RAM: ~6.9 KB RSS per stored claim at 100k; tens of minutes)
 	$(PY) scripts/eval.py --data ../shared/data --out test-output/eval.json --dedup-sizes 100000,1000000
 
-bench: install kafka-up ## drive the real stack at full and half rate; prints a `bench:` line, writes test-output/bench.json
+bench: install kafka-up ## drive the real stack at full, half and 80% rate; prints a `bench:` line, writes test-output/bench.json
 	$(PY) scripts/bench.py --out test-output/bench.json
 
 chaos: install ## fault scenarios on an own broker (BROKERS=3: own cluster, broker faults too); prints a `chaos:` line, writes test-output/chaos.json

@@ -18,7 +18,8 @@ Phases, in this order:
 2. scale: two processor workers; saturate (below) -> articles/s with two workers.
 3. one worker (the second stops gracefully and the group rebalances); saturate -> the
    headline articles/s and words/s, and per-stage times from the worker's /metrics.
-4. freshness at half load: single POST /articles paced at 50% of phase 3's articles/s; each
+4. freshness at half load and at 80% load: single POST /articles paced at 50%, then at 80%, of
+   phase 3's articles/s; each
    claim is timestamped when it arrives on the query's live feed (/claims/stream, types claim
    and appearance), which is sent after the claim is committed to the projection, so it is
    visible in GET /claims at that moment. Freshness of an article = arrival of its first claim
@@ -43,7 +44,7 @@ machine is shared.
 
 The last line printed is:
 bench: efficiency=… articles_per_s=… words_per_s=… freshness_p50_s=… freshness_p95_s=… freshness_p99_s=… scale2=…
-       processor_messages_per_article=…
+       processor_messages_per_article=… freshness80_p95_s=…
 """
 
 from __future__ import annotations
@@ -475,8 +476,10 @@ async def run(stack: stackctl.Stack, supply: ArticleSupply, cfg: Config, results
         await bench.warm_up(4)
         results["one_worker"] = await bench.saturate("one worker")
 
-        rate = results["one_worker"]["articles_per_s"] / 2
-        results["freshness"] = await bench.freshness(rate)
+        capacity = results["one_worker"]["articles_per_s"]
+        results["freshness"] = await bench.freshness(capacity / 2)
+        # The issue's bound holds at 80% of the measured capacity too, where queues start to form.
+        results["freshness_80"] = await bench.freshness(capacity * 0.8)
     finally:
         tracking.cancel()
         await asyncio.gather(tracking, return_exceptions=True)
@@ -556,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         "words_per_s": one.get("words_per_s"),
         "freshness_p50_s": fresh.get("p50_s"), "freshness_p95_s": fresh.get("p95_s"),
         "freshness_p99_s": fresh.get("p99_s"),
+        "freshness80_p95_s": results.get("freshness_80", {}).get("p95_s"),
         "scale2": round(two["articles_per_s"] / one["articles_per_s"], 3) if one and two else None,
         "baseline_articles_per_s": round(base, 3),
         # Kafka messages the processors consumed per completed article, one worker (issue 16: fewer, larger).
@@ -575,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     print_report(results)
     print("bench: " + " ".join(f"{k}={fmt(summary[k])}" for k in (
         "efficiency", "articles_per_s", "words_per_s", "freshness_p50_s", "freshness_p95_s", "freshness_p99_s",
-        "scale2", "processor_messages_per_article")), flush=True)
+        "scale2", "processor_messages_per_article", "freshness80_p95_s")), flush=True)
     return 1 if error else 0
 
 
@@ -600,8 +604,9 @@ def print_report(r: dict) -> None:
         for stage, s in one["stages"].items():
             out.append(f"  {stage:<9} {s['messages']:>9} {s['observations']:>6} "
                        f"{fmt(s['mean_s_per_message']):>11} {fmt(s['mean_s_per_observation']):>9}")
-    f = r.get("freshness")
-    if f:
+    for f in (r.get("freshness"), r.get("freshness_80")):
+        if not f:
+            continue
         out.append(f"freshness at {f['rate_articles_per_s']:.2f} articles/s: p50 {fmt(f['p50_s'])} s, "
                    f"p95 {fmt(f['p95_s'])} s, p99 {fmt(f['p99_s'])} s, max {fmt(f['max_s'])} s "
                    f"({f['measured']}/{f['articles_with_claims']} articles); post->visible p50 "
