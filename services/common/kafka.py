@@ -115,46 +115,45 @@ async def wait_for_broker(bootstrap_servers: str, timeout: float = 60.0) -> None
 
 
 async def wait_for_topics(bootstrap_servers: str, partitions: dict[str, int], timeout: float = 60.0) -> None:
-    """Return once every broker named in `bootstrap_servers` describes each topic with its full
-    partition count and a leader for every partition, else raise TimeoutError.
+    """Return once the cluster describes each topic with its full partition count and a leader for
+    every partition, else raise TimeoutError naming what is missing.
 
     A KRaft broker applies a new topic to its metadata cache asynchronously; on a loaded machine a
     topic created seconds earlier can still be unknown to the broker a consumer asks. faust's
     consumer then records 0 partitions for that changelog until its next metadata refresh, and every
-    table write fails with PartitionsMismatch meanwhile.
+    table write fails with PartitionsMismatch meanwhile. Any live broker may answer: one broker of
+    three being down does not hold a worker back.
     """
     deadline = time.monotonic() + timeout
-    missing: dict[str, str] = {}
-    for server in [s.strip() for s in bootstrap_servers.split(",") if s.strip()]:
-        while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=server, client_id="claimstream-topics",
-                                        request_timeout_ms=5000)
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="claimstream-topics",
+                                    request_timeout_ms=5000)
+        try:
+            await admin.start()
+            # Every topic's metadata, not the named ones: a metadata request naming a topic the
+            # broker lacks would auto-create it (auto.create.topics.enable) with default partitions.
+            described = {t["topic"]: t for t in await admin.describe_topics()}
+            missing = {}
+            for name, wanted in partitions.items():
+                topic = described.get(name)
+                if topic is None or topic["error_code"] != 0:
+                    missing[name] = "unknown"
+                elif len(topic["partitions"]) != wanted:
+                    missing[name] = f"{len(topic['partitions'])}/{wanted} partitions"
+                elif any(p["leader"] < 0 for p in topic["partitions"]):
+                    missing[name] = "no leader"
+        except (KafkaError, OSError) as exc:
+            missing = {"(cluster)": repr(exc)}
+        finally:
             try:
-                await admin.start()
-                # Every topic's metadata, not the named ones: a metadata request naming a topic the
-                # broker lacks would auto-create it (auto.create.topics.enable) with default partitions.
-                described = {t["topic"]: t for t in await admin.describe_topics()}
-                missing = {}
-                for name, wanted in partitions.items():
-                    topic = described.get(name)
-                    if topic is None or topic["error_code"] != 0:
-                        missing[name] = "unknown"
-                    elif len(topic["partitions"]) != wanted:
-                        missing[name] = f"{len(topic['partitions'])}/{wanted} partitions"
-                    elif any(p["leader"] < 0 for p in topic["partitions"]):
-                        missing[name] = "no leader"
-            except (KafkaError, OSError) as exc:
-                missing = {"(broker)": repr(exc)}
-            finally:
-                try:
-                    await admin.close()
-                except Exception:  # noqa: BLE001 - closing a client that never connected
-                    pass
-            if not missing:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topics not ready on {server} after {timeout:.0f}s: {missing}")
-            await asyncio.sleep(0.25)
+                await admin.close()
+            except Exception:  # noqa: BLE001 - closing a client that never connected
+                pass
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not ready on {bootstrap_servers} after {timeout:.0f}s: {missing}")
+        await asyncio.sleep(0.25)
 
 
 # Errors after which this producer instance cannot go on: its idempotence state (producer id,
