@@ -81,7 +81,8 @@ deliberately down (every clock restarts when it answers again) and the query's o
 downtime (from SIGTERM until the new process answers /healthz; its clocks restart then; the
 downtime is reported as query_downtime_s). A killed processors worker is NOT excused: its
 restart, the rebalance and table recovery all count. Resolution: the 0.5 s sampling plus
-faust's commit interval (2.8 s), since committed offsets move only at commits.
+faust's commit interval (1 s, services/processors/app.py), since committed offsets move only at
+commits.
 
 The last line printed is:
 chaos: scenarios=… lost=… duplicated=… deadlettered=<found>/<poison sent> max_stall_s=…

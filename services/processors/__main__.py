@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 
@@ -12,16 +13,25 @@ from services.common.settings import CommonSettings, KafkaSettings
 
 
 def load_models() -> None:
-    """Start the NLP executor and load its models before the worker joins the consumer group.
+    """Start the NLP executor and its model loading before the worker joins the consumer group.
 
-    Loading takes seconds of CPU; done after the join, the new worker would hold partitions
-    it cannot process yet (and, on a loaded machine, miss heartbeats while the GIL is busy).
+    Loading takes seconds of CPU. In a child process (the default) it goes on while the worker
+    joins; in a thread it is awaited first, so that the new worker does not hold partitions while
+    the loading holds the interpreter (and, on a loaded machine, misses heartbeats).
     """
     from services.processors.agents import NLP
 
     started = time.monotonic()
-    version = NLP.start()
-    print(f"models loaded in {time.monotonic() - started:.1f} s ({version}, NLP in a {NLP.mode})", file=sys.stderr)
+
+    def report(loading) -> None:
+        if loading.exception() is not None:
+            # Without its models the worker would dead-letter every sentence: stop, for the supervisor.
+            print(f"models failed to load: {loading.exception()!r}", file=sys.stderr, flush=True)
+            os._exit(1)
+        print(f"models loaded in {time.monotonic() - started:.1f} s ({loading.result()}, NLP in a {NLP.mode})",
+              file=sys.stderr, flush=True)
+
+    NLP.start().add_done_callback(report)
 
 
 def changelog_topics() -> dict[str, tuple[int, dict[str, str]]]:

@@ -48,6 +48,9 @@ app = faust.App(
     # 0 partitions for it, and every table write failing, for minutes; a fresh view every 10 s bounds
     # such a stall (the worker also waits for its topics before it joins, see __main__).
     consumer_metadata_max_age_ms=10_000,
+    # What a killed worker's successor processes again, and how long the committed offsets (which
+    # the lag gauges and the chaos stall read) trail the work done: 1 s instead of faust's 2.8 s.
+    broker_commit_interval=1.0,
 )
 
 

@@ -12,7 +12,7 @@ committed offsets rather than from the worker's in-memory positions means the
 number also covers what a crashed or rebalancing worker has not finished: it
 is what a restart would have to process again. A partition without a commit
 yet counts from the start of its log, where `auto_offset_reset=earliest`
-starts. faust commits every `broker_commit_interval` (2.8 s by default), so a
+starts. faust commits every `broker_commit_interval` (1 s here, see app.py), so a
 busy partition shows a small lag even when the worker keeps up.
 
 Every worker of the group reports the same numbers: aggregate with

@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -93,9 +93,17 @@ class NlpRunner:
                 self._executor = self._new_executor()
             return self._executor
 
-    def start(self) -> str:
-        """Start the executor and load the models in it, blocking (before the worker joins its group)."""
-        return self.executor().submit(load_models).result()
+    def start(self) -> Future:
+        """Start the executor and begin loading the models in it; returns the load's future.
+
+        A child process loads while the worker joins its group (the first article waits in the
+        child's queue; heartbeats are not in the way): a restarted worker is back seconds sooner.
+        In a thread, loading would hold the interpreter while faust starts: wait for it first.
+        """
+        loading = self.executor().submit(load_models)
+        if self.mode == "thread":
+            loading.result()
+        return loading
 
     def _replace(self, broken: Executor) -> None:
         with self._lock:
