@@ -32,6 +32,11 @@ def load_models() -> None:
               file=sys.stderr, flush=True)
 
     NLP.start().add_done_callback(report)
+    # Matching runs here, on the event loop: its models load now rather than on the first claim.
+    from services.nlp import normalise, pairmodel
+
+    normalise.load_units()
+    pairmodel.get_pair_model()
 
 
 def changelog_topics() -> dict[str, tuple[int, dict[str, str]]]:
@@ -56,7 +61,8 @@ def main() -> None:
     asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace, extra=changelogs))
     # Join only once the broker(s) describe every topic the worker reads or writes: a consumer that
     # joins before then records 0 partitions for a changelog (see wait_for_topics).
-    expected = {topic_name(thing, common.namespace): spec.partitions for thing, spec in TOPICS.items()}
+    # The agents' input topics and the changelogs: faust checks that their partition counts agree.
+    expected = {topic_name(thing, common.namespace): TOPICS[thing].partitions for thing in ("articles", "candidates")}
     expected |= {name: partitions for name, (partitions, _) in changelogs.items()}
     asyncio.run(wait_for_topics(kafka.bootstrap_servers, expected, 60))
     # faust's own CLI parses the rest: `worker -l info` by default.

@@ -7,10 +7,10 @@ one worker stayed near half of the same functions in a plain loop (`make bench`)
 process the NLP has a core of its own while the event loop goes on.
 
 The child is started with `spawn` (the worker has threads: forking it is unsafe), loads the models
-before the worker joins its group, and exits when the worker is gone, even after a kill -9. If the
-child dies (out of memory, a crash in native code), the pool is replaced and the call fails: the
-caller retries the article one sentence at a time, so only the sentence that kills it is
-dead-lettered.
+while the worker joins its group, and exits when the worker is gone, even after a kill -9. If the
+child dies (out of memory, a crash in native code), the pool is replaced and the call tried once
+more; if it dies again the call fails and the caller retries the article one sentence at a time,
+so only the sentence that kills it is dead-lettered.
 
 Nothing here imports faust or Kafka: the child imports only this module and the NLP.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -66,9 +67,13 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _child_start() -> None:
-    """In the child: stop when the worker that started it is gone (a killed worker cannot tell it)."""
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+def _child_start(parent: int) -> None:
+    """In the child: stop when the worker that started it is gone (a killed worker cannot tell it),
+    and leave SIGINT/SIGTERM to the worker: a stop signalled to the whole process group must not kill
+    the child mid-article while the worker finishes its event (the executor ends it at exit)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
 
 
 class NlpRunner:
@@ -85,7 +90,7 @@ class NlpRunner:
         if self.mode == "thread":
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
         return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_child_start)
+                                   initializer=_child_start, initargs=(os.getpid(),))
 
     def executor(self) -> Executor:
         with self._lock:
@@ -112,15 +117,28 @@ class NlpRunner:
         broken.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """fn(*args) in the executor. A dead child is replaced (models reloaded) and the call raises."""
-        executor = self.executor()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
-        except BrokenProcessPool:
-            log.error("the NLP process died; starting a new one")
-            self._replace(executor)
-            await asyncio.get_running_loop().run_in_executor(self.executor(), load_models)
-            raise
+        """fn(*args) in the executor.
+
+        A dead child is replaced (models reloaded) and the call tried once more on the new one: the
+        child may have died of something else (memory, or idle). A second death raises, and the
+        caller isolates the input that kills it. A replacement that cannot load its models stops the
+        worker (its supervisor restarts it): without them every sentence would be dead-lettered.
+        """
+        for attempt in (1, 2):
+            executor = self.executor()
+            try:
+                return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            except BrokenProcessPool:
+                log.error("the NLP process died; starting a new one", attempt=attempt)
+                self._replace(executor)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self.executor(), load_models)
+                except Exception as exc:  # noqa: BLE001 - any failure to load is fatal to the worker
+                    log.error("the new NLP process could not load its models; stopping", error=repr(exc))
+                    os._exit(1)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def shutdown(self) -> None:
         with self._lock:
