@@ -8,19 +8,20 @@ import pytest
 
 from schemas import ArticleReceived, ClaimDetected, ClusterUpdated, encode
 from services.processors import agents
+from services.processors.nlp_runner import NlpRunner
 
 
 @pytest.fixture()
 def sent(monkeypatch):
     record: dict[str, list] = {"out": [], "dead": []}
 
-    async def fake_send_all(stage, thing, messages):
-        record["out"] += [(stage, thing, key, value) for key, value in messages]
+    async def fake_send_groups(groups):
+        record["out"] += [(stage, thing, key, value) for stage, thing, messages in groups for key, value in messages]
 
     async def fake_dead_letter(stage, source_topic, raw, reason, error, **kw):
         record["dead"].append((stage, reason, raw))
 
-    monkeypatch.setattr(agents, "send_all", fake_send_all)
+    monkeypatch.setattr(agents, "send_groups", fake_send_groups)
     monkeypatch.setattr(agents, "dead_letter", fake_dead_letter)
     return record
 
@@ -37,7 +38,7 @@ def _things(sent, thing: str) -> list:
 
 async def _process(*values: bytes) -> None:
     """Deliver each message to annotate_articles and wait until it is done (acked): the NLP runs in
-    an executor thread, so put() alone returns before the outputs are sent."""
+    an executor (a child process by default), so put() alone returns before the outputs are sent."""
     import asyncio
 
     async with agents.annotate_articles.test_context() as agent:
@@ -86,6 +87,8 @@ async def test_a_sentence_the_nlp_fails_on_is_dead_lettered_alone(sent, monkeypa
         return real(sentences, *args, **kwargs)
 
     monkeypatch.setattr(agents.annotate, "annotate_sentences", failing_on_questions)
+    # The failure is patched into this process: the NLP must run here (a thread), not in a child.
+    monkeypatch.setattr(agents, "NLP", NlpRunner("thread"))
     await _process(encode(_article()))
     assert [(stage, reason) for stage, reason, _ in sent["dead"]] == [("annotate", "processing_error")]
     assert b"Is that a lot?" in sent["dead"][0][2]
@@ -137,11 +140,11 @@ async def _stop_mid_send(agent_fn, monkeypatch, value: bytes):
 
     started = asyncio.Event()
 
-    async def hanging_send_all(stage, thing, messages):
+    async def hanging_send_groups(groups):
         started.set()
         await asyncio.Event().wait()  # the broker never answers before the stop
 
-    monkeypatch.setattr(agents, "send_all", hanging_send_all)
+    monkeypatch.setattr(agents, "send_groups", hanging_send_groups)
     async with agent_fn.test_context() as agent:
         event = await _deliver(agent, value)
         await asyncio.wait_for(started.wait(), timeout=10)
