@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -93,25 +93,38 @@ async def ensure_topics(bootstrap_servers: str, namespace: str, replication_fact
         await admin.close()
 
 
-async def wait_for_broker(bootstrap_servers: str, timeout: float = 60.0) -> None:
-    """Return once the broker answers a metadata request, else raise TimeoutError."""
+async def _poll_cluster(bootstrap_servers: str, probe: Callable[[AIOKafkaAdminClient], Awaitable[object]],
+                        timeout: float, pause: float) -> object:
+    """Ask `probe` with a fresh admin client until it returns None (done): returns None, or after
+    `timeout` what it last returned (what is still missing, or the error that stopped the client)."""
     deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="claimstream-topics",
+                                    request_timeout_ms=5000)
+        outcome: object
         try:
             await admin.start()
-            await admin.list_topics()
-            return
+            outcome = await probe(admin)
         except (KafkaError, OSError) as exc:
-            last = exc
+            outcome = exc
         finally:
             try:
                 await admin.close()
             except Exception:  # noqa: BLE001 - closing a client that never connected
                 pass
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout:.0f}s: {last}")
+        if outcome is None or time.monotonic() > deadline:
+            return outcome
+        await asyncio.sleep(pause)
+
+
+async def wait_for_broker(bootstrap_servers: str, timeout: float = 60.0) -> None:
+    """Return once the broker answers a metadata request, else raise TimeoutError."""
+    async def answers(admin: AIOKafkaAdminClient) -> None:
+        await admin.list_topics()
+
+    last = await _poll_cluster(bootstrap_servers, answers, timeout, pause=0.5)
+    if last is not None:
+        raise TimeoutError(f"Kafka at {bootstrap_servers} did not answer within {timeout:.0f}s: {last}")
 
 
 async def wait_for_topics(bootstrap_servers: str, partitions: dict[str, int], timeout: float = 60.0) -> None:
@@ -124,36 +137,24 @@ async def wait_for_topics(bootstrap_servers: str, partitions: dict[str, int], ti
     table write fails with PartitionsMismatch meanwhile. Any live broker may answer: one broker of
     three being down does not hold a worker back.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="claimstream-topics",
-                                    request_timeout_ms=5000)
-        try:
-            await admin.start()
-            # Every topic's metadata, not the named ones: a metadata request naming a topic the
-            # broker lacks would auto-create it (auto.create.topics.enable) with default partitions.
-            described = {t["topic"]: t for t in await admin.describe_topics()}
-            missing = {}
-            for name, wanted in partitions.items():
-                topic = described.get(name)
-                if topic is None or topic["error_code"] != 0:
-                    missing[name] = "unknown"
-                elif len(topic["partitions"]) != wanted:
-                    missing[name] = f"{len(topic['partitions'])}/{wanted} partitions"
-                elif any(p["leader"] < 0 for p in topic["partitions"]):
-                    missing[name] = "no leader"
-        except (KafkaError, OSError) as exc:
-            missing = {"(cluster)": repr(exc)}
-        finally:
-            try:
-                await admin.close()
-            except Exception:  # noqa: BLE001 - closing a client that never connected
-                pass
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"topics not ready on {bootstrap_servers} after {timeout:.0f}s: {missing}")
-        await asyncio.sleep(0.25)
+    async def missing(admin: AIOKafkaAdminClient) -> dict[str, str] | None:
+        # Every topic's metadata, not the named ones: a metadata request naming a topic the
+        # broker lacks would auto-create it (auto.create.topics.enable) with default partitions.
+        described = {t["topic"]: t for t in await admin.describe_topics()}
+        out = {}
+        for name, wanted in partitions.items():
+            topic = described.get(name)
+            if topic is None or topic["error_code"] != 0:
+                out[name] = "unknown"
+            elif len(topic["partitions"]) != wanted:
+                out[name] = f"{len(topic['partitions'])}/{wanted} partitions"
+            elif any(p["leader"] < 0 for p in topic["partitions"]):
+                out[name] = "no leader"
+        return out or None
+
+    last = await _poll_cluster(bootstrap_servers, missing, timeout, pause=0.25)
+    if last is not None:
+        raise TimeoutError(f"topics not ready on {bootstrap_servers} after {timeout:.0f}s: {last}")
 
 
 # Errors after which this producer instance cannot go on: its idempotence state (producer id,

@@ -59,9 +59,9 @@ def main() -> None:
     asyncio.run(wait_for_broker(kafka.bootstrap_servers, 60))
     changelogs = changelog_topics()
     asyncio.run(ensure_topics(kafka.bootstrap_servers, common.namespace, extra=changelogs))
-    # Join only once the broker(s) describe every topic the worker reads or writes: a consumer that
-    # joins before then records 0 partitions for a changelog (see wait_for_topics).
-    # The agents' input topics and the changelogs: faust checks that their partition counts agree.
+    # Join only once the cluster describes the agents' input topics and the changelogs (faust checks
+    # that their partition counts agree): a consumer that joins before records 0 partitions for a
+    # changelog (see wait_for_topics).
     expected = {topic_name(thing, common.namespace): TOPICS[thing].partitions for thing in ("articles", "candidates")}
     expected |= {name: partitions for name, (partitions, _) in changelogs.items()}
     asyncio.run(wait_for_topics(kafka.bootstrap_servers, expected, 60))
