@@ -18,6 +18,8 @@ async def test_creates_every_registered_topic_once(kafka_bootstrap):
     created = await ensure_topics(kafka_bootstrap, namespace)
     assert sorted(created) == sorted(topic_name(thing, namespace) for thing in TOPICS)
     assert await ensure_topics(kafka_bootstrap, namespace) == []  # idempotent
+    # A just-started broker may describe a just-made topic before it knows its partitions.
+    await wait_for_topics(kafka_bootstrap, {topic_name("claims", namespace): TOPICS["claims"].partitions}, timeout=30)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
